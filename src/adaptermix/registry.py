@@ -1,0 +1,62 @@
+"""A small typed registry with helpful errors (adapter methods, presets, domains, backends)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+from adaptermix.errors import ConfigError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Name -> object mapping; duplicate names are refused, unknown names list the known ones.
+
+    Args:
+        kind: what is registered ("adapter method", "domain", ...), used in error messages.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(self, name: str, item: T, aliases: tuple[str, ...] = ()) -> T:
+        """Add `item` under `name` (and `aliases`). Raises ValueError on a duplicate name."""
+        for key in (name, *aliases):
+            if key in self._items or key in self._aliases:
+                raise ValueError(f"{self.kind} {key!r} is already registered")
+        self._items[name] = item
+        for alias in aliases:
+            self._aliases[alias] = name
+        return item
+
+    def canonical(self, name: str) -> str:
+        """The registered name for `name` or one of its aliases."""
+        if name in self._items:
+            return name
+        if name in self._aliases:
+            return self._aliases[name]
+        known = sorted(self._items)
+        close = difflib.get_close_matches(name, known + sorted(self._aliases), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown {self.kind} {name!r}.{hint} Known: {', '.join(known)}")
+
+    def get(self, name: str) -> T:
+        """The item registered as `name` (or an alias). Raises ConfigError listing known names."""
+        return self._items[self.canonical(name)]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items or name in self._aliases
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def names(self) -> list[str]:
+        """Registered names in registration order."""
+        return list(self._items)
