@@ -1,0 +1,141 @@
+"""Commands of the spine: domains, train, mix, evaluate, run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from adaptermix.errors import ConfigError
+
+
+def domains(
+    kind: str = typer.Option(None, help="Only this kind: hub, offline or local."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List every domain with its kind, labels, sizes (when cached) and availability."""
+    from adaptermix.data import list_domains
+
+    specs = [s for s in list_domains() if kind is None or s.kind == kind]
+    rows = []
+    for spec in specs:
+        ok, why = spec.available()
+        rows.append({"name": spec.name, "kind": spec.kind, "labels": list(spec.label_names), "pair": spec.is_pair,
+                     "stands_in_for": spec.stands_in_for, "available": ok, "status": why,
+                     "sizes": _cached_sizes(spec)})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'domain':<16} {'kind':<8} {'avail':<5} {'train/val/test':<20} {'labels':<40} status")
+    for r in rows:
+        labels = ",".join(r["labels"])
+        labels = labels if len(labels) <= 38 else labels[:35] + "..."
+        sizes = r["sizes"] or "-"
+        typer.echo(f"{r['name']:<16} {r['kind']:<8} {'yes' if r['available'] else 'no':<5} {sizes:<20} "
+                   f"{labels:<40} {r['status']}")
+
+
+def _cached_sizes(spec: object) -> str | None:
+    sizes = getattr(spec, "cached_sizes", None)
+    if callable(sizes):
+        got = sizes()
+        if got:
+            return "/".join(str(x) for x in got)
+    return None
+
+
+def train(
+    domain: str = typer.Option(..., help="Domain name (see `adaptermix domains`) or a local data file/folder."),
+    method: str = typer.Option("pfeiffer", help="houlsby, pfeiffer or lora."),
+    out: Path = typer.Option(..., help="Checkpoint directory to write."),
+    encoder: str = typer.Option("minilm", help="'minilm' (embedded), a local model folder, or a hub id."),
+    preset: str = typer.Option("bert-base", help="bert-base, roberta-large (Table 17) or quickstart."),
+    seed: int = typer.Option(42),
+    adapter_size: int = typer.Option(None, help="Bottleneck width (LoRA: rank). Default: the preset's."),
+    lr: float = typer.Option(None, help="Learning rate. Default: the preset's."),
+    batch_size: int = typer.Option(None),
+    epochs: int = typer.Option(None),
+    max_steps: int = typer.Option(None, help="Stop after this many optimizer steps."),
+    max_length: int = typer.Option(None, help="Truncate inputs to this many tokens."),
+    eval_every: int = typer.Option(None, help="Steps between validation passes (default: each epoch)."),
+    max_train_examples: int = typer.Option(None),
+    max_eval_examples: int = typer.Option(None),
+    cache_dir: Path = typer.Option(None, help="Corpus/token cache (default $ADAPTERMIX_CACHE or ~/.cache/adaptermix)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing --out."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Train one adapter and its head on a domain; select on validation; write a checkpoint."""
+    from adaptermix.training.config import TrainConfig
+    from adaptermix.training.train import train as run_train
+
+    cfg = TrainConfig(
+        domain=domain, out=out, method=method, encoder=encoder, preset=preset, seed=seed, adapter_size=adapter_size,
+        learning_rate=lr, batch_size=batch_size, epochs=epochs, max_steps=max_steps, max_length=max_length,
+        eval_every=eval_every, max_train_examples=max_train_examples, max_eval_examples=max_eval_examples,
+        cache_dir=cache_dir, overwrite=overwrite, progress=not quiet,
+    )
+    result = run_train(cfg)
+    typer.echo(f"{result.path}: validation acc {100 * result.validation.accuracy:.2f}, "
+               f"test acc {100 * result.test.accuracy:.2f} (n={result.test.n}), {result.steps} steps, "
+               f"{result.seconds:.0f} s")
+
+
+def mix(
+    checkpoints: list[Path] = typer.Argument(..., help="Checkpoint directories to average (Eq. 1)."),
+    head_from: Path = typer.Option(..., help="Checkpoint whose head (target domain) the mixture uses."),
+    out: Path = typer.Option(..., help="Checkpoint directory to write."),
+    weights: str = typer.Option(None, help="Comma-separated weights, one per checkpoint (normalised)."),
+    overwrite: bool = typer.Option(False),
+) -> None:
+    """Average adapters (uniform by default) and write them with the target's head."""
+    from adaptermix.mixing.checkpoints import mix_checkpoints
+
+    w = None
+    if weights is not None:
+        try:
+            w = [float(x) for x in weights.split(",")]
+        except ValueError as exc:
+            raise ConfigError(f"--weights {weights!r} must be comma-separated numbers") from exc
+    path = mix_checkpoints(checkpoints, head_from, out, w, overwrite)
+    typer.echo(f"wrote {path} (mixture of {len(checkpoints)}, head of {head_from})")
+
+
+def evaluate(
+    checkpoint: Path = typer.Argument(..., help="Checkpoint directory."),
+    domain: str = typer.Option(None, help="Domain to score on (default: the checkpoint's own)."),
+    split: str = typer.Option("test", help="train, validation or test."),
+    max_examples: int = typer.Option(None, help="Score only the first N examples."),
+    max_length: int = typer.Option(128),
+    cache_dir: Path = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Accuracy and macro-F1 of a checkpoint (single adapter or mixture) on a domain split."""
+    from adaptermix.evaluation.evaluator import evaluate_checkpoint
+
+    m = evaluate_checkpoint(checkpoint, domain, split, max_examples, max_length, cache_dir)
+    if as_json:
+        typer.echo(json.dumps(m.as_dict(), indent=2))
+    else:
+        typer.echo(f"accuracy {100 * m.accuracy:.2f}  macro-F1 {100 * m.macro_f1:.2f}  n={m.n}  "
+                   f"{m.tokens_per_s:.0f} tokens/s")
+
+
+def run(
+    recipe: Path = typer.Argument(..., help="Recipe YAML, e.g. recipes/quickstart.yaml."),
+    out: Path = typer.Option(None, help="Override the recipe's output folder."),
+    quiet: bool = typer.Option(False),
+) -> None:
+    """Run a recipe: train (or reuse) adapters, evaluate single vs all-mixture, write the report."""
+    from adaptermix.pipeline import load_recipe, run_recipe
+    from adaptermix.reporting.quickstart import format_table
+
+    result = run_recipe(load_recipe(recipe, out=out), progress=not quiet)
+    typer.echo(format_table(result.rows))
+    typer.echo(f"results: {result.results_path}; report: {', '.join(str(p) for p in result.report_paths)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach every command to `app`."""
+    for fn in (domains, train, mix, evaluate, run):
+        app.command()(fn)

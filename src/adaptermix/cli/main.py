@@ -1,0 +1,58 @@
+"""The `adaptermix` command line: each command parses, validates, and calls the API.
+
+User errors (`AdapterMixError`) become one line on stderr and exit code 2; bugs keep their
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from adaptermix.cli import commands
+from adaptermix.errors import AdapterMixError
+
+app = typer.Typer(
+    name="adaptermix",
+    help="Train, mix, analyse and prune domain-specific adapters (Nguyen & Le 2024).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+commands.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    # The toolkit never needs the hub for offline domains and the embedded encoder; a user who
+    # wants hub datasets/encoders sets HF_HUB_OFFLINE=0 explicitly.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    except typer.Abort:
+        print("adaptermix: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"adaptermix: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except AdapterMixError as exc:
+        print(f"adaptermix: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("adaptermix: interrupted", file=sys.stderr)
+        sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

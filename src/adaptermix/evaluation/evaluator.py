@@ -1,0 +1,152 @@
+"""Fast in-domain evaluation of adapters and mixtures.
+
+One model per process: the encoder is loaded once with a single adapter slot; each adapter (or
+mixture) is copied into the slot in place, and each target's head is added once and reused. Each
+split is tokenized once (and cached on disk), batches are length-sorted with dynamic padding, and
+everything runs under `inference_mode`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import Tensor
+
+from adaptermix.data import DomainData, get_domain
+from adaptermix.data.tokenize import Encoded, encode
+from adaptermix.errors import CheckpointError, ConfigError
+from adaptermix.methods.inference import Metrics, evaluate_model
+from adaptermix.methods.model import Base, load_base, load_state, set_threads
+from adaptermix.methods.registry import get_method
+from adaptermix.training.checkpoint import Checkpoint, read_checkpoint
+
+SLOT = "slot"
+
+
+@dataclass(frozen=True)
+class EvalTarget:
+    """A domain split ready to score: its tokens and label names."""
+
+    domain: str
+    split: str
+    encoded: Encoded
+    label_names: tuple[str, ...]
+
+
+class Evaluator:
+    """Scores adapter state dicts on tokenized domain splits with one resident model.
+
+    Args:
+        encoder: the base encoder (as recorded in the checkpoints' manifests).
+        method: adapter method of every adapter this evaluator will see.
+        adapter_size: bottleneck width or LoRA rank.
+        max_length: truncation length of the tokenized splits.
+        cache_dir: where tokenized splits (and corpora) are cached.
+    """
+
+    def __init__(
+        self,
+        encoder: str,
+        method: str,
+        adapter_size: int,
+        max_length: int = 128,
+        cache_dir: Path | None = None,
+    ) -> None:
+        set_threads()
+        self.base: Base = load_base(encoder)
+        self.method = method
+        self.max_length = max_length
+        self.cache_dir = cache_dir
+        config = get_method(method).build_config(self.base.hidden_size, adapter_size)
+        self.base.model.add_adapter(SLOT, config=config)
+        self.base.model.set_active_adapters(SLOT)
+        self._heads: dict[str, int] = {}
+        self._targets: dict[tuple[str, str, int | None], EvalTarget] = {}
+
+    @classmethod
+    def for_checkpoint(cls, ckpt: Checkpoint, max_length: int = 128, cache_dir: Path | None = None) -> Evaluator:
+        """An evaluator matching a checkpoint's encoder, method and size."""
+        m = ckpt.manifest
+        return cls(m.base.encoder, m.method, m.adapter_size, max_length, cache_dir)
+
+    @property
+    def pad_id(self) -> int:
+        return self.base.tokenizer.pad_token_id or 0
+
+    def target(self, domain: str, split: str = "test", max_examples: int | None = None) -> EvalTarget:
+        """Load and tokenize a domain split once per process (and once per machine, via the cache)."""
+        key = (domain, split, max_examples)
+        if key not in self._targets:
+            data: DomainData = get_domain(domain).load(self.cache_dir)
+            part = data.split(split).take(max_examples)
+            encoded = encode(self.base.tokenizer, part, self.max_length, self.cache_dir)
+            self._targets[key] = EvalTarget(domain, split, encoded, data.label_names)
+        return self._targets[key]
+
+    def _use_head(self, head_key: str, head: Mapping[str, Tensor], label_names: tuple[str, ...]) -> None:
+        model = self.base.model
+        if head_key not in self._heads:
+            model.add_classification_head(head_key, num_labels=len(label_names),
+                                          id2label=dict(enumerate(label_names)))
+            self._heads[head_key] = len(label_names)
+        load_state(model, head_key, head, heads=True)
+        model.active_head = head_key
+
+    def evaluate(
+        self,
+        adapter: Mapping[str, Tensor],
+        head: Mapping[str, Tensor],
+        target: EvalTarget,
+        head_key: str | None = None,
+    ) -> Metrics:
+        """Score `adapter` with `head` on `target`.
+
+        Args:
+            adapter: canonical adapter state dict (one adapter or a mixture).
+            head: canonical head state dict of the target domain.
+            target: from `target()`.
+            head_key: a stable name for this head; heads with the same key are reused (the
+                weights are still copied, so a different head under the same key is honoured).
+        """
+        key = head_key or f"head_{len(target.label_names)}_{target.domain}"
+        key = "".join(c if c.isalnum() or c in "_-" else "_" for c in key)
+        load_state(self.base.model, SLOT, adapter)
+        self._use_head(key, head, target.label_names)
+        return evaluate_model(self.base.model, target.encoded, self.pad_id, len(target.label_names))
+
+    def check(self, ckpt: Checkpoint) -> None:
+        """Refuse a checkpoint trained on another base or with another method."""
+        if ckpt.manifest.base.fingerprint != self.base.fingerprint:
+            raise CheckpointError(
+                f"{ckpt.path} was trained on base {ckpt.manifest.base.fingerprint}, this evaluator holds "
+                f"{self.base.fingerprint}: evaluate it with its own encoder"
+            )
+        if ckpt.manifest.method != self.method:
+            raise CheckpointError(f"{ckpt.path} is a {ckpt.manifest.method} adapter, expected {self.method}")
+
+
+def evaluate_checkpoint(
+    path: str | Path,
+    domain: str | None = None,
+    split: str = "test",
+    max_examples: int | None = None,
+    max_length: int = 128,
+    cache_dir: Path | None = None,
+) -> Metrics:
+    """Evaluate a checkpoint directory on a domain split (its own domain by default).
+
+    Raises:
+        CheckpointError / DataError / ConfigError: bad checkpoint, data, or a label-set mismatch.
+    """
+    ckpt = read_checkpoint(path)
+    evaluator = Evaluator.for_checkpoint(ckpt, max_length, cache_dir)
+    evaluator.check(ckpt)
+    target = evaluator.target(domain or ckpt.domain, split, max_examples)
+    if tuple(target.label_names) != tuple(ckpt.manifest.label_names):
+        raise ConfigError(
+            f"{path} has labels {list(ckpt.manifest.label_names)} but {target.domain} has "
+            f"{list(target.label_names)}: evaluate on the domain of its head"
+        )
+    return evaluator.evaluate(ckpt.adapter, ckpt.head, target, head_key=ckpt.name)

@@ -1,0 +1,7 @@
+"""Recipes: a whole study (train → mix → evaluate → report) from one YAML file and one call."""
+
+from __future__ import annotations
+
+from adaptermix.pipeline.recipe import Recipe, RecipeResult, load_recipe, run_recipe
+
+__all__ = ["Recipe", "RecipeResult", "load_recipe", "run_recipe"]

@@ -1,0 +1,1 @@
+"""Tables and figures, computed from stored results only (never from a model)."""

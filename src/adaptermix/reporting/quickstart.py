@@ -1,0 +1,106 @@
+"""The quickstart report: single-adapter vs all-mixture accuracy per domain (table + figure).
+
+Reads only the stored `results.json` of a recipe run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from adaptermix.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Row:
+    """One domain: its adapter alone vs the uniform mixture of all adapters (its own head)."""
+
+    domain: str
+    single: float
+    all_mix: float
+    n: int
+
+    @property
+    def drop(self) -> float:
+        return self.single - self.all_mix
+
+
+def rows_from_results(results_path: Path) -> tuple[Row, ...]:
+    """Rebuild the table rows from a results file, in the recipe's domain order."""
+    try:
+        stored = json.loads(Path(results_path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{results_path} is not a readable results file: re-run the recipe") from exc
+    recipe = stored["recipe"]
+    ev = {k: recipe["eval"][k] for k in ("split", "max_examples", "max_length")}
+    found: dict[tuple[str, str], dict] = {}
+    for entry in stored["evaluations"].values():
+        if all(entry.get(k) == v for k, v in ev.items()):
+            found[(entry["target"], entry["kind"])] = entry
+    rows = []
+    for domain in recipe["domains"]:
+        single, mix = found.get((domain, "single")), found.get((domain, "all_mix"))
+        if single and mix:
+            rows.append(Row(domain, single["accuracy"], mix["accuracy"], int(single["n"])))
+    return tuple(rows)
+
+
+def format_table(rows: tuple[Row, ...]) -> str:
+    """A Markdown table: domain, n, single accuracy, all-mix accuracy, drop (points)."""
+    lines = ["| domain | n | single acc | all-mix acc | drop (points) |", "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r.domain} | {r.n} | {100 * r.single:.2f} | {100 * r.all_mix:.2f} | {100 * r.drop:.2f} |")
+    if rows:
+        k = len(rows)
+        lines.append(
+            f"| **mean** | | {100 * sum(r.single for r in rows) / k:.2f} | "
+            f"{100 * sum(r.all_mix for r in rows) / k:.2f} | {100 * sum(r.drop for r in rows) / k:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def write_report(results_path: Path, out_dir: Path) -> tuple[Path, ...]:
+    """Write table.md, table.csv and single_vs_mix.png into `out_dir`; returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = rows_from_results(results_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, csv_path, png = out_dir / "table.md", out_dir / "table.csv", out_dir / "single_vs_mix.png"
+    _atomic_write(md, (format_table(rows) + "\n").encode())
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["domain", "n", "single_accuracy", "all_mix_accuracy", "drop"])
+    for r in rows:
+        writer.writerow([r.domain, r.n, f"{r.single:.6f}", f"{r.all_mix:.6f}", f"{r.drop:.6f}"])
+    _atomic_write(csv_path, buf.getvalue().encode())
+
+    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(rows)), 3.6))
+    x = range(len(rows))
+    ax.bar([i - 0.2 for i in x], [100 * r.single for r in rows], width=0.4, label="single adapter")
+    ax.bar([i + 0.2 for i in x], [100 * r.all_mix for r in rows], width=0.4, label=f"mixture of all {len(rows)}")
+    ax.set_xticks(list(x), [r.domain for r in rows], rotation=30, ha="right")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("In-domain accuracy: single adapter vs uniform mixture (Eq. 1)")
+    fig.tight_layout()
+    buf_png = io.BytesIO()
+    fig.savefig(buf_png, format="png", dpi=120)
+    plt.close(fig)
+    _atomic_write(png, buf_png.getvalue())
+    return md, csv_path, png
