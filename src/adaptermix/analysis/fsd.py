@@ -122,6 +122,12 @@ def layer_fsd(a: Mapping[str, Tensor], b: Mapping[str, Tensor], space: str = "fa
         ValueError: as `fsd`.
     """
     a_s, b_s = _pair(a, b, space)
+    return layer_fsd_checked(a_s, b_s)
+
+
+def layer_fsd_checked(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> dict[str, float]:
+    """`layer_fsd` of two adapters already checked for keys, shapes and finite values (for Alg. 4)."""
+    a_s, b_s = a, b
     out: dict[str, float] = {}
     for group, keys in group_keys(a_s).items():
         size = sum(a_s[key].numel() for key in keys)

