@@ -17,7 +17,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-WORDS = ["good", "great", "fine", "lovely", "superb", "happy", "bad", "awful", "poor", "terrible", "sad", "ugly", "the", "a", "movie", "film", "plot", "actor", "story", "food", "service", "day", "team", "game", "price", "market", "stock", "rate", "news", "tweet", "said", "was", "is", "very", "not", "quite"]
+WORDS = [
+    *("good", "great", "fine", "lovely", "superb", "happy"),
+    *("bad", "awful", "poor", "terrible", "sad", "ugly"),
+    *("the", "a", "movie", "film", "plot", "actor", "story", "food", "service", "day", "team", "game"),
+    *("price", "market", "stock", "rate", "news", "tweet", "said", "was", "is", "very", "not", "quite"),
+]
 POSITIVE = WORDS[:6]
 NEGATIVE = WORDS[6:12]
 NEUTRAL = WORDS[12:]

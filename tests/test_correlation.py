@@ -26,7 +26,13 @@ def test_perfect_monotone() -> None:
 
 @pytest.mark.parametrize(
     ("x", "y"),
-    [([1, 2], [3, 4]), ([1, 2, 3], [1, 2]), ([1, 1, 1], [1, 2, 3]), ([1, 2, 3], [5, 5, 5]), ([1, float("nan"), 3], [1, 2, 3])],
+    [
+        ([1, 2], [3, 4]),
+        ([1, 2, 3], [1, 2]),
+        ([1, 1, 1], [1, 2, 3]),
+        ([1, 2, 3], [5, 5, 5]),
+        ([1, float("nan"), 3], [1, 2, 3]),
+    ],
 )
 def test_errors(x: list[float], y: list[float]) -> None:
     with pytest.raises(ValueError):

@@ -97,7 +97,7 @@ def test_matrix_against_naive_reference_on_random_dicts(k: int) -> None:
     # Sizes that are not multiples of 8 or 64 (bit padding), one tensor larger than a packing
     # chunk, enough entries to take the threaded path, and exact zeros.
     gen = torch.Generator().manual_seed(k)
-    shapes = {"layer.0.a": (7, 13), "layer.0.b": (1,), "layer.1.a": (70_001,), "layer.2.c": (3, 5, 11)}
+    shapes = {"layer.0.a": (7, 13), "layer.0.b": (1,), "layer.1.a": (200_003,), "layer.2.c": (3, 5, 11)}
     ads = []
     for _ in range(k):
         sd = {}
@@ -113,6 +113,11 @@ def test_matrix_against_naive_reference_on_random_dicts(k: int) -> None:
         assert S[i, i] == 0.0
         for j in range(i + 1, k):
             assert S[i, j] == S[j, i] == int((signs[i] * signs[j] < 0).sum()) / total
+    if k > 2:  # the threaded path reports the first bad tensor in adapter order, too
+        ads[k - 1]["layer.0.a"][0, 0] = float("nan")
+        ads[k - 2]["layer.1.a"][-1] = float("-inf")
+        with pytest.raises(ValueError, match=f"'layer.1.a' of adapter #{k - 2}"):
+            fsd_matrix(ads)
 
 
 @given(adapters, adapters)
@@ -130,7 +135,12 @@ def test_layer_groups() -> None:
     assert layer_group("model.layers.3.mlp.lora_A.weight") == "layers.3"
     assert layer_group("block.sublayer.1.w") == "other"
     assert layer_group("bert.invertible_adapters.x.F.0.weight") == "other"
-    assert list(group_keys(["layer.10.a", "x", "layer.2.a", "layer.1.b"])) == ["layer.1", "layer.2", "layer.10", "other"]
+    assert list(group_keys(["layer.10.a", "x", "layer.2.a", "layer.1.b"])) == [
+        "layer.1",
+        "layer.2",
+        "layer.10",
+        "other",
+    ]
 
 
 def test_flip_fraction_is_fsd_to_the_mixture() -> None:

@@ -47,9 +47,7 @@ def delta_view(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
             continue
         b_key, delta_key = found
         if b_key not in state_dict:
-            raise ValueError(
-                f"LoRA factor {key!r} has no partner {b_key!r}: pass both factors or use space='factors'"
-            )
+            raise ValueError(f"LoRA factor {key!r} has no partner {b_key!r}: pass both factors or use space='factors'")
         products[key] = (b_key, delta_key)
     consumed = {b_key for b_key, _ in products.values()}
     out: dict[str, Tensor] = {}

@@ -8,7 +8,8 @@ disjoint, so one popcount of the OR counts them. Zeros and NaN set neither bit (
 Every tensor starts on a 64-bit word boundary and its padding bits stay 0 in every adapter, so the
 padding never counts as a conflict and tensors can be packed independently (and in parallel).
 Work is cut into chunks small enough that the floats, their comparison results and the bitmaps
-are still in L2 cache when the next pass reads them: each weight is read from memory once.
+are still in cache when the next pass reads them: each weight is read from memory once. (Chunk
+sizes from 2^15 to 2^18 entries measured within noise on a 2-core EPYC; fewer calls won slightly.)
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-_CHUNK = 1 << 16  # entries per packing step: 256 KiB of float32 + 2 × 64 KiB of bools fit in L2
-_WORDS = 1 << 11  # 64-bit words per popcount step: 13 adapters × 2 bitmaps × 16 KiB ≈ 416 KiB
+_CHUNK = 1 << 18  # entries per packing step (1 MiB of float32): still in cache for the later passes
+_WORDS = 1 << 12  # 64-bit words per popcount step (13 adapters × 2 bitmaps × 32 KiB + temporaries)
 _PARALLEL_MIN = 1 << 20  # below this many entries in total, threads cost more than they save
 
 
@@ -41,19 +42,28 @@ def _as_numpy(tensor: Tensor) -> np.ndarray:
     return t.contiguous().numpy().reshape(-1)
 
 
-def _pack(x: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> bool:
-    """Write the sign bits of `x` into the uint8 views `pos`/`neg`; False if x has NaN or Inf."""
-    for start in range(0, x.size, _CHUNK):
-        chunk = x[start : start + _CHUNK]
-        # x·x is the cheapest full pass (one BLAS read) that turns any NaN/Inf into a non-finite
-        # result; it can also overflow on huge finite values, hence the exact re-check.
-        if not np.isfinite(np.dot(chunk, chunk)) and not np.isfinite(chunk).all():
-            return False
+def _pack(x: np.ndarray, pos: np.ndarray, neg: np.ndarray, scratch: np.ndarray) -> bool:
+    """Write the sign bits of `x` into the uint8 views `pos`/`neg`; False if x has NaN or Inf.
+
+    `scratch` is a bool buffer of `_CHUNK` entries owned by the calling thread: writing every
+    intermediate into it avoids an allocation per pass.
+    """
+    # Equal chunks, each a multiple of 64 entries (whole bytes of bits): a tensor slightly larger
+    # than _CHUNK then costs two half-size steps rather than a full one and a tiny one.
+    steps = -(-x.size // _CHUNK)
+    size = -(-x.size // (64 * steps)) * 64 if steps else 0
+    for start in range(0, x.size, max(size, 1)):
+        chunk = x[start : start + size]
+        flags = scratch[: chunk.size]
         byte = start // 8
-        bits = np.packbits(chunk > 0)
+        # The first pass streams the floats from memory; the later ones find them in cache.
+        bits = np.packbits(np.greater(chunk, 0, out=flags))
         pos[byte : byte + bits.size] = bits
-        bits = np.packbits(chunk < 0)
+        bits = np.packbits(np.less(chunk, 0, out=flags))
         neg[byte : byte + bits.size] = bits
+        # Not np.dot(chunk, chunk), which is cheaper alone: OpenBLAS would spin up threads of its own.
+        if not np.isfinite(chunk, out=flags).all():
+            return False
     return True
 
 
@@ -66,9 +76,10 @@ def _pack_jobs(
 ) -> tuple[int, int] | None:
     """Pack (adapter, tensor) jobs in order; return the first one that is not finite, else None."""
     pos8, neg8 = pos.view(np.uint8), neg.view(np.uint8)
+    scratch = np.empty(_CHUNK, dtype=bool)
     for a, t in jobs:
         lo, hi = offsets[t] * 8, offsets[t + 1] * 8
-        if not _pack(_as_numpy(tensors[a][t]), pos8[a, lo:hi], neg8[a, lo:hi]):
+        if not _pack(_as_numpy(tensors[a][t]), pos8[a, lo:hi], neg8[a, lo:hi], scratch):
             return a, t
     return None
 

@@ -45,7 +45,9 @@ def _check_finite(state_dict: Mapping[str, Tensor], label: str) -> None:
             raise ValueError(f"tensor {key!r} of adapter {label} contains NaN or Inf: fix or drop the adapter")
 
 
-def _pair(a: Mapping[str, Tensor], b: Mapping[str, Tensor], space: str) -> tuple[Mapping, Mapping]:
+def _pair(
+    a: Mapping[str, Tensor], b: Mapping[str, Tensor], space: str
+) -> tuple[Mapping[str, Tensor], Mapping[str, Tensor]]:
     """Check two adapters (keys, shapes, finite values) and return them in `space`."""
     check_compatible([a, b], names=["a", "b"])
     _check_finite(a, "a")
@@ -122,16 +124,15 @@ def layer_fsd(a: Mapping[str, Tensor], b: Mapping[str, Tensor], space: str = "fa
         ValueError: as `fsd`.
     """
     a_s, b_s = _pair(a, b, space)
-    return layer_fsd_checked(a_s, b_s)
+    return layer_fsd_prechecked(a_s, b_s)
 
 
-def layer_fsd_checked(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> dict[str, float]:
+def layer_fsd_prechecked(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> dict[str, float]:
     """`layer_fsd` of two adapters already checked for keys, shapes and finite values (for Alg. 4)."""
-    a_s, b_s = a, b
     out: dict[str, float] = {}
-    for group, keys in group_keys(a_s).items():
-        size = sum(a_s[key].numel() for key in keys)
-        conflicts = sum(_conflicts(a_s[key], b_s[key]) for key in keys)
+    for group, keys in group_keys(a).items():
+        size = sum(a[key].numel() for key in keys)
+        conflicts = sum(_conflicts(a[key], b[key]) for key in keys)
         out[group] = conflicts / size if size else 0.0
     return out
 
@@ -166,7 +167,5 @@ def fsd_matrix(state_dicts: Sequence[Mapping[str, Tensor]], space: str = "factor
     counts, bad = conflict_counts(tensors)
     if bad is not None:
         adapter, index = bad
-        raise ValueError(
-            f"tensor {keys[index]!r} of adapter #{adapter} contains NaN or Inf: fix or drop the adapter"
-        )
+        raise ValueError(f"tensor {keys[index]!r} of adapter #{adapter} contains NaN or Inf: fix or drop the adapter")
     return counts / float(total)

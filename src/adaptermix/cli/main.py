@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from adaptermix.cli import commands
+from adaptermix.cli import commands, sweep
 from adaptermix.errors import AdapterMixError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 commands.register(app)
+app.command()(sweep.sweep)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -87,14 +87,29 @@ class Evaluator:
             self._targets[key] = EvalTarget(domain, split, encoded, data.label_names)
         return self._targets[key]
 
-    def _use_head(self, head_key: str, head: Mapping[str, Tensor], label_names: tuple[str, ...]) -> None:
+    def use_head(self, head_key: str, head: Mapping[str, Tensor], label_names: tuple[str, ...]) -> None:
+        """Make `head` (a target domain's head) the active one; heads are added once per key."""
+        key = "".join(c if c.isalnum() or c in "_-" else "_" for c in head_key)
         model = self.base.model
-        if head_key not in self._heads:
-            model.add_classification_head(head_key, num_labels=len(label_names),
-                                          id2label=dict(enumerate(label_names)))
-            self._heads[head_key] = len(label_names)
-        load_state(model, head_key, head, heads=True)
-        model.active_head = head_key
+        if key not in self._heads:
+            model.add_classification_head(key, num_labels=len(label_names), id2label=dict(enumerate(label_names)))
+            self._heads[key] = len(label_names)
+        load_state(model, key, head, heads=True)
+        model.active_head = key
+
+    def slot_parameters(self) -> dict[str, Tensor]:
+        """The resident adapter's parameters by canonical key (live tensors: writing them changes the model)."""
+        prefix = {f"{c}.{SLOT}." for c in ("adapters", "loras")}
+        out = {}
+        for name, param in self.base.model.named_parameters():
+            for p in prefix:
+                if p in name:
+                    out[name.replace(p, p.replace(f".{SLOT}.", ".adapter."), 1)] = param
+        return out
+
+    def score(self, target: EvalTarget) -> Metrics:
+        """Score whatever adapter and head are loaded now on `target`."""
+        return evaluate_model(self.base.model, target.encoded, self.pad_id, len(target.label_names))
 
     def evaluate(
         self,
@@ -112,11 +127,9 @@ class Evaluator:
             head_key: a stable name for this head; heads with the same key are reused (the
                 weights are still copied, so a different head under the same key is honoured).
         """
-        key = head_key or f"head_{len(target.label_names)}_{target.domain}"
-        key = "".join(c if c.isalnum() or c in "_-" else "_" for c in key)
         load_state(self.base.model, SLOT, adapter)
-        self._use_head(key, head, target.label_names)
-        return evaluate_model(self.base.model, target.encoded, self.pad_id, len(target.label_names))
+        self.use_head(head_key or f"head_{len(target.label_names)}_{target.domain}", head, target.label_names)
+        return self.score(target)
 
     def check(self, ckpt: Checkpoint) -> None:
         """Refuse a checkpoint trained on another base or with another method."""

@@ -55,9 +55,7 @@ def _prune_together(tensors: Sequence[Tensor], sparsity: float) -> list[Tensor]:
     return out
 
 
-def magnitude_prune(
-    state_dict: Mapping[str, Tensor], sparsity: float, scope: str = "global"
-) -> dict[str, Tensor]:
+def magnitude_prune(state_dict: Mapping[str, Tensor], sparsity: float, scope: str = "global") -> dict[str, Tensor]:
     """Zero the smallest-magnitude entries of an adapter (Alg. 2, Sec. 7).
 
     In each scope with n entries exactly floor(sparsity·n) entries of smallest |w| are set to zero

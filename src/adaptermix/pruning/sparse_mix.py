@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from adaptermix.analysis._groups import group_keys
-from adaptermix.analysis.fsd import fsd_matrix, layer_fsd_checked
+from adaptermix.analysis.fsd import fsd_matrix, layer_fsd_prechecked
 from adaptermix.analysis.greedy import greedy_selection
 from adaptermix.mixing import average, check_compatible
 from adaptermix.pruning.magnitude import check_sparsity, magnitude_prune
@@ -39,7 +39,9 @@ def _check_m(m: int, groups: Sequence[str]) -> int:
     except TypeError:
         raise ValueError(f"m must be an integer, got {m!r}") from None
     if not 0 <= m <= len(groups):
-        raise ValueError(f"m={m} is out of range: the adapters have {len(groups)} layer groups, choose 0 ≤ m ≤ {len(groups)}")
+        raise ValueError(
+            f"m={m} is out of range: the adapters have {len(groups)} layer groups, choose 0 ≤ m ≤ {len(groups)}"
+        )
     return m
 
 
@@ -71,7 +73,7 @@ def sparse_mix_plan(state_dicts: Sequence[Mapping[str, Tensor]], l: int, m: int)
     pair: dict[tuple[int, int], dict[str, float]] = {}
     for x, i in enumerate(candidates):
         for j in candidates[x + 1 :]:
-            pair[(i, j)] = pair[(j, i)] = layer_fsd_checked(state_dicts[i], state_dicts[j])
+            pair[(i, j)] = pair[(j, i)] = layer_fsd_prechecked(state_dicts[i], state_dicts[j])
     scores, pruned = [], []
     for i in candidates:
         others = [pair[(i, j)] for j in candidates if j != i]

@@ -1,0 +1,120 @@
+"""Where sweep chunks run: in this process, in local worker processes, or on a Ray cluster.
+
+Every backend takes the same `WorkerConfig` and chunks and yields lists of `MixResult` as chunks
+finish (in any order); the driver writes them to the store. Each worker holds one model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import replace
+from multiprocessing import get_context
+from typing import Protocol
+
+from adaptermix.errors import ConfigError
+from adaptermix.evaluation.engine import Chunk, MixResult, SweepWorker, WorkerConfig
+from adaptermix.registry import Registry
+
+
+class Backend(Protocol):
+    """Runs chunks on workers built from one `WorkerConfig`."""
+
+    def map(self, config: WorkerConfig, chunks: Sequence[Chunk]) -> Iterator[list[MixResult]]: ...
+
+
+def _threads_per_worker(workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+class LocalBackend:
+    """One worker in this process, or `workers` spawned processes with one model each."""
+
+    def __init__(self, workers: int = 1) -> None:
+        if workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {workers}")
+        self.workers = workers
+        self._worker: SweepWorker | None = None
+
+    def map(self, config: WorkerConfig, chunks: Sequence[Chunk]) -> Iterator[list[MixResult]]:
+        if self.workers == 1:
+            if self._worker is None or self._worker.config != config:
+                self._worker = SweepWorker(config)
+            for chunk in chunks:
+                yield self._worker.run(chunk)
+            return
+        config = replace(config, threads=config.threads or _threads_per_worker(self.workers))
+        # spawn, not fork: forking a process that already runs torch threads can deadlock.
+        with ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_init_process,
+                                 initargs=(config,)) as pool:
+            pending: set[Future] = set()
+            queue = list(chunks)[::-1]
+            try:
+                while queue or pending:
+                    while queue and len(pending) < 2 * self.workers:
+                        pending.add(pool.submit(_run_in_process, queue.pop()))
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        yield fut.result()
+            finally:
+                for fut in pending:
+                    fut.cancel()
+
+
+_PROCESS_WORKER: SweepWorker | None = None
+
+
+def _init_process(config: WorkerConfig) -> None:
+    global _PROCESS_WORKER
+    _PROCESS_WORKER = SweepWorker(config)
+
+
+def _run_in_process(chunk: Chunk) -> list[MixResult]:
+    assert _PROCESS_WORKER is not None, "worker process was not initialised"
+    return _PROCESS_WORKER.run(chunk)
+
+
+class RayBackend:
+    """`workers` Ray actors, each holding one model; failed actors restart and retry their chunk.
+
+    `ray.init()` joins the cluster named by RAY_ADDRESS when it is set, else starts a local one.
+    """
+
+    def __init__(self, workers: int = 1, num_cpus_per_worker: float | None = None,
+                 num_gpus_per_worker: float = 0.0) -> None:
+        try:
+            import ray  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError("the ray backend needs Ray: pip install 'adaptermix[ray]'") from exc
+        self.workers = workers
+        self.cpus = num_cpus_per_worker
+        self.gpus = num_gpus_per_worker
+
+    def map(self, config: WorkerConfig, chunks: Sequence[Chunk]) -> Iterator[list[MixResult]]:
+        import ray
+
+        if not ray.is_initialized():
+            address = os.environ.get("RAY_ADDRESS")
+            ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
+                     **({} if address else {"num_cpus": os.cpu_count()}))
+        cpus = self.cpus or max(1.0, float(ray.available_resources().get("CPU", 1)) // self.workers)
+        config = replace(config, threads=config.threads or int(cpus))
+        actor_cls = ray.remote(num_cpus=cpus, num_gpus=self.gpus, max_restarts=3, max_task_retries=3)(SweepWorker)
+        actors = [actor_cls.remote(config) for _ in range(self.workers)]
+        pool = ray.util.ActorPool(actors)
+        try:
+            yield from pool.map_unordered(lambda actor, chunk: actor.run.remote(chunk), list(chunks))
+        finally:
+            for actor in actors:
+                ray.kill(actor)
+
+
+BACKENDS: Registry[Callable[[int], Backend]] = Registry("sweep backend")
+BACKENDS.register("local", LocalBackend)
+BACKENDS.register("ray", RayBackend)
+
+
+def get_backend(name: str, workers: int = 1) -> Backend:
+    """A backend by name (`local`, `ray`) with `workers` workers."""
+    return BACKENDS.get(name)(workers)

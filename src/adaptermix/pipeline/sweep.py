@@ -1,0 +1,282 @@
+"""The sweep driver: plan every in-domain mixture, skip what the store has, run, write (PAPER.md §4).
+
+For each target domain D among n adapters: D alone and D with every subset of the others
+(n·2^(n−1) evaluations; 53,248 for n = 13), each on D's split with D's head. Results go to the
+study's SQLite store chunk by chunk, so a killed sweep resumes where it stopped and a finished
+row is never recomputed. `sampled` mode draws subsets per (target, k) until the mean is known to
+the requested precision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm.auto import tqdm
+
+from adaptermix.analysis.fsd import fsd_matrix
+from adaptermix.errors import ConfigError
+from adaptermix.evaluation.backends import get_backend
+from adaptermix.evaluation.engine import Chunk, MixResult, WorkerConfig
+from adaptermix.store import AdapterRef, EvalRow, Store, StudyMeta
+from adaptermix.training.checkpoint import Checkpoint, check_mixable, read_checkpoint
+from adaptermix.training.manifest import MANIFEST_NAME
+
+CONDITION = "clean"
+Z95 = 1.959963984540054
+
+
+class SweepConfig(BaseModel):
+    """One sweep (CLI flags → this → `run_sweep`).
+
+    Attributes:
+        adapters: a folder of checkpoint directories, or the checkpoint directories themselves.
+        targets: target domains (default: every adapter's domain).
+        k_min, k_max: mixture sizes to evaluate (default: 1..n).
+        ci: sampled mode: stop drawing for a (target, k) once the 95 % confidence half-width of
+            its mean accuracy is at most this many points (finite-population corrected).
+        chunk_size: mixtures per unit of work (and per store transaction).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    adapters: tuple[Path, ...] = Field(min_length=1)
+    store: Path
+    targets: tuple[str, ...] | None = None
+    k_min: int = Field(default=1, ge=1)
+    k_max: int | None = Field(default=None, ge=1)
+    mode: Literal["exhaustive", "sampled"] = "exhaustive"
+    ci: float = Field(default=1.0, gt=0)
+    min_samples: int = Field(default=3, ge=2)
+    seed: int = 0
+    split: str = "test"
+    max_examples: int | None = Field(default=None, gt=0)
+    max_length: int = Field(default=128, ge=8)
+    backend: str = "local"
+    workers: int = Field(default=1, ge=1)
+    chunk_size: int = Field(default=16, ge=1)
+    compile: bool = False
+    cache_dir: Path | None = None
+    progress: bool = True
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep did."""
+
+    store: Path
+    exhaustive_count: int  # evaluations an exhaustive sweep of the selected targets/k needs
+    planned: int  # evaluations this run wanted (all of them, or the sampled ones)
+    reused: int  # already in the store
+    evaluated: int  # computed now
+    seconds: float = 0.0
+    tokens: int = 0
+    interrupted: bool = False
+    per_group: dict[tuple[str, int], int] = field(default_factory=dict)  # sampled: draws per (target, k)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds else float("nan")
+
+
+def discover(paths: Sequence[Path]) -> list[Path]:
+    """Checkpoint directories: each path itself if it is one, else its sub-directories that are."""
+    found: list[Path] = []
+    for path in paths:
+        if (path / MANIFEST_NAME).is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if (p / MANIFEST_NAME).is_file()))
+        else:
+            raise ConfigError(f"{path} is neither a checkpoint nor a folder of checkpoints")
+    if len(found) < 1:
+        raise ConfigError(f"no checkpoints found in {', '.join(map(str, paths))}: train adapters first")
+    return found
+
+
+def study_names(checkpoints: Sequence[Checkpoint]) -> list[str]:
+    """One label per adapter (its name: the domain for registered domains); duplicates refused."""
+    names = [c.name for c in checkpoints]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise ConfigError(f"two adapters are named {dup!r}: a sweep takes one adapter per domain")
+    return names
+
+
+def subsets_of(target: int, n: int, k: int) -> list[tuple[int, ...]]:
+    """All member sets of size k that contain `target` (sorted tuples, lexicographic order)."""
+    others = [i for i in range(n) if i != target]
+    return [tuple(sorted((target, *rest))) for rest in itertools.combinations(others, k - 1)]
+
+
+def _chunks(target: int, subsets: Sequence[tuple[int, ...]], size: int) -> Iterator[Chunk]:
+    for i in range(0, len(subsets), size):
+        yield Chunk(target, tuple(subsets[i : i + size]))
+
+
+def half_width(acc: Sequence[float], population: int) -> float:
+    """95 % confidence half-width of the mean of `acc` drawn without replacement from `population`."""
+    m = len(acc)
+    if m >= population:
+        return 0.0
+    if m < 2:
+        return math.inf
+    sd = float(np.std(acc, ddof=1))
+    fpc = math.sqrt((population - m) / (population - 1))
+    return Z95 * sd / math.sqrt(m) * fpc
+
+
+def _order(seed: int, target: str, k: int, n: int) -> np.random.Generator:
+    digest = hashlib.sha256(f"{seed}|{target}|{k}|{n}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+class _Run:
+    """Shared state of one sweep run: names, S, store, backend and the bookkeeping."""
+
+    def __init__(self, cfg: SweepConfig) -> None:
+        self.cfg = cfg
+        paths = discover(list(cfg.adapters))
+        self.ckpts = [read_checkpoint(p) for p in paths]
+        check_mixable(self.ckpts)
+        self.names = study_names(self.ckpts)
+        self.n = len(self.ckpts)
+        targets = cfg.targets or tuple(self.names)
+        unknown = [t for t in targets if t not in self.names]
+        if unknown:
+            raise ConfigError(f"target {unknown[0]!r} has no adapter; adapters: {', '.join(self.names)}")
+        self.targets = [self.names.index(t) for t in targets]
+        self.k_max = min(cfg.k_max or self.n, self.n)
+        if cfg.k_min > self.k_max:
+            raise ConfigError(f"--k {cfg.k_min}..{cfg.k_max} is empty for {self.n} adapters")
+        self.S = fsd_matrix([c.adapter for c in self.ckpts])
+        eval_config = {"split": cfg.split, "max_examples": cfg.max_examples, "max_length": cfg.max_length}
+        refs = tuple(AdapterRef(nm, c.manifest.adapter_sha256, str(c.path))
+                     for nm, c in zip(self.names, self.ckpts, strict=True))
+        meta = StudyMeta(
+            adapters=refs,
+            eval_config=eval_config, base_fingerprint=self.ckpts[0].manifest.base.fingerprint,
+            method=self.ckpts[0].manifest.method,
+        )
+        self.store = Store.open(cfg.store, meta)
+        self.store.set_fsd_matrix(self.names, self.S)
+        self.done = self.store.done_keys(CONDITION)
+        self.worker_config = WorkerConfig(
+            paths=tuple(str(p) for p in paths), split=cfg.split, max_examples=cfg.max_examples,
+            max_length=cfg.max_length, cache_dir=None if cfg.cache_dir is None else str(cfg.cache_dir),
+            compile=cfg.compile,
+        )
+        self.backend = get_backend(cfg.backend, cfg.workers)
+
+    def key(self, target: int, members: tuple[int, ...]) -> str:
+        return f"{self.names[target]}|{'+'.join(sorted(self.names[i] for i in members))}"
+
+    def row(self, r: MixResult) -> EvalRow:
+        members = r.members
+        pair = float(self.S[r.target, next(i for i in members if i != r.target)]) if len(members) == 2 else None
+        pairs = list(itertools.combinations(members, 2))
+        mean_pair = float(np.mean([self.S[a, b] for a, b in pairs])) if pairs else None
+        return EvalRow(
+            target=self.names[r.target], members=tuple(self.names[i] for i in members), condition=CONDITION,
+            accuracy=r.accuracy, macro_f1=r.macro_f1, n_examples=r.n_examples, pair_fsd=pair,
+            flip_fraction=r.flip_fraction, mean_pairwise_fsd=mean_pair, seconds=r.seconds, tokens=r.tokens,
+        )
+
+    def execute(self, chunks: list[Chunk], summary: SweepSummary, bar: tqdm) -> dict[str, float]:
+        """Run chunks, upsert each as it finishes; returns key → accuracy of what was computed."""
+        got: dict[str, float] = {}
+        if not chunks:
+            return got
+        before, start = summary.seconds, time.perf_counter()
+        for results in self.backend.map(self.worker_config, chunks):
+            rows = [self.row(r) for r in results]
+            self.store.upsert(rows)  # one transaction per chunk: a kill loses at most this chunk
+            for r, row in zip(results, rows, strict=True):
+                got[row.key] = r.accuracy
+                summary.tokens += r.tokens
+            summary.evaluated += len(results)
+            summary.seconds = before + time.perf_counter() - start
+            bar.update(len(results))
+            bar.set_postfix(tok_s=f"{summary.tokens_per_s:.0f}")
+        return got
+
+
+def run_sweep(cfg: SweepConfig) -> SweepSummary:
+    """Run (or resume) a sweep; see the module docstring.
+
+    Raises:
+        ConfigError / CheckpointError / StoreError: bad adapters, targets, k range, or a store of
+            another study.
+    """
+    run = _Run(cfg)
+    sizes = range(cfg.k_min, run.k_max + 1)
+    exhaustive = sum(math.comb(run.n - 1, k - 1) for _ in run.targets for k in sizes)
+    summary = SweepSummary(store=cfg.store, exhaustive_count=exhaustive, planned=0, reused=0, evaluated=0)
+    try:
+        if cfg.mode == "exhaustive":
+            _exhaustive(run, sizes, summary)
+        else:
+            _sampled(run, sizes, summary)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        run.store.close()
+    return summary
+
+
+def _exhaustive(run: _Run, sizes: range, summary: SweepSummary) -> None:
+    todo: list[Chunk] = []
+    for t in run.targets:
+        for k in sizes:
+            subsets = subsets_of(t, run.n, k)
+            summary.planned += len(subsets)
+            fresh = [s for s in subsets if run.key(t, s) not in run.done]
+            summary.reused += len(subsets) - len(fresh)
+            todo.extend(_chunks(t, fresh, run.cfg.chunk_size))
+    total = sum(len(c.subsets) for c in todo)
+    with tqdm(total=total, desc="sweep", unit="mix", disable=not run.cfg.progress, dynamic_ncols=True) as bar:
+        run.execute(todo, summary, bar)
+
+
+def _sampled(run: _Run, sizes: range, summary: SweepSummary) -> None:
+    """Per (target, k): draw subsets in a seeded random order until the CI half-width ≤ cfg.ci points."""
+    cfg = run.cfg
+    known: dict[str, float] = {r.key: r.accuracy for r in run.store.rows(CONDITION)}
+    groups = {}
+    for t in run.targets:
+        for k in sizes:
+            subsets = subsets_of(t, run.n, k)
+            order = _order(cfg.seed, run.names[t], k, run.n).permutation(len(subsets))
+            groups[(t, k)] = {"order": [subsets[i] for i in order], "drawn": 0, "acc": []}
+    bar = tqdm(total=None, desc="sweep (sampled)", unit="mix", disable=not cfg.progress, dynamic_ncols=True)
+    with bar:
+        while True:
+            wanted: list[tuple[int, int, list[tuple[int, ...]]]] = []
+            for (t, k), g in groups.items():
+                population = len(g["order"])
+                if half_width(g["acc"], population) * 100 <= cfg.ci:
+                    continue
+                step = max(cfg.min_samples - g["drawn"], 2)
+                wanted.append((t, k, g["order"][g["drawn"] : g["drawn"] + step]))
+            if not wanted:
+                break
+            chunks = []
+            for t, _k, subsets in wanted:
+                fresh = [s for s in subsets if run.key(t, s) not in known]
+                summary.reused += len(subsets) - len(fresh)
+                chunks.extend(_chunks(t, fresh, cfg.chunk_size))
+            known.update(run.execute(chunks, summary, bar))
+            for t, k, subsets in wanted:
+                g = groups[(t, k)]
+                g["drawn"] += len(subsets)
+                g["acc"].extend(known[run.key(t, s)] for s in subsets)
+    for (t, k), g in groups.items():
+        summary.per_group[(run.names[t], k)] = g["drawn"]
+    summary.planned = sum(g["drawn"] for g in groups.values())

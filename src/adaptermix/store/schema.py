@@ -1,0 +1,201 @@
+"""The declared schema of a study store and the records that travel through it (PAPER §4).
+
+A *study* is one combinatorial evaluation (Sec. 3.4): a fixed set of trained adapters on one frozen
+base, one adapter method and one evaluation config. `StudyMeta` is what makes two runs "the same
+study"; `EvalRow` is one evaluated mixture (target, member set, condition). The SQL below is the
+single source of truth for the on-disk layout and is documented in docs/store.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from adaptermix.errors import AdapterMixError
+
+#: Bumped whenever a table or column changes; `Store.read` refuses any other version.
+SCHEMA_VERSION = 1
+
+# One statement per entry so they can run inside an explicit transaction (executescript would
+# commit on its own). `members` is the sorted member domain names joined by "+", target included.
+DDL: tuple[str, ...] = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
+    """CREATE TABLE IF NOT EXISTS evaluations (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        members TEXT NOT NULL,
+        k INTEGER NOT NULL,
+        condition TEXT NOT NULL,
+        eval_config_hash TEXT NOT NULL,
+        accuracy REAL NOT NULL,
+        macro_f1 REAL NOT NULL,
+        n_examples INTEGER NOT NULL,
+        pair_fsd REAL,
+        flip_fraction REAL,
+        mean_pairwise_fsd REAL,
+        adapter_fingerprints TEXT NOT NULL,
+        code_version TEXT NOT NULL,
+        seconds REAL,
+        tokens INTEGER,
+        created TEXT NOT NULL,
+        UNIQUE(target, members, condition, eval_config_hash)
+    )""",
+    "CREATE INDEX IF NOT EXISTS evaluations_by_target_k ON evaluations(condition, target, k)",
+    "CREATE TABLE IF NOT EXISTS fsd (a TEXT, b TEXT, value REAL, PRIMARY KEY(a, b))",
+)
+
+# Characters that separate names in `members_key` ("+") and in `done_keys` ("|").
+_RESERVED = ("+", "|")
+
+
+class StoreError(AdapterMixError):
+    """A study store is missing, not a store, of another schema version, or from another study."""
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace, so equal configs always hash equally."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class AdapterRef:
+    """One trained adapter of a study: its domain, the sha256 of its weights, and where it was read."""
+
+    domain: str
+    adapter_sha256: str
+    path: str
+
+    def __post_init__(self) -> None:
+        if not self.domain or any(c in self.domain for c in _RESERVED):
+            raise StoreError(f"domain name {self.domain!r} is empty or contains '+' or '|': rename the domain")
+
+
+@dataclass(frozen=True)
+class StudyMeta:
+    """What makes two runs the same study (Sec. 3.4): adapters, eval config, base model and method.
+
+    Two metas are compatible when they have the same domains with the same sha256 (paths may differ:
+    adapters can be moved), the same base fingerprint, the same method and the same eval-config hash.
+    """
+
+    adapters: tuple[AdapterRef, ...]
+    eval_config: dict[str, Any] = field(hash=False)
+    base_fingerprint: str
+    method: str
+
+    @property
+    def eval_config_hash(self) -> str:
+        """sha256 of the canonical JSON of `eval_config`, first 16 hex digits."""
+        return hashlib.sha256(canonical_json(self.eval_config).encode()).hexdigest()[:16]
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """The adapter domains in the study's order."""
+        return tuple(a.domain for a in self.adapters)
+
+    def fingerprints(self) -> dict[str, str]:
+        """domain → adapter sha256."""
+        return {a.domain: a.adapter_sha256 for a in self.adapters}
+
+    def to_json(self) -> str:
+        """Canonical JSON stored in the `meta` table under key `study`."""
+        return canonical_json(
+            {
+                "adapters": [{"domain": a.domain, "adapter_sha256": a.adapter_sha256, "path": a.path}
+                             for a in self.adapters],
+                "eval_config": self.eval_config,
+                "eval_config_hash": self.eval_config_hash,
+                "base_fingerprint": self.base_fingerprint,
+                "method": self.method,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> StudyMeta:
+        """Inverse of `to_json`."""
+        d = json.loads(text)
+        return cls(
+            adapters=tuple(AdapterRef(a["domain"], a["adapter_sha256"], a["path"]) for a in d["adapters"]),
+            eval_config=dict(d["eval_config"]),
+            base_fingerprint=d["base_fingerprint"],
+            method=d["method"],
+        )
+
+    def first_difference(self, other: StudyMeta) -> tuple[str, str] | None:
+        """The first way `other` is a different study, as (what, detail), or None if compatible.
+
+        Args:
+            other: the meta of the run that wants to write into a store made with `self`.
+
+        Returns:
+            None, or e.g. ("adapter set", "sst2 not in the store") for the error message.
+        """
+        mine, theirs = self.fingerprints(), other.fingerprints()
+        for d in sorted(set(theirs) - set(mine)):
+            return "adapter set", f"{d} not in the store"
+        for d in sorted(set(mine) - set(theirs)):
+            return "adapter set", f"{d} is in the store but not in this run"
+        for d in sorted(mine):
+            if mine[d] != theirs[d]:
+                return "adapter set", f"{d} sha256 {mine[d][:12]} in the store, {theirs[d][:12]} now"
+        if self.base_fingerprint != other.base_fingerprint:
+            return "base model", f"{self.base_fingerprint} in the store, {other.base_fingerprint} now"
+        if self.method != other.method:
+            return "adapter method", f"{self.method} in the store, {other.method} now"
+        if self.eval_config_hash != other.eval_config_hash:
+            keys = sorted(set(self.eval_config) | set(other.eval_config))
+            # 1 == 1.0 in Python but not in JSON: fall back to naming the whole config.
+            key = next((k for k in keys if self.eval_config.get(k) != other.eval_config.get(k)), None)
+            if key is None:
+                mine_s, theirs_s = canonical_json(self.eval_config), canonical_json(other.eval_config)
+            else:
+                mine_s, theirs_s = f"{key}={self.eval_config.get(key)!r}", f"{key}={other.eval_config.get(key)!r}"
+            return "eval config", f"{mine_s} in the store, {theirs_s} now"
+        return None
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    """One evaluated mixture: the average of `members` (Eq. 1) evaluated on `target` with its head.
+
+    `members` is normalised to sorted order; the target must be one of them. Accuracies are
+    fractions in [0, 1].
+    """
+
+    target: str
+    members: tuple[str, ...]
+    condition: str
+    accuracy: float
+    macro_f1: float
+    n_examples: int
+    pair_fsd: float | None
+    flip_fraction: float | None
+    mean_pairwise_fsd: float | None
+    seconds: float
+    tokens: int
+
+    def __post_init__(self) -> None:
+        members = tuple(sorted(self.members))
+        # Sorting here (not at every caller) keeps members_key canonical, so the UNIQUE key works.
+        object.__setattr__(self, "members", members)
+        if self.target not in members:
+            raise StoreError(f"row for target {self.target!r} has members {members}: include the target")
+        if len(set(members)) != len(members):
+            raise StoreError(f"row for target {self.target!r} repeats a member in {members}: list each once")
+
+    @property
+    def k(self) -> int:
+        """Number of adapters in the mixture."""
+        return len(self.members)
+
+    @property
+    def members_key(self) -> str:
+        """Sorted member names joined by "+" (the `members` column)."""
+        return "+".join(self.members)
+
+    @property
+    def key(self) -> str:
+        """`target|members_key`, the form `Store.done_keys` returns."""
+        return f"{self.target}|{self.members_key}"
