@@ -97,7 +97,7 @@ def test_matrix_against_naive_reference_on_random_dicts(k: int) -> None:
     # Sizes that are not multiples of 8 or 64 (bit padding), one tensor larger than a packing
     # chunk, enough entries to take the threaded path, and exact zeros.
     gen = torch.Generator().manual_seed(k)
-    shapes = {"layer.0.a": (7, 13), "layer.0.b": (1,), "layer.1.a": (200_003,), "layer.2.c": (3, 5, 11)}
+    shapes = {"layer.0.a": (7, 13), "layer.0.b": (1,), "layer.1.a": (300_007,), "layer.2.c": (3, 5, 11)}
     ads = []
     for _ in range(k):
         sd = {}

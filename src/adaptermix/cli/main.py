@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from adaptermix.cli import commands, sweep
+from adaptermix.cli import commands, study, sweep
 from adaptermix.errors import AdapterMixError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 commands.register(app)
 app.command()(sweep.sweep)
+study.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -121,12 +121,18 @@ def length_batches(
     batch_size: int,
     max_tokens: int | None = None,
     shuffle_seed: int | None = None,
+    max_waste: float = 0.1,
+    min_tokens: int = 1024,
 ) -> list[np.ndarray]:
     """Group examples of similar length into batches (indices), to minimise padding.
 
-    Without `shuffle_seed` (evaluation): sort by length, cut into batches of at most `batch_size`
-    examples and `max_tokens` padded tokens. With it (training): shuffle, then sort within pools of
-    50 batches, so batches stay random in content but tight in length; the batch order is shuffled.
+    Without `shuffle_seed` (evaluation): sort by length and cut into batches of at most
+    `batch_size` examples and `max_tokens` padded tokens; a batch that already holds `min_tokens`
+    padded tokens is also cut before an example that would make more than `max_waste` of it
+    padding (on CPU, compute is linear in padded tokens, so a big batch of mixed lengths wastes
+    more than a few smaller, tighter ones). With `shuffle_seed` (training): shuffle, then sort
+    within pools of 50 batches of exactly `batch_size`, so batches stay random in content but tight
+    in length; the batch order is shuffled.
     """
     n = len(encoded)
     lengths = encoded.lengths
@@ -140,15 +146,23 @@ def length_batches(
         pools = [chunk[np.argsort(lengths[chunk], kind="stable")] for chunk in chunks]
     batches: list[np.ndarray] = []
     for order in pools:
-        start = 0
-        while start < len(order):
-            end = min(start + batch_size, len(order))
-            if max_tokens is not None:
-                # Sorted ascending, so the last example is the longest: shrink until it fits.
-                while end - start > 1 and int(lengths[order[end - 1]]) * (end - start) > max_tokens:
-                    end -= 1
-            batches.append(order[start:end])
-            start = end
+        if shuffle_seed is not None:  # training: fixed batch size, so every step sees batch_size examples
+            batches.extend(order[i : i + batch_size] for i in range(0, len(order), batch_size))
+            continue
+        start, useful = 0, 0
+        for pos in range(len(order)):
+            length = int(lengths[order[pos]])  # ascending: the newcomer is the longest of its batch
+            count = pos - start
+            padded = length * (count + 1)
+            waste = 1 - (useful + length) / padded
+            full = count >= batch_size or (max_tokens is not None and padded > max_tokens)
+            wasteful = length * count >= min_tokens and waste > max_waste
+            if count and (full or wasteful):
+                batches.append(order[start:pos])
+                start, useful = pos, 0
+            useful += length
+        if start < len(order):
+            batches.append(order[start:])
     if shuffle_seed is not None:
         rng.shuffle(batches)  # type: ignore[arg-type]
     return batches

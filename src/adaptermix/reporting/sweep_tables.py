@@ -86,7 +86,7 @@ class Table:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(self.columns)
         for row in self.rows:
-            writer.writerow(["" if v is None else (f"{v:.6g}" if isinstance(v, float) else v) for v in row])
+            writer.writerow(["" if v is None else (f"{v:.10g}" if isinstance(v, float) else v) for v in row])
         return buf.getvalue()
 
     def to_markdown(self) -> str:
@@ -117,6 +117,10 @@ def _pct(x: float | None) -> float | None:
     return None if x is None else 100.0 * x
 
 
+def _acc_pct(r: EvalRow | None) -> float | None:
+    return None if r is None else 100.0 * r.accuracy
+
+
 def table1(data: SweepData) -> Table:
     """Table 1, clean column: accuracy of the single adapter (k = 1), of all n adapters, and the drop (Sec. 4.1).
 
@@ -130,15 +134,15 @@ def table1(data: SweepData) -> Table:
     for target in data.targets:
         single = data.lookup(target, [target])
         full = data.lookup(target, data.meta.domains)
-        drop = None if single is None or full is None else 100.0 * (single.accuracy - full.accuracy)
-        n_ex = (single or full).n_examples if (single or full) else None
-        t.rows.append((target, n_ex, _pct(single and single.accuracy), _pct(full and full.accuracy), drop))
-        if drop is None:
+        either = single or full
+        t.rows.append((target, either.n_examples if either else None, _acc_pct(single), _acc_pct(full),
+                       None if single is None or full is None else 100.0 * (single.accuracy - full.accuracy)))
+        if single is None or full is None:
             t.notes.append(f"{target}: no {'k=1' if single is None else f'k={n}'} row stored, left out of the average")
         else:
-            drops.append(drop)
-            singles.append(100.0 * single.accuracy)  # type: ignore[union-attr]
-            alls.append(100.0 * full.accuracy)  # type: ignore[union-attr]
+            singles.append(100.0 * single.accuracy)
+            alls.append(100.0 * full.accuracy)
+            drops.append(singles[-1] - alls[-1])
     if drops:
         t.rows.append(("average", None, float(np.mean(singles)), float(np.mean(alls)), float(np.mean(drops))))
     t.notes.append("accuracy in %, drop in points (single − all); the paper reports 11.91 on average over its "
@@ -242,9 +246,9 @@ def greedy_table(data: SweepData) -> Table:
         for l in range(2, len(domains) + 1):  # noqa: E741
             lo, hi = (greedy_members(target, domains, S, l, maximize=m) for m in (False, True))
             r_lo, r_hi, a = data.lookup(target, lo), data.lookup(target, hi), data.agg(target, l)
-            t.rows.append((target, l, "+".join(lo), _pct(r_lo and r_lo.accuracy), "+".join(hi),
-                           _pct(r_hi and r_hi.accuracy), _pct(a and a.max), _pct(a and a.min),
-                           a.count if a else 0, data.possible(l)))
+            t.rows.append((target, l, "+".join(lo), _acc_pct(r_lo), "+".join(hi), _acc_pct(r_hi),
+                           _pct(a.max) if a else None, _pct(a.min) if a else None, a.count if a else 0,
+                           data.possible(l)))
     if any(r[3] is None or r[5] is None for r in t.rows):
         t.notes.append("– : that greedy member set is not in the store (e.g. a sampled sweep)")
     t.notes.append("greedy set of size l = {target} ∪ the l−1 others chosen by Alg. 1 on S restricted to the others")

@@ -4,6 +4,8 @@ Layout of DIR:
     adapter_config.json, adapter.safetensors      AdapterHub adapter (keys carry the adapter name)
     head_config.json, model_head.safetensors      AdapterHub classification head
     manifest.json                                 ours (see `adaptermix.training.manifest`)
+A compact pruned checkpoint has `adapter.sparse.safetensors` instead of `adapter.safetensors`
+(see `adaptermix.training.sparse`); `read_checkpoint` loads either to the same dense tensors.
 
 Every write goes to a temporary sibling directory that is renamed into place at the end, so a
 crash or Ctrl-C never leaves a half-written checkpoint behind.
@@ -29,6 +31,7 @@ from torch import Tensor
 from adaptermix.errors import CheckpointError
 from adaptermix.methods.model import canonicalize, named
 from adaptermix.training.manifest import MANIFEST_NAME, Manifest
+from adaptermix.training.sparse import SPARSE_WEIGHTS, load_sparse
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter.safetensors"
@@ -85,8 +88,9 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"checkpoint {path} does not exist: train one with `adaptermix train` or check the path")
+    compact = not (path / ADAPTER_WEIGHTS).is_file() and (path / SPARSE_WEIGHTS).is_file()
     for fname in _FILES:
-        if not (path / fname).is_file():
+        if not (path / fname).is_file() and not (compact and fname == ADAPTER_WEIGHTS):
             raise CheckpointError(f"checkpoint {path} lacks {fname}: it is incomplete; re-create it")
     raw = _read_json(path / MANIFEST_NAME)
     try:
@@ -96,7 +100,8 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path / MANIFEST_NAME} does not match the manifest schema ({' '.join(first)})") from exc
     adapter_config = _read_json(path / ADAPTER_CONFIG)
     head_config = _read_json(path / HEAD_CONFIG)
-    adapter = canonicalize(_read_tensors(path / ADAPTER_WEIGHTS), adapter_config.get("name", manifest.name))
+    weights = load_sparse(path / SPARSE_WEIGHTS) if compact else _read_tensors(path / ADAPTER_WEIGHTS)
+    adapter = canonicalize(weights, adapter_config.get("name", manifest.name))
     head = canonicalize(_read_tensors(path / HEAD_WEIGHTS), head_config.get("name", manifest.name))
     return Checkpoint(path, manifest, adapter, head, adapter_config, head_config)
 

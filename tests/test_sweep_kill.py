@@ -1,0 +1,99 @@
+"""Reliability: a sweep killed with SIGKILL at random points resumes to exactly the uninterrupted table."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from adaptermix.pipeline.sweep import SweepConfig, run_sweep
+from adaptermix.store import Store
+from adaptermix.training.config import TrainConfig
+from adaptermix.training.train import train
+from conftest import toy_rows
+
+N_DOMAINS = 5
+
+
+@pytest.fixture(scope="module")
+def adapters(tmp_path_factory, tiny_encoders, cache_dir) -> Path:
+    root = tmp_path_factory.mktemp("killstudy")
+    for i in range(N_DOMAINS):
+        path = root / f"d{i}.csv"
+        rows = toy_rows(1500, seed=100 + i)
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["text", "label"])
+            writer.writeheader()
+            writer.writerows(rows)
+        train(TrainConfig(domain=str(path), out=root / "adapters" / f"d{i}", method="pfeiffer",
+                          encoder=str(tiny_encoders["bert"]), preset="quickstart", seed=i, adapter_size=8,
+                          max_steps=5, max_length=32, cache_dir=cache_dir, progress=False))
+    return root / "adapters"
+
+
+def _count(store: Path) -> int:
+    try:
+        con = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=0.1)
+        try:
+            return con.execute("SELECT count(*) FROM evaluations").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _argv(adapters: Path, store: Path, cache_dir: Path) -> list[str]:
+    return [sys.executable, "-c", "from adaptermix.cli.main import main; main()", "sweep", "--adapters",
+            str(adapters), "--store", str(store), "--max-length", "32", "--chunk-size", "1",
+            "--cache-dir", str(cache_dir), "--quiet"]
+
+
+def test_sigkill_at_random_points_then_resume_equals_uninterrupted(adapters, cache_dir, tmp_path):
+    total = N_DOMAINS * 2 ** (N_DOMAINS - 1)
+    reference = tmp_path / "reference.sqlite"
+    run_sweep(SweepConfig(adapters=(adapters,), store=reference, max_length=32, chunk_size=1, cache_dir=cache_dir,
+                          progress=False))
+
+    store = tmp_path / "killed.sqlite"
+    rng = random.Random(20241122)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    kills_mid_run = 0
+    for _attempt in range(6):
+        before = _count(store)
+        if before >= total - 2 or kills_mid_run >= 3:
+            break
+        threshold = rng.randint(before + 1, before + max(1, (total - before) // 2))
+        proc = subprocess.Popen(_argv(adapters, store, cache_dir), env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 240
+        while proc.poll() is None and _count(store) < threshold and time.monotonic() < deadline:
+            time.sleep(0.002)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills_mid_run += 1
+        proc.wait()
+        assert _count(store) >= before  # committed rows survive a SIGKILL
+    assert kills_mid_run >= 3, f"only {kills_mid_run} kills landed mid-run"
+
+    resumed = subprocess.run(_argv(adapters, store, cache_dir), env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+
+    con = sqlite3.connect(store)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    dupes = con.execute("SELECT count(*) FROM (SELECT target, members, condition, eval_config_hash, count(*) c "
+                        "FROM evaluations GROUP BY 1, 2, 3, 4 HAVING c > 1)").fetchone()[0]
+    con.close()
+    assert dupes == 0
+    with Store.read(reference) as ref, Store.read(store) as got:
+        want = {r.key: (r.accuracy, r.macro_f1, r.n_examples, r.flip_fraction) for r in ref.rows()}
+        have = {r.key: (r.accuracy, r.macro_f1, r.n_examples, r.flip_fraction) for r in got.rows()}
+    assert len(want) == total
+    assert have == want
