@@ -126,13 +126,18 @@ def run(
     out: Path = typer.Option(None, help="Override the recipe's output folder."),
     quiet: bool = typer.Option(False),
 ) -> None:
-    """Run a recipe: train (or reuse) adapters, evaluate single vs all-mixture, write the report."""
+    """Run a recipe: train (or reuse) adapters, sweep their mixtures into the store, write the report."""
     from adaptermix.pipeline import load_recipe, run_recipe
     from adaptermix.reporting.quickstart import format_table
 
     result = run_recipe(load_recipe(recipe, out=out), progress=not quiet)
+    s = result.sweep
+    typer.echo(f"trained {len(result.trained)} adapter(s) ({len(result.recipe.domains) - len(result.trained)} reused); "
+               f"sweep: {s.evaluated} mixtures evaluated, {s.reused} reused, {s.planned} of {s.exhaustive_count} "
+               f"exhaustive; {s.tokens_per_s:.0f} tokens/s")
     typer.echo(format_table(result.rows))
-    typer.echo(f"results: {result.results_path}; report: {', '.join(str(p) for p in result.report_paths)}")
+    typer.echo(f"store: {result.store}")
+    typer.echo(f"report: {result.report_paths[-1].parent if result.report_paths else '-'}")
 
 
 def register(app: typer.Typer) -> None:

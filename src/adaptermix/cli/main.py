@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from adaptermix.cli import commands, study, sweep
+from adaptermix.cli import analysis, commands, study, sweep
 from adaptermix.errors import AdapterMixError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 commands.register(app)
+analysis.register(app)
 app.command()(sweep.sweep)
 study.register(app)
 

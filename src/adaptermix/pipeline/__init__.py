@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from adaptermix.pipeline.recipe import Recipe, RecipeResult, load_recipe, run_recipe
+from adaptermix.pipeline.sweep import SweepConfig, SweepSummary, run_sweep
 
-__all__ = ["Recipe", "RecipeResult", "load_recipe", "run_recipe"]
+__all__ = ["Recipe", "RecipeResult", "SweepConfig", "SweepSummary", "load_recipe", "run_recipe", "run_sweep"]

@@ -1,35 +1,30 @@
 """The recipe format and its runner.
 
 A recipe names the encoder, method, preset, domains and budgets of a study. `run_recipe` trains
-one adapter per domain (reusing checkpoints already trained with the same settings), evaluates
-each adapter alone and the uniform mixture of all of them on every domain (Eq. 1, the target's
-head), stores the results as JSON and writes the table and figure. A second run reuses everything
+one adapter per domain (reusing checkpoints already trained with the same settings), sweeps their
+in-domain mixtures into the study's SQLite store (exhaustively by default: every subset, PAPER.md
+§4), and writes the report (tables and figures) from the store. A second run reuses everything
 already there.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from tqdm.auto import tqdm
 
 from adaptermix.errors import CheckpointError, ConfigError
-from adaptermix.evaluation.evaluator import Evaluator
-from adaptermix.mixing.average import average
-from adaptermix.reporting.quickstart import Row, write_report
-from adaptermix.training.checkpoint import Checkpoint, check_mixable, read_checkpoint
+from adaptermix.pipeline.sweep import SweepConfig, SweepSummary, run_sweep
+from adaptermix.reporting.quickstart import Row, rows_from_store, write_report
+from adaptermix.reporting.sweep import write_sweep_report
+from adaptermix.training.checkpoint import Checkpoint, read_checkpoint
 from adaptermix.training.config import TrainConfig
 from adaptermix.training.train import adapter_name, train
 
-RESULTS_NAME = "results.json"
+STORE_NAME = "study.sqlite"
 
 
 class TrainSection(BaseModel):
@@ -56,6 +51,18 @@ class EvalSection(BaseModel):
     max_length: int = Field(default=128, ge=8)
 
 
+class SweepSection(BaseModel):
+    """Which mixtures to evaluate: `exhaustive` (every subset), `sampled` (to a CI), or `ends`
+    (only k = 1 and k = n: each adapter alone and the mixture of all)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    mode: Literal["exhaustive", "sampled", "ends"] = "exhaustive"
+    ci: float = Field(default=1.0, gt=0)
+    backend: str = "local"
+    workers: int = Field(default=1, ge=1)
+    chunk_size: int = Field(default=16, ge=1)
+
+
 class Recipe(BaseModel):
     """A study: which adapters to train and how to evaluate their mixtures."""
 
@@ -69,6 +76,7 @@ class Recipe(BaseModel):
     seed: int = 42
     train: TrainSection = TrainSection()
     eval: EvalSection = EvalSection()
+    sweep: SweepSection = SweepSection()
     cache_dir: Path | None = None
 
 
@@ -78,15 +86,14 @@ class RecipeResult:
 
     recipe: Recipe
     rows: tuple[Row, ...]
-    results_path: Path
+    store: Path
     report_paths: tuple[Path, ...]
     trained: tuple[str, ...]  # domains trained in this run (the rest were reused)
+    sweep: SweepSummary
 
 
 def load_recipe(path: str | Path, **overrides: Any) -> Recipe:
     """Read a recipe YAML (safe_load), apply overrides, validate.
-
-    Relative `out`/`cache_dir` are taken relative to the current directory.
 
     Raises:
         ConfigError: missing file, bad YAML, or a field that fails validation.
@@ -109,10 +116,10 @@ def load_recipe(path: str | Path, **overrides: Any) -> Recipe:
         raise ConfigError(f"recipe {path}: field {where!r}: {err['msg']}") from exc
 
 
-def _train_config(recipe: Recipe, domain: str, out: Path) -> TrainConfig:
+def _train_config(recipe: Recipe, domain: str, out: Path, progress: bool) -> TrainConfig:
     return TrainConfig(
         domain=domain, out=out, method=recipe.method, encoder=recipe.encoder, preset=recipe.preset,
-        seed=recipe.seed, cache_dir=recipe.cache_dir, overwrite=True,
+        seed=recipe.seed, cache_dir=recipe.cache_dir, overwrite=True, progress=progress,
         **recipe.train.model_dump(),
     )
 
@@ -123,74 +130,34 @@ def _reusable(path: Path, cfg: TrainConfig) -> Checkpoint | None:
         ckpt = read_checkpoint(path)
     except CheckpointError:
         return None
-    stored = {k: v for k, v in ckpt.manifest.config.items() if k not in ("effective", "steps", "data_fingerprint")}
+    derived = ("effective", "steps", "data_fingerprint")
+    stored = {k: v for k, v in ckpt.manifest.config.items() if k not in derived}
     keep = cfg.model_dump(mode="json", exclude={"out", "overwrite", "progress", "cache_dir"})
     return ckpt if stored == keep else None
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-
-
-def _result_key(adapter_shas: list[str], target: str, head_sha: str, ev: EvalSection) -> str:
-    spec = {"members": sorted(adapter_shas), "target": target, "head": head_sha, **ev.model_dump()}
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
-
-
 def run_recipe(recipe: Recipe, progress: bool = True) -> RecipeResult:
-    """Train (or reuse) every adapter, evaluate singles and the all-mixture, store and report.
-
-    Returns:
-        The table rows, and where the results were stored.
-    """
+    """Train (or reuse) every adapter, sweep their mixtures into the store, write the report."""
     out = Path(recipe.out)
-    adapters_dir = out / "adapters"
-    ckpts: dict[str, Checkpoint] = {}
     trained: list[str] = []
+    paths = []
     for domain in recipe.domains:
-        path = adapters_dir / adapter_name(domain)
-        cfg = _train_config(recipe, domain, path).model_copy(update={"progress": progress})
-        ckpt = _reusable(path, cfg)
-        if ckpt is None:
+        path = out / "adapters" / adapter_name(domain)
+        cfg = _train_config(recipe, domain, path, progress)
+        if _reusable(path, cfg) is None:
             train(cfg)
             trained.append(domain)
-            ckpt = read_checkpoint(path)
-        ckpts[domain] = ckpt
-    members = list(ckpts.values())
-    check_mixable(members)
-
-    results_path = out / RESULTS_NAME
-    stored: dict[str, Any] = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    evaluations: dict[str, Any] = stored.get("evaluations", {})
-    all_shas = [c.manifest.adapter_sha256 for c in members]
-    mixture = None
-    evaluator: Evaluator | None = None
-    rows: list[Row] = []
-    bar = tqdm(total=2 * len(members), desc="evaluate", unit="eval", disable=not progress, dynamic_ncols=True)
-    for domain, ckpt in ckpts.items():
-        scores = {}
-        for label, shas in (("single", [ckpt.manifest.adapter_sha256]), ("all_mix", all_shas)):
-            key = _result_key(shas, domain, ckpt.manifest.adapter_sha256, recipe.eval)
-            if key not in evaluations:
-                if evaluator is None:
-                    evaluator = Evaluator.for_checkpoint(ckpt, recipe.eval.max_length, recipe.cache_dir)
-                if label == "all_mix" and mixture is None:
-                    mixture = average([c.adapter for c in members])
-                adapter = ckpt.adapter if label == "single" else mixture
-                target = evaluator.target(domain, recipe.eval.split, recipe.eval.max_examples)
-                metrics = evaluator.evaluate(adapter, ckpt.head, target, head_key=ckpt.name)
-                evaluations[key] = {"target": domain, "kind": label, "members": sorted(ckpts) if label == "all_mix"
-                                    else [domain], **metrics.as_dict(), **recipe.eval.model_dump()}
-                _write_json_atomic(results_path, {"recipe": recipe.model_dump(mode="json"), "evaluations": evaluations})
-            scores[label] = evaluations[key]
-            bar.update(1)
-        single, mix = scores["single"], scores["all_mix"]
-        rows.append(Row(domain, single["accuracy"], mix["accuracy"], int(single["n"])))
-    bar.close()
-    _write_json_atomic(results_path, {"recipe": recipe.model_dump(mode="json"), "evaluations": evaluations})
-    report = write_report(results_path, out)
-    return RecipeResult(recipe, tuple(rows), results_path, report, tuple(trained))
+        paths.append(path)
+    n = len(paths)
+    store = out / STORE_NAME
+    sw = recipe.sweep
+    summary = run_sweep(SweepConfig(
+        adapters=tuple(paths), store=store, mode="sampled" if sw.mode == "sampled" else "exhaustive", ci=sw.ci,
+        sizes=(1, n) if sw.mode == "ends" else None, split=recipe.eval.split, max_examples=recipe.eval.max_examples,
+        max_length=recipe.eval.max_length, backend=sw.backend, workers=sw.workers, chunk_size=sw.chunk_size,
+        cache_dir=recipe.cache_dir, progress=progress,
+    ))
+    if summary.interrupted:
+        raise KeyboardInterrupt
+    report = [*write_report(store, out), *write_sweep_report(store, out / "report")]
+    return RecipeResult(recipe, rows_from_store(store), store, tuple(report), tuple(trained), summary)

@@ -52,6 +52,7 @@ class SweepConfig(BaseModel):
     targets: tuple[str, ...] | None = None
     k_min: int = Field(default=1, ge=1)
     k_max: int | None = Field(default=None, ge=1)
+    sizes: tuple[int, ...] | None = None  # explicit mixture sizes (e.g. (1, n)); overrides k_min/k_max
     mode: Literal["exhaustive", "sampled"] = "exhaustive"
     ci: float = Field(default=1.0, gt=0)
     min_samples: int = Field(default=3, ge=2)
@@ -216,7 +217,12 @@ def run_sweep(cfg: SweepConfig) -> SweepSummary:
             another study.
     """
     run = _Run(cfg)
-    sizes = range(cfg.k_min, run.k_max + 1)
+    sizes: Sequence[int] = range(cfg.k_min, run.k_max + 1)
+    if cfg.sizes is not None:
+        bad = [k for k in cfg.sizes if not 1 <= k <= run.n]
+        if bad:
+            raise ConfigError(f"mixture size {bad[0]} is outside 1..{run.n}")
+        sizes = sorted(set(cfg.sizes))
     exhaustive = sum(math.comb(run.n - 1, k - 1) for _ in run.targets for k in sizes)
     summary = SweepSummary(store=cfg.store, exhaustive_count=exhaustive, planned=0, reused=0, evaluated=0)
     try:
@@ -231,7 +237,7 @@ def run_sweep(cfg: SweepConfig) -> SweepSummary:
     return summary
 
 
-def _exhaustive(run: _Run, sizes: range, summary: SweepSummary) -> None:
+def _exhaustive(run: _Run, sizes: Sequence[int], summary: SweepSummary) -> None:
     todo: list[Chunk] = []
     for t in run.targets:
         for k in sizes:
@@ -245,7 +251,7 @@ def _exhaustive(run: _Run, sizes: range, summary: SweepSummary) -> None:
         run.execute(todo, summary, bar)
 
 
-def _sampled(run: _Run, sizes: range, summary: SweepSummary) -> None:
+def _sampled(run: _Run, sizes: Sequence[int], summary: SweepSummary) -> None:
     """Per (target, k): draw subsets in a seeded random order until the CI half-width ≤ cfg.ci points."""
     cfg = run.cfg
     known: dict[str, float] = {r.key: r.accuracy for r in run.store.rows(CONDITION)}

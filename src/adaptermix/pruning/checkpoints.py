@@ -14,8 +14,8 @@ from typing import Any
 
 from torch import Tensor
 
-from adaptermix.errors import ConfigError
 from adaptermix.analysis.checkpoints import read_mixable, refuse_existing, unique_names, user_errors
+from adaptermix.errors import ConfigError
 from adaptermix.methods.model import named
 from adaptermix.mixing.checkpoints import mixture_manifest
 from adaptermix.pruning.magnitude import SCOPES, check_sparsity, magnitude_prune

@@ -1,19 +1,16 @@
 """The quickstart report: single-adapter vs all-mixture accuracy per domain (table + figure).
 
-Reads only the stored `results.json` of a recipe run.
+Reads only the study's SQLite store (k = 1 and k = n rows).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-from adaptermix.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -30,24 +27,20 @@ class Row:
         return self.single - self.all_mix
 
 
-def rows_from_results(results_path: Path) -> tuple[Row, ...]:
-    """Rebuild the table rows from a results file, in the recipe's domain order."""
-    try:
-        stored = json.loads(Path(results_path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{results_path} is not a readable results file: re-run the recipe") from exc
-    recipe = stored["recipe"]
-    ev = {k: recipe["eval"][k] for k in ("split", "max_examples", "max_length")}
-    found: dict[tuple[str, str], dict] = {}
-    for entry in stored["evaluations"].values():
-        if all(entry.get(k) == v for k, v in ev.items()):
-            found[(entry["target"], entry["kind"])] = entry
-    rows = []
-    for domain in recipe["domains"]:
-        single, mix = found.get((domain, "single")), found.get((domain, "all_mix"))
-        if single and mix:
-            rows.append(Row(domain, single["accuracy"], mix["accuracy"], int(single["n"])))
-    return tuple(rows)
+def rows_from_store(store_path: Path) -> tuple[Row, ...]:
+    """Per target: the adapter alone (k = 1) and the mixture of all n adapters (k = n), clean condition."""
+    from adaptermix.store import Store
+
+    with Store.read(store_path) as store:
+        domains = store.meta.domains
+        rows = store.rows("clean")
+    n = len(domains)
+    single = {r.target: r for r in rows if r.k == 1}
+    full = {r.target: r for r in rows if r.k == n}
+    return tuple(
+        Row(d, single[d].accuracy, full[d].accuracy, single[d].n_examples)
+        for d in domains if d in single and d in full
+    )
 
 
 def format_table(rows: tuple[Row, ...]) -> str:
@@ -71,14 +64,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_report(results_path: Path, out_dir: Path) -> tuple[Path, ...]:
+def write_report(store_path: Path, out_dir: Path) -> tuple[Path, ...]:
     """Write table.md, table.csv and single_vs_mix.png into `out_dir`; returns their paths."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = rows_from_results(results_path)
+    rows = rows_from_store(store_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     md, csv_path, png = out_dir / "table.md", out_dir / "table.csv", out_dir / "single_vs_mix.png"
     _atomic_write(md, (format_table(rows) + "\n").encode())
