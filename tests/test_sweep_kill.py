@@ -97,3 +97,26 @@ def test_sigkill_at_random_points_then_resume_equals_uninterrupted(adapters, cac
         have = {r.key: (r.accuracy, r.macro_f1, r.n_examples, r.flip_fraction) for r in got.rows()}
     assert len(want) == total
     assert have == want
+
+
+def test_ctrl_c_stops_cleanly_and_resume_completes(adapters, cache_dir, tmp_path):
+    total = N_DOMAINS * 2 ** (N_DOMAINS - 1)
+    store = tmp_path / "interrupted.sqlite"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(_argv(adapters, store, cache_dir), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while proc.poll() is None and _count(store) < 3 and time.monotonic() < deadline:
+        time.sleep(0.002)
+    if proc.poll() is not None:
+        pytest.skip("the sweep finished before it could be interrupted")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    stored = _count(store)
+    assert 3 <= stored < total
+    resumed = subprocess.run(_argv(adapters, store, cache_dir), env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{stored} already stored" in resumed.stdout
+    assert _count(store) == total

@@ -18,7 +18,7 @@ from torch import Tensor
 from adaptermix.data import DomainData, get_domain
 from adaptermix.data.tokenize import Encoded, encode
 from adaptermix.errors import CheckpointError, ConfigError
-from adaptermix.methods.inference import Metrics, evaluate_model
+from adaptermix.methods.inference import Batches, Metrics, evaluate_model, prepare_batches
 from adaptermix.methods.model import Base, load_base, load_state, set_threads
 from adaptermix.methods.registry import get_method
 from adaptermix.training.checkpoint import Checkpoint, read_checkpoint
@@ -66,6 +66,8 @@ class Evaluator:
         self.base.model.set_active_adapters(SLOT)
         self._heads: dict[str, int] = {}
         self._targets: dict[tuple[str, str, int | None], EvalTarget] = {}
+        # id(encoded) -> (encoded, prepared inputs); the split is held so its id cannot be reused.
+        self._batches: dict[int, tuple[Encoded, Batches]] = {}
 
     @classmethod
     def for_checkpoint(cls, ckpt: Checkpoint, max_length: int = 128, cache_dir: Path | None = None) -> Evaluator:
@@ -108,8 +110,12 @@ class Evaluator:
         return out
 
     def score(self, target: EvalTarget) -> Metrics:
-        """Score whatever adapter and head are loaded now on `target`."""
-        return evaluate_model(self.base.model, target.encoded, self.pad_id, len(target.label_names))
+        """Score whatever adapter and head are loaded now on `target` (its batches are built once)."""
+        key = id(target.encoded)
+        if key not in self._batches:
+            self._batches[key] = (target.encoded, prepare_batches(self.base.model, target.encoded, self.pad_id))
+        return evaluate_model(self.base.model, target.encoded, self.pad_id, len(target.label_names),
+                              batches=self._batches[key][1])
 
     def evaluate(
         self,

@@ -72,26 +72,43 @@ def classification_metrics(preds: np.ndarray, labels: np.ndarray, num_labels: in
     return accuracy, float(np.mean(f1s))
 
 
+Batches = list[tuple[np.ndarray, dict[str, torch.Tensor]]]
+
+
+def prepare_batches(
+    model: nn.Module, encoded: Encoded, pad_id: int, batch_size: int = 128, max_tokens: int = DEFAULT_MAX_TOKENS
+) -> Batches:
+    """Length-sorted, dynamically padded model inputs for `encoded`, on the model's device.
+
+    A sweep scores thousands of mixtures on the same split: building these once per target and
+    reusing them keeps collation off the per-mixture path.
+    """
+    device = next(model.parameters()).device
+    return [(idx, model_inputs(model, batch, device))
+            for idx, batch in iter_collated(encoded, length_batches(encoded, batch_size, max_tokens), pad_id)]
+
+
 def predict(
     model: nn.Module,
     encoded: Encoded,
     pad_id: int,
     batch_size: int = 128,
     max_tokens: int = DEFAULT_MAX_TOKENS,
+    batches: Batches | None = None,
 ) -> tuple[np.ndarray, int]:
     """Predicted label per example (in the split's order) and the padded token count.
 
-    Length-sorted batches with dynamic padding; `inference_mode`; the model's active adapter and
-    head are used as they are.
+    Length-sorted batches with dynamic padding (or the given `batches` from `prepare_batches`);
+    `inference_mode`; the model's active adapter and head are used as they are.
     """
-    device = next(model.parameters()).device
+    if batches is None:
+        batches = prepare_batches(model, encoded, pad_id, batch_size, max_tokens)
     preds = np.empty(len(encoded), dtype=np.int64)
     padded = 0
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        for idx, batch in iter_collated(encoded, length_batches(encoded, batch_size, max_tokens), pad_id):
-            inputs = model_inputs(model, batch, device)
+        for idx, inputs in batches:
             padded += inputs["input_ids"].numel()
             logits = model(**inputs).logits
             preds[idx] = logits.argmax(-1).cpu().numpy()
@@ -99,10 +116,12 @@ def predict(
     return preds, padded
 
 
-def evaluate_model(model: nn.Module, encoded: Encoded, pad_id: int, num_labels: int, **kw: int) -> Metrics:
+def evaluate_model(
+    model: nn.Module, encoded: Encoded, pad_id: int, num_labels: int, batches: Batches | None = None
+) -> Metrics:
     """Run `predict` and score it (see `classification_metrics`)."""
     start = time.perf_counter()
-    preds, padded = predict(model, encoded, pad_id, **kw)
+    preds, padded = predict(model, encoded, pad_id, batches=batches)
     seconds = time.perf_counter() - start
     accuracy, f1 = classification_metrics(preds, encoded.labels, num_labels)
     return Metrics(accuracy, f1, len(encoded), int(encoded.lengths.sum()), padded, seconds)

@@ -4,8 +4,8 @@
 checkpoint written in the compact form (`adaptermix prune`, the default). Its layout (version 1):
 
 - one 1-D tensor `values.<dtype>` per dtype present (e.g. `values.float32`): the stored entries of
-  every tensor of that dtype, tensor after tensor in the order of the index below, each tensor
-  flattened in row-major (C) order;
+  every tensor of that dtype, tensor after tensor in the order of the index below (sorted by key,
+  as safetensors orders a dense file), each tensor flattened in row-major (C) order;
 - one 1-D uint8 tensor `mask`: `numpy.packbits` of the concatenated stored-entry masks of all
   tensors (same order; bit 1 = stored, most significant bit first, zero padding in the last byte);
 - metadata `adaptermix.sparse` = "1" and `tensors` = JSON list of [key, dtype, shape] (the index).
@@ -68,7 +68,10 @@ def save_sparse(state_dict: Mapping[str, Tensor], path: str | Path) -> Path:
     """
     index, masks = [], []
     values: dict[str, list[Tensor]] = {}
-    for key, tensor in state_dict.items():
+    # Sorted by key, the order in which safetensors returns a dense file's tensors, so a compact and
+    # a dense checkpoint read back identically, order included (pruning breaks ties by key order).
+    for key in sorted(state_dict):
+        tensor = state_dict[key]
         dtype = str(tensor.dtype).removeprefix("torch.")
         if dtype not in _DTYPES:
             raise ValueError(f"tensor {key!r} has dtype {tensor.dtype}, which compact storage does not support")
