@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from adaptermix.analysis import correlate, greedy_selection
 from adaptermix.cli.study import register
-from adaptermix.reporting.sweep import FIGURES, write_sweep_report
+from adaptermix.reporting.sweep import FIG4, FIGURES, write_sweep_report
 from adaptermix.store import Store, StoreError
 from adaptermix.store.synthetic import DEFAULT_DOMAINS, synthetic_study, write_synthetic_store
 
@@ -33,11 +33,12 @@ def full_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, l
 
 def test_every_file_is_written(full_report) -> None:
     _, out, paths = full_report
-    expected = {*FIGURES, *(f"{t}{s}" for t in TABLES for s in (".csv", ".md")), "report.md"}
+    # The synthetic store has an FSD matrix, so Fig. 4 (its heatmap) is written too.
+    expected = {*FIGURES, FIG4, *(f"{t}{s}" for t in TABLES for s in (".csv", ".md")), "report.md"}
     assert {p.name for p in paths} == expected
     for p in paths:
         assert p.parent == out and p.stat().st_size > 0, p
-    for name in FIGURES:
+    for name in (*FIGURES, FIG4):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "report.md").read_text()
     assert "32 of 32" in report and all(f"]({name})" in report for name in FIGURES)

@@ -56,7 +56,9 @@ def prune(
 
     r = prune_checkpoint(checkpoint, sparsity, scope, out, dense, overwrite)
     typer.echo(f"wrote {r.path}: sparsity {r.achieved:.4f} achieved (requested {r.requested:g}, scope {r.scope})")
-    typer.echo(f"adapter weights on disk: {r.adapter_bytes:,} bytes ({r.storage}; dense tensors: {r.dense_bytes:,})")
+    what = "compact adapter.sparse.safetensors" if r.storage == "compact" else "dense adapter.safetensors"
+    typer.echo(f"adapter weights on disk: {r.adapter_bytes:,} bytes ({what}; the tensors hold {r.dense_bytes:,} "
+               "bytes dense)")
 
 
 def sparse_mix(

@@ -38,26 +38,40 @@ def _plt() -> Any:
     return plt
 
 
-def _draw(ax: Any, names: Sequence[str], matrix: np.ndarray, vmax: float, fontsize: float) -> Any:
-    """One heatmap on `ax`: % in every cell, text colour flipped on dark cells. Returns the image."""
-    image = ax.imshow(100 * matrix, cmap=_CMAP, vmin=0.0, vmax=100 * vmax)
+def _draw(ax: Any, names: Sequence[str], matrix: np.ndarray, scale: tuple[float, float], fontsize: float) -> Any:
+    """One heatmap on `ax`: % in every cell, the diagonal greyed out. Returns the image (for a colorbar)."""
+    plt = _plt()
+    lo, hi = scale
     k = len(names)
+    cmap = plt.get_cmap(_CMAP).with_extremes(bad="0.92")
+    shown = np.ma.masked_where(np.eye(k, dtype=bool), 100 * matrix)
+    image = ax.imshow(shown, cmap=cmap, vmin=100 * lo, vmax=100 * hi)
     ax.set_xticks(range(k), names, rotation=45, ha="right", rotation_mode="anchor", fontsize=fontsize)
     ax.set_yticks(range(k), names, fontsize=fontsize)
     for i in range(k):
         for j in range(k):
             value = matrix[i, j]
-            dark = vmax > 0 and value / vmax > 0.6
+            dark = i != j and (value - lo) / (hi - lo) > 0.6
             ax.text(j, i, f"{100 * value:.1f}", ha="center", va="center", fontsize=fontsize,
-                    color="white" if dark else "black")
+                    color="white" if dark else "0.35" if i == j else "black")
     return image
 
 
-def _scale(matrices: Sequence[np.ndarray]) -> float:
-    # The colour scale ends at the largest value, not at 100 %: FSD of trained adapters sits well
-    # below 50 %, and a full 0–100 scale would wash every cell out.
-    top = max((float(m.max()) for m in matrices if m.size), default=0.0)
-    return top if top > 0 else 1.0
+def _scale(matrices: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Colour range over the off-diagonal cells of all matrices.
+
+    FSD of trained adapters sits in a narrow band (often 35–50 %); a 0–100 % scale, or one pulled
+    down to 0 by the diagonal, would paint every pair the same colour. The (zero) diagonal is
+    greyed out instead, and its cells still show 0.0.
+    """
+    values = [m[~np.eye(len(m), dtype=bool)] for m in matrices if len(m) > 1]
+    flat = np.concatenate(values) if values else np.zeros(0)
+    if flat.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(flat.min()), float(flat.max())
+    if hi - lo < 1e-3:  # all pairs (nearly) equal: centre them in a 1-point-wide band
+        lo, hi = max(0.0, lo - 0.005), hi + 0.005
+    return lo, hi
 
 
 def fsd_heatmap(names: Sequence[str], matrix: np.ndarray, title: str = "FSD (%)") -> bytes:
@@ -65,7 +79,7 @@ def fsd_heatmap(names: Sequence[str], matrix: np.ndarray, title: str = "FSD (%)"
     plt = _plt()
     k = len(names)
     side = min(12.0, 2.2 + 0.62 * k)
-    fontsize = 9 if k <= 8 else 7 if k <= 14 else 5
+    fontsize = 9 if k <= 8 else 8 if k <= 14 else 6
     fig, ax = plt.subplots(figsize=(side + 1.0, side))
     image = _draw(ax, names, matrix, _scale([matrix]), fontsize)
     bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
@@ -86,10 +100,10 @@ def layer_heatmaps(names: Sequence[str], layers: Mapping[str, np.ndarray], title
     panel = min(4.0, 1.6 + 0.35 * k)
     fontsize = 7 if k <= 8 else 5
     fig, axes = plt.subplots(rows, cols, figsize=(panel * cols + 1.2, panel * rows + 0.6), squeeze=False)
-    vmax = _scale(list(layers.values()))
+    scale = _scale(list(layers.values()))
     image = None
     for ax, group in zip(axes.flat, groups, strict=False):
-        image = _draw(ax, names, layers[group], vmax, fontsize)
+        image = _draw(ax, names, layers[group], scale, fontsize)
         ax.set_title(group, fontsize=9)
     for ax in list(axes.flat)[len(groups):]:
         ax.axis("off")

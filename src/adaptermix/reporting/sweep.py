@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adaptermix.reporting.heatmap import fsd_heatmap
 from adaptermix.reporting.sweep_figures import fig3_accuracy_vs_k, fig5_pair_fsd, fig6_flip_fraction, fig7_greedy
 from adaptermix.reporting.sweep_tables import (
     SweepData,
@@ -22,6 +23,7 @@ from adaptermix.reporting.sweep_tables import (
 from adaptermix.store.export import atomic_write_bytes
 
 #: File names of the figures, in report order (stable, so scripts and docs can refer to them).
+FIG4 = "fig4_fsd_heatmap.png"
 FIGURES = ("fig3_accuracy_vs_k.png", "fig5_pair_fsd_k2.png", "fig6_flip_fraction.png", "fig7_greedy.png")
 TABLE1_MD = "table1_clean.md"
 
@@ -66,12 +68,18 @@ def write_sweep_report(store_path: str | Path, out_dir: str | Path) -> list[Path
     for name, png in zip(FIGURES, pngs, strict=True):
         atomic_write_bytes(out / name, png)
         written.append(out / name)
+    figures = list(FIGURES)
+    if data.fsd is not None:  # Fig. 4: the pairwise FSD matrix the sweep stored
+        names, matrix = data.fsd
+        atomic_write_bytes(out / FIG4, fsd_heatmap(names, matrix, title="FSD between adapters (%), Fig. 4"))
+        written.append(out / FIG4)
+        figures.insert(0, FIG4)
     for t in tables:
         for suffix, text in ((".csv", t.to_csv()), (".md", t.to_markdown())):
             atomic_write_bytes(out / f"{t.name}{suffix}", text.encode())
             written.append(out / f"{t.name}{suffix}")
     report = [_summary(data, store_path), "## Figures", ""]
-    report += [f"![{name}]({name})" for name in FIGURES]
+    report += [f"![{name}]({name})" for name in figures]
     report += ["", "## Tables", ""] + [t.to_markdown() for t in tables]
     atomic_write_bytes(out / "report.md", "\n".join(report).encode())
     written.append(out / "report.md")

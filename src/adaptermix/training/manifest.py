@@ -14,6 +14,8 @@ Schema (version 1; documented in docs/checkpoints.md):
 - `config`: the effective configuration that produced it (training or mixing)
 - `metrics`: e.g. {"validation": {...}, "test": {...}}
 - `extra`: free-form facts of later stages (e.g. achieved sparsity)
+  ("pruned": requested/achieved sparsity, scope, `storage`; a "compact" one keeps its adapter in
+  `adapter.sparse.safetensors`, nonzero values + packed bitmask, see `adaptermix.training.sparse`)
 - `versions`: adaptermix, torch, transformers, adapters; `created`: UTC ISO time
 """
 
