@@ -16,6 +16,7 @@ def domains(
 ) -> None:
     """List every domain with its kind, labels, sizes (when cached) and availability."""
     from adaptermix.data import list_domains
+    from adaptermix.data.domains import cached_sizes
 
     specs = [s for s in list_domains() if kind is None or s.kind == kind]
     rows = []
@@ -23,7 +24,7 @@ def domains(
         ok, why = spec.available()
         rows.append({"name": spec.name, "kind": spec.kind, "labels": list(spec.label_names), "pair": spec.is_pair,
                      "stands_in_for": spec.stands_in_for, "available": ok, "status": why,
-                     "sizes": _cached_sizes(spec)})
+                     "sizes": cached_sizes(spec)})
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -31,18 +32,9 @@ def domains(
     for r in rows:
         labels = ",".join(r["labels"])
         labels = labels if len(labels) <= 38 else labels[:35] + "..."
-        sizes = r["sizes"] or "-"
+        sizes = "/".join(map(str, r["sizes"])) if r["sizes"] else "-"
         typer.echo(f"{r['name']:<16} {r['kind']:<8} {'yes' if r['available'] else 'no':<5} {sizes:<20} "
                    f"{labels:<40} {r['status']}")
-
-
-def _cached_sizes(spec: object) -> str | None:
-    sizes = getattr(spec, "cached_sizes", None)
-    if callable(sizes):
-        got = sizes()
-        if got:
-            return "/".join(str(x) for x in got)
-    return None
 
 
 def train(

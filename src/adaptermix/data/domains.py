@@ -54,3 +54,15 @@ def list_domains() -> list[DomainSpec]:
 def load_domain(name: str, cache_dir: Path | None = None) -> DomainData:
     """Shorthand for `get_domain(name).load(cache_dir)`."""
     return get_domain(name).load(cache_dir)
+
+
+def cached_sizes(spec: DomainSpec, cache_dir: Path | None = None) -> tuple[int, int, int] | None:
+    """(train, validation, test) sizes when the domain can be loaded without any download, else None."""
+    ok, status = spec.available()
+    if not ok or (spec.kind == "offline" and status != "cached"):
+        return None
+    try:
+        data = spec.load(cache_dir)
+    except ValueError:  # DataError and friends: `domains` lists what it can and never fails on one corpus
+        return None
+    return len(data.train), len(data.validation), len(data.test)
