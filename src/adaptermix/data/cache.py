@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,6 +16,7 @@ import pyarrow.parquet as pq
 
 from adaptermix.data.types import SPLIT_NAMES, DomainData, Split
 from adaptermix.errors import DataError
+from adaptermix.fileio import atomic_write_bytes
 
 CACHE_ENV = "ADAPTERMIX_CACHE"
 _META_KEY = b"adaptermix.domain"
@@ -37,23 +37,6 @@ def resolve_cache_dir(cache_dir: Path | None) -> Path:
     except OSError as exc:
         raise DataError(f"cannot create cache folder {path}: {exc}; set {CACHE_ENV} to a writable folder") from exc
     return path
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temp file in the same folder and `os.replace`.
-
-    Readers therefore see either the old file or the complete new one, even when two processes
-    (e.g. parallel sweep workers) fill the cache at the same time.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_domain_data(path: Path, data: DomainData) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +16,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
 
 from adaptermix.data.types import Split
+from adaptermix.fileio import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -102,17 +101,10 @@ def encode(tokenizer: Any, split: Split, max_length: int, cache_dir: Path | None
         labels=np.asarray(split.label, dtype=np.int64),
     )
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
         arrays = {
-            "ids": encoded.ids,
-            "type_ids": encoded.type_ids,
-            "offsets": encoded.offsets,
-            "labels": encoded.labels,
+            "ids": encoded.ids, "type_ids": encoded.type_ids, "offsets": encoded.offsets, "labels": encoded.labels,
         }
-        save_file(arrays, tmp)
-        os.replace(tmp, path)
+        atomic_write_bytes(path, save(arrays))
     return encoded
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from adaptermix.fileio import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,6 @@ def format_table(rows: tuple[Row, ...]) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 def write_report(store_path: Path, out_dir: Path) -> tuple[Path, ...]:
     """Write table.md, table.csv and single_vs_mix.png into `out_dir`; returns their paths."""
     import matplotlib
@@ -74,13 +67,13 @@ def write_report(store_path: Path, out_dir: Path) -> tuple[Path, ...]:
     rows = rows_from_store(store_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     md, csv_path, png = out_dir / "table.md", out_dir / "table.csv", out_dir / "single_vs_mix.png"
-    _atomic_write(md, (format_table(rows) + "\n").encode())
+    atomic_write_bytes(md, (format_table(rows) + "\n").encode())
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["domain", "n", "single_accuracy", "all_mix_accuracy", "drop"])
     for r in rows:
         writer.writerow([r.domain, r.n, f"{r.single:.6f}", f"{r.all_mix:.6f}", f"{r.drop:.6f}"])
-    _atomic_write(csv_path, buf.getvalue().encode())
+    atomic_write_bytes(csv_path, buf.getvalue().encode())
 
     fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(rows)), 3.6))
     x = range(len(rows))
@@ -95,5 +88,5 @@ def write_report(store_path: Path, out_dir: Path) -> tuple[Path, ...]:
     buf_png = io.BytesIO()
     fig.savefig(buf_png, format="png", dpi=120)
     plt.close(fig)
-    _atomic_write(png, buf_png.getvalue())
+    atomic_write_bytes(png, buf_png.getvalue())
     return md, csv_path, png

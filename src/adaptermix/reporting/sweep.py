@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adaptermix.fileio import atomic_write_bytes
 from adaptermix.reporting.heatmap import fsd_heatmap
 from adaptermix.reporting.sweep_figures import fig3_accuracy_vs_k, fig5_pair_fsd, fig6_flip_fraction, fig7_greedy
 from adaptermix.reporting.sweep_tables import (
@@ -20,7 +21,6 @@ from adaptermix.reporting.sweep_tables import (
     load,
     table1,
 )
-from adaptermix.store.export import atomic_write_bytes
 
 #: File names of the figures, in report order (stable, so scripts and docs can refer to them).
 FIG4 = "fig4_fsd_heatmap.png"

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from adaptermix.fileio import atomic_write_bytes
 from adaptermix.store.aggregate import Aggregate, aggregates
 from adaptermix.store.schema import StoreError
 from adaptermix.store.sqlite import Store
@@ -35,19 +34,6 @@ AGG_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("variance", pa.float64()), ("min", pa.float64()), ("max", pa.float64()), ("count", pa.int64()),
     ("argmax_members", pa.string()), ("argmin_members", pa.string()),
 )
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temp file in the same folder and `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _aggregate_record(a: Aggregate) -> dict[str, Any]:
