@@ -211,3 +211,103 @@ def test_errors_name_the_offending_key() -> None:
         fsd({}, {})
     with pytest.raises(ValueError):
         fsd_matrix([])
+
+
+# --- the packed-sign-bits kernel behind fsd_matrix, driven directly with small chunks -------------
+
+
+def _kernel_reference(ads: list[dict[str, torch.Tensor]]) -> np.ndarray:
+    signs = [torch.cat([torch.sign(t.double()).reshape(-1) for t in sd.values()]) for sd in ads]
+    k = len(ads)
+    out = np.zeros((k, k), np.int64)
+    for i in range(k):
+        for j in range(k):
+            if i != j:
+                out[i, j] = int((signs[i] * signs[j] < 0).sum())
+    return out
+
+
+def _random_ads(k: int, shapes: dict[str, tuple[int, ...]], seed: int) -> list[dict[str, torch.Tensor]]:
+    gen = torch.Generator().manual_seed(seed)
+    ads = []
+    for _ in range(k):
+        sd = {}
+        for key, shape in shapes.items():
+            t = torch.randn(shape, generator=gen)
+            draw = torch.rand(shape, generator=gen)
+            t[draw < 0.15] = 0.0
+            t[draw > 0.9] = -0.0  # a zero all the same: no conflict with anything
+            sd[key] = t
+        ads.append(sd)
+    return ads
+
+
+@pytest.mark.parametrize("chunk", [64, 128, 192, 1 << 19])
+@pytest.mark.parametrize("k", [1, 2, 5])
+@pytest.mark.parametrize("threaded", [False, True])
+def test_kernel_exact_across_chunk_boundaries(
+    chunk: int, k: int, threaded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adaptermix.analysis import _signbits
+
+    if threaded:  # many small tasks on several threads, whatever the size
+        monkeypatch.setattr(_signbits, "_PARALLEL_MIN", 0)
+        monkeypatch.setattr(_signbits, "_TASK", 128)
+        monkeypatch.setattr(_signbits, "_workers", lambda: 3)
+    # 1000 entries: not a multiple of 64 or of any chunk; tensors straddle chunks, one spans several.
+    shapes = {"a": (3, 7), "b": (1,), "c": (700,), "d": (2, 3, 5), "e": (248,)}
+    ads = _random_ads(k, shapes, seed=10 * k + chunk % 7)
+    counts, bad = _signbits.conflict_counts([list(sd.values()) for sd in ads], chunk=chunk)
+    assert bad is None
+    assert counts.dtype == np.int64
+    assert np.array_equal(counts, _kernel_reference(ads))
+
+
+def test_kernel_signed_zeros_tiny_values_and_dtypes() -> None:
+    from adaptermix.analysis._signbits import conflict_counts
+
+    # float64 values far below float32's range must keep their signs; bfloat16 widens exactly.
+    a = [torch.tensor([1e-300, -0.0, 0.0, -2.0], dtype=torch.float64), torch.tensor([1.0, -1.0], dtype=torch.bfloat16)]
+    b = [
+        torch.tensor([-1e-300, 5.0, -5.0, -0.0], dtype=torch.float64),
+        torch.tensor([-1.0, -1.0], dtype=torch.bfloat16),
+    ]
+    counts, bad = conflict_counts([a, b], chunk=64)
+    assert bad is None
+    assert counts[0, 1] == counts[1, 0] == 2  # 1e-300 vs -1e-300, and 1 vs -1
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_kernel_names_the_first_non_finite_tensor(threaded: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from adaptermix.analysis import _signbits
+
+    if threaded:
+        monkeypatch.setattr(_signbits, "_PARALLEL_MIN", 0)
+        monkeypatch.setattr(_signbits, "_TASK", 64)
+        monkeypatch.setattr(_signbits, "_workers", lambda: 4)
+    shapes = {"a": (50,), "b": (300,), "c": (90,)}
+    ads = _random_ads(4, shapes, seed=3)
+    ads[3]["a"][0] = float("nan")  # later adapter, earlier key: loses to adapter #2
+    ads[2]["c"][-1] = float("inf")  # last entry of the last chunk
+    ads[2]["b"][250] = float("-inf")  # deep inside a tensor that straddles chunks: the first one
+    tensors = [list(sd.values()) for sd in ads]
+    assert _signbits.conflict_counts(tensors, chunk=64)[1] == (2, 1)
+    ads[2]["b"][250] = 1.0
+    assert _signbits.conflict_counts(tensors, chunk=64)[1] == (2, 2)
+    with pytest.raises(ValueError, match="'c' of adapter #2"):
+        fsd_matrix(ads)
+    with pytest.raises(ValueError, match="multiple of 64"):
+        _signbits.conflict_counts(tensors, chunk=100)
+
+
+def test_kernel_sum_overflow_is_not_mistaken_for_inf() -> None:
+    # Finite entries whose sum overflows float32 trip the cheap per-chunk check; the exact re-check
+    # must clear them and the counts must stay right.
+    from adaptermix.analysis._signbits import conflict_counts
+
+    big = torch.full((200,), 3e38)
+    big[::3] = -3e38
+    counts, bad = conflict_counts([[big], [-big]], chunk=64)
+    assert bad is None
+    assert counts[0, 1] == 200
+    assert fsd_matrix([{"w": big}, {"w": -big}])[0, 1] == 1.0

@@ -76,7 +76,7 @@ Batches = list[tuple[np.ndarray, dict[str, torch.Tensor]]]
 
 
 def prepare_batches(
-    model: nn.Module, encoded: Encoded, pad_id: int, batch_size: int = 128, max_tokens: int = DEFAULT_MAX_TOKENS
+    model: nn.Module, encoded: Encoded, pad_id: int, batch_size: int = 128, max_tokens: int | None = None
 ) -> Batches:
     """Length-sorted, dynamically padded model inputs for `encoded`, on the model's device.
 
@@ -84,8 +84,8 @@ def prepare_batches(
     reusing them keeps collation off the per-mixture path.
     """
     device = next(model.parameters()).device
-    return [(idx, model_inputs(model, batch, device))
-            for idx, batch in iter_collated(encoded, length_batches(encoded, batch_size, max_tokens), pad_id)]
+    plan = length_batches(encoded, batch_size, max_tokens or DEFAULT_MAX_TOKENS)
+    return [(idx, model_inputs(model, batch, device)) for idx, batch in iter_collated(encoded, plan, pad_id)]
 
 
 def predict(
@@ -93,7 +93,7 @@ def predict(
     encoded: Encoded,
     pad_id: int,
     batch_size: int = 128,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_tokens: int | None = None,
     batches: Batches | None = None,
 ) -> tuple[np.ndarray, int]:
     """Predicted label per example (in the split's order) and the padded token count.
