@@ -126,7 +126,7 @@ def run(
     s = result.sweep
     typer.echo(f"trained {len(result.trained)} adapter(s) ({len(result.recipe.domains) - len(result.trained)} reused); "
                f"sweep: {s.evaluated} mixtures evaluated, {s.reused} reused, {s.planned} of {s.exhaustive_count} "
-               f"exhaustive; {s.tokens_per_s:.0f} tokens/s")
+               f"exhaustive" + (f"; {s.tokens_per_s:.0f} tokens/s" if s.evaluated else ""))
     typer.echo(format_table(result.rows))
     typer.echo(f"store: {result.store}")
     typer.echo(f"report: {result.report_paths[-1].parent if result.report_paths else '-'}")

@@ -56,8 +56,9 @@ def sweep(
         cache_dir=cache_dir, progress=not quiet,
     )
     s = run_sweep(cfg)
+    speed = f"; {s.tokens_per_s:.0f} tokens/s over {s.seconds:.1f} s" if s.evaluated else ""
     typer.echo(f"{s.store}: {s.evaluated} evaluated now, {s.reused} already stored, {s.planned} planned "
-               f"of {s.exhaustive_count} exhaustive; {s.tokens_per_s:.0f} tokens/s over {s.seconds:.1f} s")
+               f"of {s.exhaustive_count} exhaustive{speed}")
     if s.per_group:
         typer.echo(f"sampled: {s.planned} evaluations instead of {s.exhaustive_count} "
                    f"({100 * s.planned / s.exhaustive_count:.1f} %)")
