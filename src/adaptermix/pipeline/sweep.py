@@ -31,7 +31,6 @@ from adaptermix.training.checkpoint import Checkpoint, check_mixable, read_check
 from adaptermix.training.manifest import MANIFEST_NAME
 
 CONDITION = "clean"
-Z95 = 1.959963984540054
 
 
 class SweepConfig(BaseModel):
@@ -123,7 +122,15 @@ def _chunks(target: int, subsets: Sequence[tuple[int, ...]], size: int) -> Itera
 
 
 def half_width(acc: Sequence[float], population: int) -> float:
-    """95 % confidence half-width of the mean of `acc` drawn without replacement from `population`."""
+    """95 % confidence half-width of the mean of `acc` drawn without replacement from `population`.
+
+    Student's t with m − 1 degrees of freedom (not the normal 1.96): with the handful of draws a
+    small (target, k) group gets, the normal quantile stops too early (measured on the quickstart:
+    a 3.3-point error at a ±1-point target). The finite-population correction makes it 0 once
+    the whole group is drawn.
+    """
+    from scipy.stats import t as student_t
+
     m = len(acc)
     if m >= population:
         return 0.0
@@ -131,7 +138,7 @@ def half_width(acc: Sequence[float], population: int) -> float:
         return math.inf
     sd = float(np.std(acc, ddof=1))
     fpc = math.sqrt((population - m) / (population - 1))
-    return Z95 * sd / math.sqrt(m) * fpc
+    return float(student_t.ppf(0.975, m - 1)) * sd / math.sqrt(m) * fpc
 
 
 def _order(seed: int, target: str, k: int, n: int) -> np.random.Generator:
