@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from adaptermix.data import get_domain
 from adaptermix.data.tokenize import collate, encode, length_batches
 from adaptermix.errors import ConfigError
+from adaptermix.methods.encoder import DEFAULT_ENCODER
 from adaptermix.methods.inference import Metrics, evaluate_model, model_inputs
 from adaptermix.methods.model import (
     adapter_state,
@@ -53,6 +54,13 @@ def adapter_name(domain: str) -> str:
     """A valid AdapterHub name for a domain (local file paths become their sanitised stem)."""
     stem = Path(domain).stem if ("/" in domain or "." in domain) else domain
     return re.sub(r"[^A-Za-z0-9_\-]", "_", stem) or "domain"
+
+
+def _encoder_ref(encoder: str) -> str:
+    """How the manifest names the encoder: aliases and hub ids as given, local folders absolute."""
+    if encoder == DEFAULT_ENCODER or not Path(encoder).exists():
+        return encoder
+    return str(Path(encoder).resolve())
 
 
 def _optimizer(model: nn.Module, params: list[nn.Parameter], hyper: Hyper) -> torch.optim.Optimizer:
@@ -164,7 +172,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         method=cfg.method,
         adapter_size=hyper.adapter_size,
         label_names=data.label_names,
-        base=BaseInfo(encoder=cfg.encoder, fingerprint=base.fingerprint, model_type=base.model_type,
+        # A local encoder folder is recorded by absolute path, so evaluation works from any directory.
+        base=BaseInfo(encoder=_encoder_ref(cfg.encoder),
+                      fingerprint=base.fingerprint, model_type=base.model_type,
                       hidden_size=base.hidden_size, num_layers=base.num_layers),
         adapter_sha256=state_sha256(best[1]),
         config={**cfg.model_dump(mode="json", exclude={"out", "overwrite", "progress", "cache_dir"}),
