@@ -127,3 +127,12 @@ def test_bad_weights_option(ckpts, capsys, tmp_path):
     code, _, err = run(["mix", str(ckpts["p1"]), "--head-from", str(ckpts["p1"]), "--out", str(tmp_path / "m"),
                         "--weights", "1,x"], capsys)
     _one_line_error(code, err, "--weights")
+
+
+def test_out_of_range_flag_is_one_line(capsys, tmp_path):
+    code, _, err = run(["train", "--domain", "trec", "--out", str(tmp_path / "x"), "--lr", "-1"], capsys)
+    _one_line_error(code, err, "--lr", "greater than 0")
+    code, _, err = run(["sweep", "--adapters", str(tmp_path), "--store", str(tmp_path / "s.sqlite"),
+                        "--workers", "0"], capsys)
+    _one_line_error(code, err, "--workers")
+    assert not (tmp_path / "s.sqlite").exists()

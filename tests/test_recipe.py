@@ -62,3 +62,16 @@ def test_bad_recipe_field_is_one_clear_error(tmp_path):
     path.write_text("name: x\nout: y\ndomains: [sms_spam]\nsweep: {mode: everything}\n")
     with pytest.raises(ConfigError, match="sweep.mode"):
         load_recipe(path)
+
+
+def test_changed_training_settings_fail_before_training_when_a_store_exists(tmp_path, tiny_encoders, cache_dir):
+    path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir)
+    run_recipe(load_recipe(path), progress=False)
+    recipe = yaml.safe_load(path.read_text())
+    recipe["train"]["max_steps"] = 9
+    path.write_text(yaml.safe_dump(recipe))
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "adapters").rglob("*") if p.is_file()}
+    with pytest.raises(ConfigError, match="delete the store"):
+        run_recipe(load_recipe(path), progress=False)
+    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "adapters").rglob("*") if p.is_file()}
+    assert before == after  # nothing was retrained

@@ -147,3 +147,22 @@ def test_ray_backend_matches_local(study, cache_dir, tmp_path):
         assert {r.key: r.accuracy for r in s1.rows()} == {r.key: r.accuracy for r in s2.rows()}
 
 
+
+
+def test_discover_skips_interrupted_temporary_directories(study, tmp_path):
+    import shutil
+
+    from adaptermix.pipeline.sweep import discover
+
+    folder = tmp_path / "adapters"
+    shutil.copytree(study["adapters"], folder)
+    shutil.copytree(folder / "alpha", folder / ".alpha.x1y2.tmp")  # what a SIGKILL mid-write leaves
+    assert [p.name for p in discover([folder])] == sorted(DOMAINS)
+
+
+def test_unknown_backend_fails_before_the_store_is_created(study, cache_dir, tmp_path):
+    from adaptermix.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="sweep backend"):
+        run_sweep(_cfg(study, cache_dir, tmp_path / "s.sqlite", backend="slurm"))
+    assert not (tmp_path / "s.sqlite").exists()

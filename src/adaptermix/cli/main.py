@@ -10,6 +10,7 @@ import os
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from adaptermix.cli import analysis, commands, study, sweep
 from adaptermix.errors import AdapterMixError
@@ -49,6 +50,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except AdapterMixError as exc:
         print(f"adaptermix: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except ValidationError as exc:  # a flag outside its range (e.g. --workers 0): one line, no traceback
+        err = exc.errors()[0]
+        field = "-".join(str(x) for x in err["loc"]).replace("_", "-")
+        option = "--" + {"learning-rate": "lr"}.get(field, field)
+        print(f"adaptermix: error: {option}: {err['msg']}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("adaptermix: interrupted", file=sys.stderr)

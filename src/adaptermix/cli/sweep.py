@@ -38,6 +38,7 @@ def sweep(
     max_length: int = typer.Option(128),
     backend: str = typer.Option("local", help="local or ray (RAY_ADDRESS joins a cluster)."),
     workers: int = typer.Option(1, help="Worker processes / Ray actors, one model each."),
+    gpus_per_worker: float = typer.Option(0.0, help="Ray: GPUs each actor reserves (1 = one worker per GPU)."),
     chunk_size: int = typer.Option(16, help="Mixtures per task and per store transaction."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
     cache_dir: Path = typer.Option(None),
@@ -52,7 +53,8 @@ def sweep(
     cfg = SweepConfig(
         adapters=tuple(adapters), store=store, targets=tuple(targets.split(",")) if targets else None,
         k_min=k_min, k_max=k_max, mode=mode, ci=ci, seed=seed, split=split, max_examples=max_examples,  # type: ignore[arg-type]
-        max_length=max_length, backend=backend, workers=workers, chunk_size=chunk_size, compile=compile,
+        max_length=max_length, backend=backend, workers=workers, gpus_per_worker=gpus_per_worker,
+        chunk_size=chunk_size, compile=compile,
         cache_dir=cache_dir, progress=not quiet,
     )
     s = run_sweep(cfg)

@@ -31,7 +31,8 @@ def _threads_per_worker(workers: int) -> int:
 class LocalBackend:
     """One worker in this process, or `workers` spawned processes with one model each."""
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, gpus_per_worker: float = 0.0) -> None:
+        del gpus_per_worker  # local workers see every GPU of the machine
         if workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         self.workers = workers
@@ -81,8 +82,8 @@ class RayBackend:
     `ray.init()` joins the cluster named by RAY_ADDRESS when it is set, else starts a local one.
     """
 
-    def __init__(self, workers: int = 1, num_cpus_per_worker: float | None = None,
-                 num_gpus_per_worker: float = 0.0) -> None:
+    def __init__(self, workers: int = 1, num_gpus_per_worker: float = 0.0,
+                 num_cpus_per_worker: float | None = None) -> None:
         try:
             import ray  # noqa: F401
         except ImportError as exc:
@@ -110,11 +111,11 @@ class RayBackend:
                 ray.kill(actor)
 
 
-BACKENDS: Registry[Callable[[int], Backend]] = Registry("sweep backend")
+BACKENDS: Registry[Callable[[int, float], Backend]] = Registry("sweep backend")
 BACKENDS.register("local", LocalBackend)
 BACKENDS.register("ray", RayBackend)
 
 
-def get_backend(name: str, workers: int = 1) -> Backend:
-    """A backend by name (`local`, `ray`) with `workers` workers."""
-    return BACKENDS.get(name)(workers)
+def get_backend(name: str, workers: int = 1, gpus_per_worker: float = 0.0) -> Backend:
+    """A backend by name (`local`, `ray`) with `workers` workers (Ray actors reserve `gpus_per_worker`)."""
+    return BACKENDS.get(name)(workers, gpus_per_worker)

@@ -66,13 +66,11 @@ class SweepWorker:
     """One model, n stacked adapters, and the targets' tokenized splits."""
 
     def __init__(self, config: WorkerConfig) -> None:
-        if config.threads:
-            torch.set_num_threads(config.threads)
         self.config = config
         self.checkpoints: list[Checkpoint] = [read_checkpoint(p) for p in config.paths]
         check_mixable(self.checkpoints)
         cache = None if config.cache_dir is None else Path(config.cache_dir)
-        self.evaluator = Evaluator.for_checkpoint(self.checkpoints[0], config.max_length, cache)
+        self.evaluator = Evaluator.for_checkpoint(self.checkpoints[0], config.max_length, cache, config.threads)
         for ckpt in self.checkpoints:
             self.evaluator.check(ckpt)
         slot = self.evaluator.slot_parameters()
@@ -93,7 +91,8 @@ class SweepWorker:
         self._targets: dict[int, EvalTarget] = {}
         self._head_of: int | None = None
         if config.compile:
-            self.evaluator.base.model = torch.compile(self.evaluator.base.model, dynamic=True)  # type: ignore[assignment]
+            # In place (nn.Module.compile): parameter names, heads and active adapters stay as they are.
+            self.evaluator.base.model.compile(dynamic=True)
 
     @property
     def n(self) -> int:

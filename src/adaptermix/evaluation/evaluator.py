@@ -54,8 +54,9 @@ class Evaluator:
         adapter_size: int,
         max_length: int = 128,
         cache_dir: Path | None = None,
+        threads: int | None = None,
     ) -> None:
-        set_threads()
+        set_threads(threads)
         self.base: Base = load_base(encoder)
         self.base.model.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
         self.method = method
@@ -70,10 +71,12 @@ class Evaluator:
         self._batches: dict[int, tuple[Encoded, Batches]] = {}
 
     @classmethod
-    def for_checkpoint(cls, ckpt: Checkpoint, max_length: int = 128, cache_dir: Path | None = None) -> Evaluator:
+    def for_checkpoint(
+        cls, ckpt: Checkpoint, max_length: int = 128, cache_dir: Path | None = None, threads: int | None = None
+    ) -> Evaluator:
         """An evaluator matching a checkpoint's encoder, method and size."""
         m = ckpt.manifest
-        return cls(m.base.encoder, m.method, m.adapter_size, max_length, cache_dir)
+        return cls(m.base.encoder, m.method, m.adapter_size, max_length, cache_dir, threads)
 
     @property
     def pad_id(self) -> int:

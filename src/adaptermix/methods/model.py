@@ -206,9 +206,11 @@ def load_state(model: nn.Module, name: str, state_dict: Mapping[str, Tensor], he
             target.copy_(tensor)
 
 
-def set_threads() -> None:
-    """Use every core for intra-op parallelism unless the user set OMP/torch threads."""
-    if "OMP_NUM_THREADS" not in os.environ:
+def set_threads(threads: int | None = None) -> None:
+    """Set torch's intra-op threads: `threads` if given, else every core unless OMP_NUM_THREADS is set."""
+    if threads:
+        torch.set_num_threads(threads)
+    elif "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, os.cpu_count() or 1))
 
 

@@ -139,17 +139,23 @@ def _reusable(path: Path, cfg: TrainConfig) -> Checkpoint | None:
 def run_recipe(recipe: Recipe, progress: bool = True) -> RecipeResult:
     """Train (or reuse) every adapter, sweep their mixtures into the store, write the report."""
     out = Path(recipe.out)
+    store = out / STORE_NAME
+    plans = [(domain, _train_config(recipe, domain, out / "adapters" / adapter_name(domain), progress))
+             for domain in recipe.domains]
+    stale = [domain for domain, cfg in plans if _reusable(cfg.out, cfg) is None]
+    if stale and store.exists():
+        # Fail before hours of training: the store holds results of the adapters about to be replaced.
+        raise ConfigError(
+            f"{store} holds results for the previous adapters, and {', '.join(stale)} must be (re)trained "
+            "with the recipe's new settings: delete the store, or set a new `out` in the recipe"
+        )
     trained: list[str] = []
-    paths = []
-    for domain in recipe.domains:
-        path = out / "adapters" / adapter_name(domain)
-        cfg = _train_config(recipe, domain, path, progress)
-        if _reusable(path, cfg) is None:
+    for domain, cfg in plans:
+        if domain in stale:
             train(cfg)
             trained.append(domain)
-        paths.append(path)
+    paths = [cfg.out for _, cfg in plans]
     n = len(paths)
-    store = out / STORE_NAME
     sw = recipe.sweep
     summary = run_sweep(SweepConfig(
         adapters=tuple(paths), store=store, mode="sampled" if sw.mode == "sampled" else "exhaustive", ci=sw.ci,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import torch
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
@@ -61,6 +62,7 @@ class SweepConfig(BaseModel):
     max_length: int = Field(default=128, ge=8)
     backend: str = "local"
     workers: int = Field(default=1, ge=1)
+    gpus_per_worker: float = Field(default=0.0, ge=0)  # Ray only: GPUs each actor reserves
     chunk_size: int = Field(default=16, ge=1)
     compile: bool = False
     cache_dir: Path | None = None
@@ -93,7 +95,9 @@ def discover(paths: Sequence[Path]) -> list[Path]:
         if (path / MANIFEST_NAME).is_file():
             found.append(path)
         elif path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if (p / MANIFEST_NAME).is_file()))
+            # Hidden entries are temporary directories of interrupted writes, never checkpoints.
+            found.extend(sorted(p for p in path.iterdir()
+                                if not p.name.startswith(".") and (p / MANIFEST_NAME).is_file()))
         else:
             raise ConfigError(f"{path} is neither a checkpoint nor a folder of checkpoints")
     if len(found) < 1:
@@ -151,6 +155,8 @@ class _Run:
 
     def __init__(self, cfg: SweepConfig) -> None:
         self.cfg = cfg
+        # The backend first: an unknown backend or a missing Ray must fail before any file is made.
+        self.backend = get_backend(cfg.backend, cfg.workers, cfg.gpus_per_worker)
         paths = discover(list(cfg.adapters))
         self.ckpts = [read_checkpoint(p) for p in paths]
         check_mixable(self.ckpts)
@@ -165,7 +171,10 @@ class _Run:
         if cfg.k_min > self.k_max:
             raise ConfigError(f"--k {cfg.k_min}..{cfg.k_max} is empty for {self.n} adapters")
         self.S = fsd_matrix([c.adapter for c in self.ckpts])
-        eval_config = {"split": cfg.split, "max_examples": cfg.max_examples, "max_length": cfg.max_length}
+        # Precision is part of the result: GPU rows (bf16 autocast) must not mix with CPU (fp32) rows.
+        precision = "bf16-autocast" if torch.cuda.is_available() else "fp32"
+        eval_config = {"split": cfg.split, "max_examples": cfg.max_examples, "max_length": cfg.max_length,
+                       "precision": precision}
         refs = tuple(AdapterRef(nm, c.manifest.adapter_sha256, str(c.path))
                      for nm, c in zip(self.names, self.ckpts, strict=True))
         meta = StudyMeta(
@@ -173,15 +182,18 @@ class _Run:
             eval_config=eval_config, base_fingerprint=self.ckpts[0].manifest.base.fingerprint,
             method=self.ckpts[0].manifest.method,
         )
-        self.store = Store.open(cfg.store, meta)
-        self.store.set_fsd_matrix(self.names, self.S)
-        self.done = self.store.done_keys(CONDITION)
         self.worker_config = WorkerConfig(
             paths=tuple(str(p) for p in paths), split=cfg.split, max_examples=cfg.max_examples,
             max_length=cfg.max_length, cache_dir=None if cfg.cache_dir is None else str(cfg.cache_dir),
             compile=cfg.compile,
         )
-        self.backend = get_backend(cfg.backend, cfg.workers)
+        self.store = Store.open(cfg.store, meta)
+        try:
+            self.store.set_fsd_matrix(self.names, self.S)
+            self.done = self.store.done_keys(CONDITION)
+        except BaseException:
+            self.store.close()
+            raise
 
     def key(self, target: int, members: tuple[int, ...]) -> str:
         return f"{self.names[target]}|{'+'.join(sorted(self.names[i] for i in members))}"

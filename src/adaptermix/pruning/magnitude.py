@@ -50,7 +50,8 @@ def _prune_together(tensors: Sequence[Tensor], sparsity: float) -> list[Tensor]:
     out, start = [], 0
     for t in tensors:
         mask = keep[start : start + t.numel()].reshape(t.shape)
-        out.append(torch.where(mask, t.detach().cpu(), torch.zeros((), dtype=t.dtype)))
+        # Back on the input's device, so pruned and unpruned tensors can be mixed (Alg. 4).
+        out.append(torch.where(mask, t.detach().cpu(), torch.zeros((), dtype=t.dtype)).to(t.device))
         start += t.numel()
     return out
 

@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from adaptermix.errors import CheckpointError
+from adaptermix.fileio import UMASK
 from adaptermix.methods.model import canonicalize, named
 from adaptermix.training.manifest import MANIFEST_NAME, Manifest
 from adaptermix.training.sparse import SPARSE_WEIGHTS, load_sparse
@@ -120,6 +121,9 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~UMASK)  # mkdtemp makes 0700; a checkpoint is shared like any folder
+        for child in tmp.iterdir():
+            os.chmod(child, 0o666 & ~UMASK)
         if out.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             os.replace(out, trash / "old")
