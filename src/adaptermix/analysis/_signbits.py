@@ -193,5 +193,8 @@ def conflict_counts(
     bads = [bad for _, bad in results if bad is not None]
     if bads:
         return np.zeros((k, k), np.int64), min(bads)  # (adapter, tensor) order: the first one
-    upper = sum(counts for counts, _ in results)
+    upper = np.zeros((k, k), np.int64)
+    for counts, _ in results:
+        if counts is not None:
+            upper += counts
     return upper + upper.T, None

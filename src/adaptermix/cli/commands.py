@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -19,7 +20,7 @@ def domains(
     from adaptermix.data.domains import cached_sizes
 
     specs = [s for s in list_domains() if kind is None or s.kind == kind]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in specs:
         ok, why = spec.available()
         rows.append({"name": spec.name, "kind": spec.kind, "labels": list(spec.label_names), "pair": spec.is_pair,

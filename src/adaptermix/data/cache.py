@@ -41,7 +41,10 @@ def resolve_cache_dir(cache_dir: Path | None) -> Path:
 
 def save_domain_data(path: Path, data: DomainData) -> None:
     """Write `data` to `path` as Parquet, atomically."""
-    splits, texts, pairs, labels = [], [], [], []
+    splits: list[str] = []
+    texts: list[str] = []
+    pairs: list[str | None] = []
+    labels: list[int] = []
     for split_name in SPLIT_NAMES:
         split = data.split(split_name)
         splits += [split_name] * len(split)

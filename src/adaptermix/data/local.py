@@ -176,7 +176,8 @@ def build_local(name: str, records: dict[str, list[Row]], seed: int = DEFAULT_SE
             pair = rec.get("text_pair")
             if is_pair and (not isinstance(pair, str) or not pair.strip()):
                 raise DataError(f"{where}: empty text_pair; every row of a pair task needs both texts")
-            pool.add(text.strip(), index[_label_string(rec.get("label"), where)], pair.strip() if is_pair else None)
+            second = pair.strip() if is_pair and isinstance(pair, str) else None
+            pool.add(text.strip(), index[_label_string(rec.get("label"), where)], second)
     return assemble(name, label_names, pools, seed)
 
 

@@ -56,4 +56,5 @@ def same_author_pairs(source: DomainData, name: str, seed: int) -> DomainData:
     for split_name in SPLIT_NAMES:
         pool = _pairs_for_split(source.split(split_name), seed, split_name)
         parts[split_name] = pool.select(permutation(len(pool), seed, f"{split_name}:pairs"))
-    return DomainData(name=name, label_names=PAIR_LABELS, **parts)
+    return DomainData(name=name, label_names=PAIR_LABELS, train=parts["train"], validation=parts["validation"],
+                      test=parts["test"])

@@ -146,4 +146,5 @@ def assemble(name: str, label_names: Sequence[str], pools: Mapping[str, Pool], s
         raise DataError(
             f"domain {name!r}: source splits {sorted(keys)} are not one of all / train+test / train+validation+test"
         )
-    return DomainData(name=name, label_names=tuple(label_names), **parts)
+    return DomainData(name=name, label_names=tuple(label_names), train=parts["train"],
+                      validation=parts["validation"], test=parts["test"])

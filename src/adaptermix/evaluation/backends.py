@@ -97,8 +97,10 @@ class RayBackend:
 
         if not ray.is_initialized():
             address = os.environ.get("RAY_ADDRESS")
-            ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
-                     **({} if address else {"num_cpus": os.cpu_count()}))
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
         cpus = self.cpus or max(1.0, float(ray.available_resources().get("CPU", 1)) // self.workers)
         config = replace(config, threads=config.threads or int(cpus))
         actor_cls = ray.remote(num_cpus=cpus, num_gpus=self.gpus, max_restarts=3, max_task_retries=3)(SweepWorker)
@@ -108,7 +110,7 @@ class RayBackend:
             yield from pool.map_unordered(lambda actor, chunk: actor.run.remote(chunk), list(chunks))
         finally:
             for actor in actors:
-                ray.kill(actor)
+                ray.kill(actor)  # type: ignore[arg-type]
 
 
 BACKENDS: Registry[Callable[[int, float], Backend]] = Registry("sweep backend")

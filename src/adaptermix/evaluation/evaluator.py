@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -95,7 +96,7 @@ class Evaluator:
     def use_head(self, head_key: str, head: Mapping[str, Tensor], label_names: tuple[str, ...]) -> None:
         """Make `head` (a target domain's head) the active one; heads are added once per key."""
         key = "".join(c if c.isalnum() or c in "_-" else "_" for c in head_key)
-        model = self.base.model
+        model: Any = self.base.model
         if key not in self._heads:
             model.add_classification_head(key, num_labels=len(label_names), id2label=dict(enumerate(label_names)))
             self._heads[key] = len(label_names)
@@ -105,7 +106,7 @@ class Evaluator:
     def slot_parameters(self) -> dict[str, Tensor]:
         """The resident adapter's parameters by canonical key (live tensors: writing them changes the model)."""
         prefix = {f"{c}.{SLOT}." for c in ("adapters", "loras")}
-        out = {}
+        out: dict[str, Tensor] = {}
         for name, param in self.base.model.named_parameters():
             for p in prefix:
                 if p in name:

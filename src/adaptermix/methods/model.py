@@ -31,7 +31,7 @@ _CONTAINERS = ("adapters", "loras", "heads")
 class Base:
     """A loaded encoder with its tokenizer, before or after adapters are attached."""
 
-    model: nn.Module
+    model: Any  # an AdapterHub flexible-head model: nn.Module plus methods nn.Module's typing cannot see
     tokenizer: Any
     encoder: str
     fingerprint: str
@@ -101,7 +101,7 @@ def attach(
     adapter_config = spec.build_config(base.hidden_size, size)
     if seed is not None:
         torch.manual_seed(seed)
-    model = base.model
+    model: Any = base.model
     model.add_adapter(name, config=adapter_config, overwrite_ok=True)
     model.add_classification_head(
         name,
@@ -114,7 +114,7 @@ def attach(
     return adapter_config
 
 
-def freeze_all_but(model: nn.Module, name: str) -> list[nn.Parameter]:
+def freeze_all_but(model: Any, name: str) -> list[nn.Parameter]:
     """Make only adapter `name` and its head trainable; returns those parameters."""
     model.train_adapter(name)
     model.active_head = name

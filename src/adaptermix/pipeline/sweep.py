@@ -270,38 +270,47 @@ def _exhaustive(run: _Run, sizes: Sequence[int], summary: SweepSummary) -> None:
         run.execute(todo, summary, bar)
 
 
+@dataclass
+class _Group:
+    """Sampled-mode state of one (target, k): its subsets in draw order and what was drawn."""
+
+    order: list[tuple[int, ...]]
+    acc: list[float] = field(default_factory=list)
+
+    @property
+    def drawn(self) -> int:
+        return len(self.acc)
+
+
 def _sampled(run: _Run, sizes: Sequence[int], summary: SweepSummary) -> None:
     """Per (target, k): draw subsets in a seeded random order until the CI half-width ≤ cfg.ci points."""
     cfg = run.cfg
     known: dict[str, float] = {r.key: r.accuracy for r in run.store.rows(CONDITION)}
-    groups = {}
+    groups: dict[tuple[int, int], _Group] = {}
     for t in run.targets:
         for k in sizes:
             subsets = subsets_of(t, run.n, k)
             order = _order(cfg.seed, run.names[t], k, run.n).permutation(len(subsets))
-            groups[(t, k)] = {"order": [subsets[i] for i in order], "drawn": 0, "acc": []}
+            groups[(t, k)] = _Group([subsets[i] for i in order])
     bar = tqdm(total=None, desc="sweep (sampled)", unit="mix", disable=not cfg.progress, dynamic_ncols=True)
     with bar:
         while True:
-            wanted: list[tuple[int, int, list[tuple[int, ...]]]] = []
-            for (t, k), g in groups.items():
-                population = len(g["order"])
-                if half_width(g["acc"], population) * 100 <= cfg.ci:
+            wanted: list[tuple[_Group, int, list[tuple[int, ...]]]] = []
+            for (t, _k), g in groups.items():
+                if half_width(g.acc, len(g.order)) * 100 <= cfg.ci:
                     continue
-                step = max(cfg.min_samples - g["drawn"], 2)
-                wanted.append((t, k, g["order"][g["drawn"] : g["drawn"] + step]))
+                step = max(cfg.min_samples - g.drawn, 2)
+                wanted.append((g, t, g.order[g.drawn : g.drawn + step]))
             if not wanted:
                 break
-            chunks = []
-            for t, _k, subsets in wanted:
+            chunks: list[Chunk] = []
+            for _g, t, subsets in wanted:
                 fresh = [s for s in subsets if run.key(t, s) not in known]
                 summary.reused += len(subsets) - len(fresh)
                 chunks.extend(_chunks(t, fresh, cfg.chunk_size))
             known.update(run.execute(chunks, summary, bar))
-            for t, k, subsets in wanted:
-                g = groups[(t, k)]
-                g["drawn"] += len(subsets)
-                g["acc"].extend(known[run.key(t, s)] for s in subsets)
+            for g, t, subsets in wanted:
+                g.acc.extend(known[run.key(t, s)] for s in subsets)
     for (t, k), g in groups.items():
-        summary.per_group[(run.names[t], k)] = g["drawn"]
-    summary.planned = sum(g["drawn"] for g in groups.values())
+        summary.per_group[(run.names[t], k)] = g.drawn
+    summary.planned = sum(g.drawn for g in groups.values())

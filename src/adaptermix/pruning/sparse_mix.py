@@ -79,7 +79,7 @@ def sparse_mix_plan(state_dicts: Sequence[Mapping[str, Tensor]], l: int, m: int)
         others = [pair[(i, j)] for j in candidates if j != i]
         score = {g: math.fsum(o[g] for o in others) / len(others) if others else 0.0 for g in groups}
         scores.append(score)
-        rank = sorted(range(len(groups)), key=lambda gi, score=score: (-score[groups[gi]], gi))
+        rank = sorted(range(len(groups)), key=lambda gi, s=score: (-s[groups[gi]], gi))  # type: ignore[misc]
         pruned.append(tuple(groups[gi] for gi in rank[:m]))
     return SparseMixPlan(
         candidates=tuple(candidates),

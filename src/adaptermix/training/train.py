@@ -13,6 +13,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -66,7 +67,8 @@ def _encoder_ref(encoder: str) -> str:
 def _optimizer(model: nn.Module, params: list[nn.Parameter], hyper: Hyper) -> torch.optim.Optimizer:
     # No weight decay on biases and LayerNorm weights, as in BERT/HF fine-tuning.
     ids = {id(p) for p in params}
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for pname, p in model.named_parameters():
         if id(p) in ids:
             (no_decay if pname.endswith("bias") or "LayerNorm" in pname or "layer_norm" in pname else decay).append(p)
@@ -100,7 +102,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     name = adapter_name(spec.name)
     base = load_base(cfg.encoder)
     attach(base, name, cfg.method, hyper.adapter_size, data.label_names, seed=cfg.seed)
-    model = base.model
+    model: Any = base.model
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     params = freeze_all_but(model, name)
