@@ -40,7 +40,10 @@ def sweep(
     workers: int = typer.Option(1, help="Worker processes / Ray actors, one model each."),
     gpus_per_worker: float = typer.Option(0.0, help="Ray: GPUs each actor reserves (1 = one worker per GPU)."),
     chunk_size: int = typer.Option(16, help="Mixtures per task and per store transaction."),
-    compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
+    compile: bool = typer.Option(
+        False, "--compile",
+        help="torch.compile the model (experimental: on CPU it recompiles per batch shape and was slower).",
+    ),
     cache_dir: Path = typer.Option(None),
     quiet: bool = typer.Option(False),
 ) -> None:
