@@ -93,3 +93,25 @@ def toy_domain(tmp_path_factory: pytest.TempPathFactory) -> str:
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private corpus/token cache for the test session."""
     return tmp_path_factory.mktemp("cache")
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run `adaptermix ARGV` in-process; returns (exit code, stdout, stderr)."""
+    from adaptermix.cli.main import main
+
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(code: int, err: str, *needles: str) -> None:
+    """A user error: exit code 2, exactly one line on stderr, no traceback, mentioning `needles`."""
+    assert code == 2, err
+    lines = [x for x in err.strip().splitlines() if x]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]

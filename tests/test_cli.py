@@ -11,16 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from adaptermix.cli.main import main
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from conftest import one_line_error, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -41,52 +32,43 @@ def ckpts(tmp_path_factory, tiny_encoders, toy_domain, cache_dir) -> dict[str, P
 
 def test_mix_and_evaluate(ckpts, tmp_path, cache_dir, capsys):
     out = tmp_path / "mix"
-    code, stdout, err = run(["mix", str(ckpts["p1"]), str(ckpts["p2"]), "--head-from", str(ckpts["p1"]),
+    code, stdout, err = run_cli(["mix", str(ckpts["p1"]), str(ckpts["p2"]), "--head-from", str(ckpts["p1"]),
                              "--out", str(out)], capsys)
     assert code == 0, err
     assert "mixture of 2" in stdout
-    code, stdout, err = run(["evaluate", str(out), "--json", "--cache-dir", str(cache_dir), "--max-length", "32"],
+    code, stdout, err = run_cli(["evaluate", str(out), "--json", "--cache-dir", str(cache_dir), "--max-length", "32"],
                             capsys)
     assert code == 0, err
     metrics = json.loads(stdout)
     assert 0 <= metrics["accuracy"] <= 1 and metrics["n"] > 0
 
 
-def _one_line_error(code: int, err: str, *needles: str) -> None:
-    assert code == 2
-    lines = [x for x in err.strip().splitlines() if x]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
-
 def test_unknown_domain_lists_known_ones(capsys, tmp_path):
-    code, _, err = run(["train", "--domain", "sst3", "--out", str(tmp_path / "x")], capsys)
-    _one_line_error(code, err, "unknown domain 'sst3'", "sst2", "Known:")
+    code, _, err = run_cli(["train", "--domain", "sst3", "--out", str(tmp_path / "x")], capsys)
+    one_line_error(code, err, "unknown domain 'sst3'", "sst2", "Known:")
     assert not (tmp_path / "x").exists()
 
 
 def test_unknown_method_and_preset(capsys, tmp_path, toy_domain, tiny_encoders):
-    code, _, err = run(["train", "--domain", toy_domain, "--method", "adapterx", "--encoder",
+    code, _, err = run_cli(["train", "--domain", toy_domain, "--method", "adapterx", "--encoder",
                         str(tiny_encoders["bert"]), "--out", str(tmp_path / "x")], capsys)
-    _one_line_error(code, err, "unknown adapter method 'adapterx'", "houlsby", "lora", "pfeiffer")
-    code, _, err = run(["train", "--domain", toy_domain, "--preset", "bert-large", "--encoder",
+    one_line_error(code, err, "unknown adapter method 'adapterx'", "houlsby", "lora", "pfeiffer")
+    code, _, err = run_cli(["train", "--domain", toy_domain, "--preset", "bert-large", "--encoder",
                         str(tiny_encoders["bert"]), "--out", str(tmp_path / "x")], capsys)
-    _one_line_error(code, err, "unknown preset 'bert-large'", "bert-base")
+    one_line_error(code, err, "unknown preset 'bert-large'", "bert-base")
 
 
 def test_missing_checkpoint(capsys, tmp_path):
-    code, _, err = run(["evaluate", str(tmp_path / "nope")], capsys)
-    _one_line_error(code, err, "does not exist")
+    code, _, err = run_cli(["evaluate", str(tmp_path / "nope")], capsys)
+    one_line_error(code, err, "does not exist")
 
 
 def test_corrupt_checkpoint(ckpts, capsys, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(ckpts["p1"], bad)
     (bad / "adapter.safetensors").write_bytes(b"not a safetensors file")
-    code, _, err = run(["evaluate", str(bad)], capsys)
-    _one_line_error(code, err, "adapter.safetensors", "not a readable safetensors")
+    code, _, err = run_cli(["evaluate", str(bad)], capsys)
+    one_line_error(code, err, "adapter.safetensors", "not a readable safetensors")
 
 
 def test_nan_weights_are_refused(ckpts, capsys, tmp_path):
@@ -96,43 +78,43 @@ def test_nan_weights_are_refused(ckpts, capsys, tmp_path):
     key = sorted(tensors)[0]
     tensors[key] = torch.full_like(tensors[key], float("nan"))
     save_file(tensors, str(bad / "adapter.safetensors"))
-    code, _, err = run(["evaluate", str(bad)], capsys)
-    _one_line_error(code, err, "NaN/Inf", key)
+    code, _, err = run_cli(["evaluate", str(bad)], capsys)
+    one_line_error(code, err, "NaN/Inf", key)
 
 
 def test_mismatched_adapters_are_refused_and_nothing_is_written(ckpts, capsys, tmp_path):
     out = tmp_path / "mix"
-    code, _, err = run(["mix", str(ckpts["p1"]), str(ckpts["l1"]), "--head-from", str(ckpts["p1"]),
+    code, _, err = run_cli(["mix", str(ckpts["p1"]), str(ckpts["l1"]), "--head-from", str(ckpts["p1"]),
                         "--out", str(out)], capsys)
-    _one_line_error(code, err, "different adapter methods", "lora", "pfeiffer")
+    one_line_error(code, err, "different adapter methods", "lora", "pfeiffer")
     assert list(tmp_path.iterdir()) == []  # no output, no temporary directory left behind
 
 
 def test_existing_output_is_not_overwritten(ckpts, capsys, tmp_path):
     out = tmp_path / "mix"
     out.mkdir()
-    code, _, err = run(["mix", str(ckpts["p1"]), "--head-from", str(ckpts["p1"]), "--out", str(out)], capsys)
-    _one_line_error(code, err, "already exists", "--overwrite")
+    code, _, err = run_cli(["mix", str(ckpts["p1"]), "--head-from", str(ckpts["p1"]), "--out", str(out)], capsys)
+    one_line_error(code, err, "already exists", "--overwrite")
 
 
 def test_malformed_data_file_names_file_and_line(capsys, tmp_path, tiny_encoders):
     path = tmp_path / "broken.jsonl"
     path.write_text('{"text": "fine", "label": "a"}\n{"text": "ok", "label": "b"}\n{not json\n')
-    code, _, err = run(["train", "--domain", str(path), "--encoder", str(tiny_encoders["bert"]),
+    code, _, err = run_cli(["train", "--domain", str(path), "--encoder", str(tiny_encoders["bert"]),
                         "--out", str(tmp_path / "x")], capsys)
-    _one_line_error(code, err, "broken.jsonl", "3")
+    one_line_error(code, err, "broken.jsonl", "3")
 
 
 def test_bad_weights_option(ckpts, capsys, tmp_path):
-    code, _, err = run(["mix", str(ckpts["p1"]), "--head-from", str(ckpts["p1"]), "--out", str(tmp_path / "m"),
+    code, _, err = run_cli(["mix", str(ckpts["p1"]), "--head-from", str(ckpts["p1"]), "--out", str(tmp_path / "m"),
                         "--weights", "1,x"], capsys)
-    _one_line_error(code, err, "--weights")
+    one_line_error(code, err, "--weights")
 
 
 def test_out_of_range_flag_is_one_line(capsys, tmp_path):
-    code, _, err = run(["train", "--domain", "trec", "--out", str(tmp_path / "x"), "--lr", "-1"], capsys)
-    _one_line_error(code, err, "--lr", "greater than 0")
-    code, _, err = run(["sweep", "--adapters", str(tmp_path), "--store", str(tmp_path / "s.sqlite"),
+    code, _, err = run_cli(["train", "--domain", "trec", "--out", str(tmp_path / "x"), "--lr", "-1"], capsys)
+    one_line_error(code, err, "--lr", "greater than 0")
+    code, _, err = run_cli(["sweep", "--adapters", str(tmp_path), "--store", str(tmp_path / "s.sqlite"),
                         "--workers", "0"], capsys)
-    _one_line_error(code, err, "--workers")
+    one_line_error(code, err, "--workers")
     assert not (tmp_path / "s.sqlite").exists()

@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from adaptermix.analysis import fsd_matrix, greedy_selection
-from adaptermix.cli.main import main
 from adaptermix.evaluation.evaluator import evaluate_checkpoint
 from adaptermix.methods.model import adapter_state, load_base
 from adaptermix.mixing import average
@@ -22,19 +21,9 @@ from adaptermix.training.checkpoint import ADAPTER_WEIGHTS, read_checkpoint
 from adaptermix.training.config import TrainConfig
 from adaptermix.training.sparse import SPARSE_WEIGHTS
 from adaptermix.training.train import train
-from conftest import toy_rows
+from conftest import one_line_error, run_cli, toy_rows
 
 DOMAINS = ("alpha", "beta", "gamma")
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -68,17 +57,9 @@ def _equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def _one_line_error(code: int, err: str, *needles: str) -> None:
-    assert code == 2, err
-    lines = [x for x in err.strip().splitlines() if x]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
-
 def test_fsd_writes_matrix_heatmap_and_layers(ckpts, tmp_path, capsys):
     out = tmp_path / "fsd"
-    code, stdout, err = run(["fsd", *map(str, ckpts), "--per-layer", "--out", str(out)], capsys)
+    code, stdout, err = run_cli(["fsd", *map(str, ckpts), "--per-layer", "--out", str(out)], capsys)
     assert code == 0, err
     with (out / "fsd.csv").open() as fh:
         rows = list(csv.reader(fh))
@@ -102,7 +83,7 @@ def test_fsd_writes_matrix_heatmap_and_layers(ckpts, tmp_path, capsys):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert str(out / "fsd.png") in stdout
     # For bottleneck adapters delta space equals factor space.
-    code, _, err = run(["fsd", *map(str, ckpts), "--space", "delta", "--out", str(tmp_path / "delta")], capsys)
+    code, _, err = run_cli(["fsd", *map(str, ckpts), "--space", "delta", "--out", str(tmp_path / "delta")], capsys)
     assert code == 0, err
     assert json.loads((tmp_path / "delta" / "fsd.json").read_text())["matrix"] == S.tolist()
 
@@ -111,7 +92,7 @@ def test_fsd_writes_matrix_heatmap_and_layers(ckpts, tmp_path, capsys):
 def test_greedy_picks_what_greedy_selection_picks(ckpts, tmp_path, capsys, maximize):
     out = tmp_path / "greedy"
     flag = ["--maximize"] if maximize else []
-    code, stdout, err = run(["greedy", *map(str, ckpts), "--l", "2", *flag, "--head-from", str(ckpts[0]),
+    code, stdout, err = run_cli(["greedy", *map(str, ckpts), "--l", "2", *flag, "--head-from", str(ckpts[0]),
                              "--out", str(out)], capsys)
     assert code == 0, err
     members = [read_checkpoint(p) for p in ckpts]
@@ -131,7 +112,7 @@ def test_greedy_picks_what_greedy_selection_picks(ckpts, tmp_path, capsys, maxim
 
 def test_prune_compact_is_exact_small_and_evaluates(ckpts, tmp_path, capsys, cache_dir):
     out = tmp_path / "pruned"
-    code, stdout, err = run(["prune", str(ckpts[0]), "--sparsity", "0.9", "--out", str(out)], capsys)
+    code, stdout, err = run_cli(["prune", str(ckpts[0]), "--sparsity", "0.9", "--out", str(out)], capsys)
     assert code == 0, err
     assert "achieved (requested 0.9, scope global)" in stdout and "bytes" in stdout
     assert (out / SPARSE_WEIGHTS).is_file() and not (out / ADAPTER_WEIGHTS).exists()
@@ -154,14 +135,14 @@ def test_prune_compact_is_exact_small_and_evaluates(ckpts, tmp_path, capsys, cac
 @pytest.mark.parametrize("scope", ["layer", "tensor"])
 def test_prune_scopes_round_trip(ckpts, tmp_path, capsys, scope):
     out = tmp_path / scope
-    code, _, err = run(["prune", str(ckpts[1]), "--sparsity", "0.5", "--scope", scope, "--out", str(out)], capsys)
+    code, _, err = run_cli(["prune", str(ckpts[1]), "--sparsity", "0.5", "--scope", scope, "--out", str(out)], capsys)
     assert code == 0, err
     assert _equal(read_checkpoint(out).adapter, magnitude_prune(read_checkpoint(ckpts[1]).adapter, 0.5, scope))
 
 
 def test_prune_dense_loads_in_adapterhub(ckpts, tmp_path, capsys, tiny_encoders):
     out = tmp_path / "dense"
-    code, stdout, err = run(["prune", str(ckpts[2]), "--sparsity", "0.7", "--dense", "--out", str(out)], capsys)
+    code, stdout, err = run_cli(["prune", str(ckpts[2]), "--sparsity", "0.7", "--dense", "--out", str(out)], capsys)
     assert code == 0, err
     assert (out / ADAPTER_WEIGHTS).is_file() and not (out / SPARSE_WEIGHTS).exists()
     base = load_base(str(tiny_encoders["bert"]))
@@ -172,7 +153,7 @@ def test_prune_dense_loads_in_adapterhub(ckpts, tmp_path, capsys, tiny_encoders)
 
 def test_sparse_mix_equals_sparse_mix(ckpts, tmp_path, capsys):
     out = tmp_path / "smix"
-    code, stdout, err = run(["sparse-mix", *map(str, ckpts), "--l", "3", "--m", "1", "--sparsity", "0.9",
+    code, stdout, err = run_cli(["sparse-mix", *map(str, ckpts), "--l", "3", "--m", "1", "--sparsity", "0.9",
                              "--head-from", str(ckpts[2]), "--out", str(out)], capsys)
     assert code == 0, err
     members = [read_checkpoint(p) for p in ckpts]
@@ -218,10 +199,10 @@ def test_bad_input_is_one_line_and_writes_nothing(ckpts, tmp_path, capsys, forei
         (["prune", str(tmp_path / "missing"), "--sparsity", "0.5", "--out", str(out)], "does not exist"),
     ]
     for argv, needle in cases:
-        code, _, err = run(argv, capsys)
-        _one_line_error(code, err, needle)
+        code, _, err = run_cli(argv, capsys)
+        one_line_error(code, err, needle)
         assert not out.exists(), argv
     out.mkdir()
-    code, _, err = run(["prune", c[0], "--sparsity", "0.5", "--out", str(out)], capsys)
-    _one_line_error(code, err, "already exists")
+    code, _, err = run_cli(["prune", c[0], "--sparsity", "0.5", "--out", str(out)], capsys)
+    one_line_error(code, err, "already exists")
     assert list(out.iterdir()) == []
