@@ -12,7 +12,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from adaptermix.cli import analysis, commands, study, sweep
+from adaptermix.cli import analysis, attack, commands, data_analysis, study, sweep
 from adaptermix.errors import AdapterMixError
 
 app = typer.Typer(
@@ -26,6 +26,8 @@ commands.register(app)
 analysis.register(app)
 app.command()(sweep.sweep)
 study.register(app)
+attack.register(app)
+data_analysis.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
