@@ -24,8 +24,8 @@ import torch
 from torch import Tensor
 
 from adaptermix.analysis._delta import delta_view
-from adaptermix.analysis._groups import group_keys
 from adaptermix.analysis._signbits import conflict_counts
+from adaptermix.layers import group_keys
 from adaptermix.mixing import check_compatible
 
 SPACES = ("factors", "delta")

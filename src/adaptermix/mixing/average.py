@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
-import torch
 from torch import Tensor
 
 
@@ -41,19 +39,6 @@ def check_compatible(state_dicts: Sequence[Mapping[str, Tensor]], names: Sequenc
                 )
 
 
-def _normalised(weights: Sequence[float] | None, k: int) -> list[float]:
-    if weights is None:
-        return [1.0 / k] * k
-    if len(weights) != k:
-        raise ValueError(f"got {len(weights)} weights for {k} adapters: give one weight per adapter")
-    if any(not math.isfinite(w) or w < 0 for w in weights):
-        raise ValueError(f"weights must be finite and non-negative, got {list(weights)}")
-    total = float(sum(weights))
-    if total <= 0:
-        raise ValueError("weights sum to zero: give at least one positive weight")
-    return [float(w) / total for w in weights]
-
-
 def average(
     state_dicts: Sequence[Mapping[str, Tensor]], weights: Sequence[float] | None = None
 ) -> dict[str, Tensor]:
@@ -65,6 +50,8 @@ def average(
     combine_strategy="linear")`. Classification heads must not be passed: label sets differ
     between domains, and a mixture is evaluated with the target domain's own head.
 
+    This is `mix(state_dicts, "average", weights)`: one implementation for checkpoints and sweeps.
+
     Args:
         state_dicts: k ≥ 1 adapter state dicts with identical keys and shapes.
         weights: optional non-negative weights, one per adapter; normalised to sum to 1.
@@ -72,20 +59,11 @@ def average(
 
     Returns:
         A new state dict (fresh tensors, inputs untouched) in the dtype of the first adapter.
-        Accumulation is done in float32 (float64 for float64 inputs).
+        Accumulation is done in float32 (float64 when an input is float64).
 
     Raises:
         ValueError: no adapters, mismatched keys/shapes, bad weights, or non-finite values.
     """
-    check_compatible(state_dicts)
-    w = _normalised(weights, len(state_dicts))
-    out: dict[str, Tensor] = {}
-    for key, ref in state_dicts[0].items():
-        acc_dtype = torch.float64 if ref.dtype == torch.float64 else torch.float32
-        acc = torch.zeros(ref.shape, dtype=acc_dtype, device=ref.device)
-        for wi, sd in zip(w, state_dicts, strict=True):
-            acc.add_(sd[key].to(acc_dtype), alpha=wi)
-        if not torch.isfinite(acc).all():
-            raise ValueError(f"tensor {key!r} is not finite (NaN/Inf) in the mixture: check the adapters")
-        out[key] = acc.to(ref.dtype)
-    return out
+    from adaptermix.mixing.mix import mix
+
+    return mix(state_dicts, "average", weights)

@@ -9,7 +9,7 @@ from decimal import Decimal
 import torch
 from torch import Tensor
 
-from adaptermix.analysis._groups import group_keys
+from adaptermix.layers import group_keys
 
 SCOPES = ("global", "layer", "tensor")
 

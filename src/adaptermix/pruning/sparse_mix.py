@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from adaptermix.analysis._groups import group_keys
 from adaptermix.analysis.fsd import fsd_matrix, layer_fsd_prechecked
 from adaptermix.analysis.greedy import greedy_selection
-from adaptermix.mixing import average, check_compatible
-from adaptermix.pruning.magnitude import check_sparsity, magnitude_prune
+from adaptermix.layers import group_keys
+from adaptermix.mixing import check_compatible, mix
+from adaptermix.pruning.magnitude import check_sparsity
 
 
 @dataclass(frozen=True)
@@ -115,11 +115,6 @@ def sparse_mix(
     """
     s = check_sparsity(sparsity)
     plan = sparse_mix_plan(state_dicts, l, m)
-    members = []
-    for i, groups in zip(plan.candidates, plan.pruned, strict=True):
-        member = dict(state_dicts[i])
-        layers = group_keys(member)
-        for group in groups:
-            member.update(magnitude_prune({key: member[key] for key in layers[group]}, s, scope="global"))
-        members.append(member)
-    return average(members)
+    # The pruning and averaging are the `sparse` mixer, the same one sweeps use; it re-scores the
+    # layers among exactly these candidates, so it prunes what `plan.pruned` says.
+    return mix([state_dicts[i] for i in plan.candidates], "sparse", m=m, sparsity=s)
