@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adaptermix.evaluation.spec import EvalSpec
 from adaptermix.pipeline.sweep import SweepConfig, run_sweep
 from adaptermix.store import Store
 
@@ -41,7 +42,8 @@ def main() -> None:
         sampled_store = Path(tmp) / "sampled.sqlite"
         summary = run_sweep(SweepConfig(
             adapters=tuple(Path(a.path) for a in meta.adapters), store=sampled_store, mode="sampled", ci=args.ci,
-            seed=args.seed, split=ev["split"], max_examples=ev["max_examples"], max_length=ev["max_length"],
+            seed=args.seed, spec=EvalSpec(split=ev["split"], max_examples=ev["max_examples"],
+                                          max_length=ev["max_length"], precision=ev.get("precision", "auto")),
         ))
         full, part = means(args.store), means(sampled_store)
     diffs = {key: abs(part[key] - full[key]) for key in full if key in part}

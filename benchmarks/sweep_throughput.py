@@ -4,8 +4,10 @@ Naive = AdapterHub `average_adapter` for every mixture, inputs re-tokenized for 
 padded to max_length, batches in corpus order, `torch.no_grad`. Ours = `SweepWorker` (stacked
 adapters mixed in place, splits tokenized once, length-bucketed dynamic padding, inference_mode).
 
-Prints useful (non-pad) tokens/s of each, their ratio, and utilization = useful-token FLOP/s ÷
-the matmul FLOP/s of this machine measured in the same run.
+Prints useful (non-pad) tokens/s of the naive way, of ours in fp32 and of ours under bf16 autocast,
+their ratios, the fp32-vs-bf16 prediction agreement (accuracy differences over the same mixtures),
+the processor, what `--precision auto` picks here, and utilization = useful-token FLOP/s ÷ the
+matmul FLOP/s of this machine measured in the same run.
 
     python benchmarks/sweep_throughput.py [--adapters runs/quickstart/adapters] [--mixtures 12]
 """
@@ -28,6 +30,8 @@ import torch  # noqa: E402
 
 from adaptermix.data import get_domain  # noqa: E402
 from adaptermix.evaluation.engine import Chunk, SweepWorker, WorkerConfig  # noqa: E402
+from adaptermix.evaluation.precision import cpu_bf16_speedup, resolve_precision  # noqa: E402
+from adaptermix.evaluation.spec import EvalSpec  # noqa: E402
 from adaptermix.methods.model import adapter_state, attach, head_state, load_base, set_threads  # noqa: E402
 from adaptermix.training.checkpoint import read_checkpoint, write_checkpoint  # noqa: E402
 from adaptermix.training.manifest import BaseInfo, Manifest, state_sha256  # noqa: E402
@@ -126,13 +130,17 @@ def main() -> None:
     rng = np.random.default_rng(0)
     mixtures = [every[i] for i in sorted(rng.choice(len(every), size=min(args.mixtures, len(every)), replace=False))]
 
-    worker = SweepWorker(WorkerConfig(paths=tuple(map(str, paths)), max_examples=args.max_examples,
-                                      max_length=args.max_length, compile=args.compile))
-    for t in {t for t, _ in mixtures}:  # tokenize + build heads outside the timing, like a long sweep
-        worker.run(Chunk(t, ((t,),)))
-    start = time.perf_counter()
-    ours = [r for t, m in mixtures for r in worker.run(Chunk(t, (m,)))]
-    ours_s = time.perf_counter() - start
+    def engine(precision: str) -> tuple[SweepWorker, float, list]:
+        spec = EvalSpec(max_examples=args.max_examples, max_length=args.max_length, precision=precision)
+        worker = SweepWorker(WorkerConfig(paths=tuple(map(str, paths)), spec=spec, compile=args.compile))
+        for t in {t for t, _ in mixtures}:  # tokenize + build heads outside the timing, like a long sweep
+            worker.run(Chunk(t, ((t,),)))
+        start = time.perf_counter()
+        results = [r for t, m in mixtures for r in worker.run(Chunk(t, (m,)))]
+        return worker, time.perf_counter() - start, results
+
+    worker, ours_s, ours = engine("fp32")
+    _, bf16_s, bf16 = engine("bf16")
     ours_tokens = sum(r.tokens for r in ours)
     padded = sum(r.padded_tokens for r in ours)
 
@@ -144,15 +152,24 @@ def main() -> None:
     flops = useful_flops(lengths, cfg, read_checkpoint(paths[0]).manifest.adapter_size)
     peak = matmul_flops(threads)
     agree = max(abs(a - r.accuracy) for a, r in zip(naive_acc, ours, strict=True))
+    diffs = [abs(a.accuracy - b.accuracy) for a, b in zip(ours, bf16, strict=True)]
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown") if Path("/proc/cpuinfo").exists() else "unknown"
     print(f"{len(mixtures)} mixtures of {n} Pfeiffer adapters on MiniLM, {args.max_examples} examples each, "
           f"max_length {args.max_length}, {threads} threads, torch {torch.__version__}")
-    print(f"naive : {naive_tokens / naive_s:8.0f} useful tokens/s  ({naive_s:7.2f} s)")
-    print(f"ours  : {ours_tokens / ours_s:8.0f} useful tokens/s  ({ours_s:7.2f} s; padding "
+    print(f"processor: {cpu}; bf16 matmul probe {cpu_bf16_speedup():.2f}x fp32 -> --precision auto = "
+          f"{resolve_precision('auto')}")
+    print(f"naive      : {naive_tokens / naive_s:8.0f} useful tokens/s  ({naive_s:7.2f} s)")
+    print(f"ours fp32  : {ours_tokens / ours_s:8.0f} useful tokens/s  ({ours_s:7.2f} s; padding "
           f"{100 * (1 - ours_tokens / padded):.1f} % of tokens)")
-    print(f"ratio : {naive_s / ours_s:.2f}x")
-    print(f"matmul: {peak / 1e9:.1f} GFLOP/s; ours: {flops / ours_s / 1e9:.1f} useful GFLOP/s; "
+    print(f"ours bf16  : {ours_tokens / bf16_s:8.0f} useful tokens/s  ({bf16_s:7.2f} s)")
+    print(f"ratio      : ours fp32 {naive_s / ours_s:.2f}x naive; ours bf16 {naive_s / bf16_s:.2f}x naive, "
+          f"{ours_s / bf16_s:.2f}x ours fp32")
+    print(f"fp32 vs bf16: largest accuracy difference {100 * max(diffs):.2f} points, mean {100 * np.mean(diffs):.3f} "
+          f"over {len(diffs)} mixtures")
+    print(f"matmul: {peak / 1e9:.1f} GFLOP/s; ours fp32: {flops / ours_s / 1e9:.1f} useful GFLOP/s; "
           f"utilization {100 * flops / ours_s / peak:.1f} %")
-    print(f"max accuracy difference naive vs ours: {agree:.4f}")
+    print(f"max accuracy difference naive vs ours fp32: {agree:.4f}")
     tmp.cleanup()
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import csv
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# matplotlib caches fonts under ~/.config/matplotlib by default: tests never write to the home folder.
+os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="adaptermix-mpl-"))
 
 WORDS = [
     *("good", "great", "fine", "lovely", "superb", "happy"),

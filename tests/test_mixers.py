@@ -89,7 +89,7 @@ def test_dare_drop_statistics():
 def test_trim_keeps_floor_of_density_times_n_per_tensor_and_other_scopes():
     sds = adapters(1)
     out = mix(sds, "magnitude", density=0.5)
-    for key, t in out.items():
+    for t in out.values():
         assert int((t != 0).sum()) == n_kept(0.5, t.numel())
     glob = mix(sds, "magnitude", density=0.5, scope="global")
     assert sum(int((t != 0).sum()) for t in glob.values()) == n_kept(0.5, sum(t.numel() for t in glob.values()))

@@ -12,6 +12,7 @@ import torch
 from adaptermix.analysis.fsd import flip_fraction, fsd
 from adaptermix.evaluation.engine import Chunk, SweepWorker, WorkerConfig
 from adaptermix.evaluation.evaluator import Evaluator
+from adaptermix.evaluation.spec import EvalSpec
 from adaptermix.mixing import average
 from adaptermix.pipeline.sweep import SweepConfig, half_width, run_sweep, subsets_of
 from adaptermix.store import Store, StoreError
@@ -49,9 +50,9 @@ def study(tmp_path_factory, tiny_encoders, cache_dir) -> dict[str, Path]:
     return {"adapters": ckpts, "root": root}
 
 
-def _cfg(study, cache_dir, store: Path, **kw) -> SweepConfig:
-    base = {"adapters": (study["adapters"],), "store": store, "max_length": 32, "cache_dir": cache_dir,
-            "progress": False, "chunk_size": 5}
+def _cfg(study, cache_dir, store: Path, max_length: int = 32, **kw) -> SweepConfig:
+    base = {"adapters": (study["adapters"],), "store": store, "cache_dir": cache_dir,
+            "spec": EvalSpec(max_length=max_length, precision="fp32"), "progress": False, "chunk_size": 5}
     return SweepConfig(**{**base, **kw})
 
 
@@ -73,7 +74,8 @@ def test_half_width_shrinks_and_vanishes_at_the_full_population():
 
 def test_engine_row_equals_evaluating_the_averaged_adapter(study, cache_dir):
     paths = sorted(str(p) for p in study["adapters"].iterdir())
-    worker = SweepWorker(WorkerConfig(paths=tuple(paths), max_length=32, cache_dir=str(cache_dir)))
+    worker = SweepWorker(WorkerConfig(paths=tuple(paths), spec=EvalSpec(max_length=32, precision="fp32"),
+                                      cache_dir=str(cache_dir)))
     members = (0, 2, 3)
     [res] = worker.run(Chunk(target=2, subsets=(members,)))
     ckpts = [read_checkpoint(p) for p in paths]

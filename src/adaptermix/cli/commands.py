@@ -75,13 +75,24 @@ def train(
 
 
 def mix(
-    checkpoints: list[Path] = typer.Argument(..., help="Checkpoint directories to average (Eq. 1)."),
+    checkpoints: list[Path] = typer.Argument(..., help="Checkpoint directories to mix."),
     head_from: Path = typer.Option(..., help="Checkpoint whose head (target domain) the mixture uses."),
     out: Path = typer.Option(..., help="Checkpoint directory to write."),
-    weights: str = typer.Option(None, help="Comma-separated weights, one per checkpoint (normalised)."),
+    mixer: str = typer.Option("average", help="average (Eq. 1), task_arithmetic, ties, dare_linear, dare_ties, "
+                                              "magnitude or sparse."),
+    weights: str = typer.Option(None, help="Comma-separated weights, one per checkpoint (normalised only for "
+                                           "average and sparse)."),
+    density: float = typer.Option(None, help="ties/dare/magnitude: share of entries kept (default 0.2)."),
+    majority_sign: str = typer.Option(None, help="ties/dare_ties: total or frequency."),
+    seed: int = typer.Option(None, help="dare: seed of the drop masks."),
+    scope: str = typer.Option(None, help="ties/magnitude: trim per tensor (default), layer or global."),
+    reference: str = typer.Option("raw", help="raw (the paper's) or init (task vectors from the shared init)."),
+    space: str = typer.Option("factors", help="LoRA: factors (A, B separately) or delta (ΔW = B·A)."),
+    rank: int = typer.Option(None, help="space=delta, non-linear mixer: truncated-SVD rank (default: r)."),
     overwrite: bool = typer.Option(False),
 ) -> None:
-    """Average adapters (uniform by default) and write them with the target's head."""
+    """Mix adapters (Eq. 1 by default) and write them with the target's head."""
+    from adaptermix.evaluation.spec import mix_specs
     from adaptermix.mixing.checkpoints import mix_checkpoints
 
     w = None
@@ -90,8 +101,11 @@ def mix(
             w = [float(x) for x in weights.split(",")]
         except ValueError as exc:
             raise ConfigError(f"--weights {weights!r} must be comma-separated numbers") from exc
-    path = mix_checkpoints(checkpoints, head_from, out, w, overwrite)
-    typer.echo(f"wrote {path} (mixture of {len(checkpoints)}, head of {head_from})")
+    if reference not in ("raw", "init") or space not in ("factors", "delta"):
+        raise ConfigError(f"--reference {reference!r} / --space {space!r}: use raw|init and factors|delta")
+    (spec,) = mix_specs(mixer, density, majority_sign, seed, scope, reference, space)
+    path = mix_checkpoints(checkpoints, head_from, out, w, overwrite, spec=spec, rank=rank)
+    typer.echo(f"wrote {path} (mixture of {len(checkpoints)}: {spec.label}, {spec.space} space, head of {head_from})")
 
 
 def evaluate(

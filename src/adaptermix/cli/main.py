@@ -30,6 +30,18 @@ attack.register(app)
 data_analysis.register(app)
 
 
+def usage_line(exc: typer.TyperException) -> str:
+    """A parser error as one line that names the command's help, instead of click's usage block.
+
+    Click prints "Usage: ...", "Try ... --help" and "Error: ..." on separate lines; every other
+    user error here is one line, so this keeps its message and points at the help instead.
+    """
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", None) or "adaptermix"
+    return f"{message} (see '{command} --help')"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     # The toolkit never needs the hub for offline domains and the embedded encoder; a user who
@@ -37,21 +49,18 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="adaptermix", standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(getattr(exc, "exit_code", 0))
     except typer.Abort:
         print("adaptermix: interrupted", file=sys.stderr)
         sys.exit(130)
-    except typer.TyperException as exc:  # usage errors: bad option, missing argument
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            print(f"adaptermix: error: {exc}", file=sys.stderr)
+    except typer.TyperException as exc:  # usage errors: bad option or value, missing argument
+        print(f"adaptermix: error: {usage_line(exc)}", file=sys.stderr)
         sys.exit(2)
     except AdapterMixError as exc:
-        print(f"adaptermix: error: {exc}", file=sys.stderr)
+        # One line even if a message quotes multi-line text from a library (e.g. pyarrow's errors).
+        print(f"adaptermix: error: {' '.join(str(exc).split())}", file=sys.stderr)
         sys.exit(2)
     except ValidationError as exc:  # a flag outside its range (e.g. --workers 0): one line, no traceback
         err = exc.errors()[0]

@@ -36,6 +36,16 @@ def sweep(
     split: str = typer.Option("test"),
     max_examples: int = typer.Option(None, help="Score only the first N examples of each target."),
     max_length: int = typer.Option(128),
+    precision: str = typer.Option("auto", help="auto (bf16 on GPU, and on CPU where a probe finds it faster), fp32 "
+                                               "or bf16."),
+    mixers: str = typer.Option("average", help="Comma-separated mixers: average,ties,dare_ties,... (one store)."),
+    density: float = typer.Option(None, help="ties/dare/magnitude: share of entries kept (default 0.2)."),
+    majority_sign: str = typer.Option(None, help="ties/dare_ties: total or frequency."),
+    mix_seed: int = typer.Option(None, help="dare: seed of the drop masks."),
+    scope: str = typer.Option(None, help="ties/magnitude: trim per tensor (default), layer or global."),
+    reference: str = typer.Option("raw", help="raw (the paper's) or init (task vectors from the shared init)."),
+    conditions: str = typer.Option("clean", help="Comma-separated conditions (clean; attacks where installed)."),
+    epsilon: float = typer.Option(None, help="fgsm: perturbation size (default 0.01)."),
     backend: str = typer.Option("local", help="local or ray (RAY_ADDRESS joins a cluster)."),
     workers: int = typer.Option(1, help="Worker processes / Ray actors, one model each."),
     gpus_per_worker: float = typer.Option(0.0, help="Ray: GPUs each actor reserves (1 = one worker per GPU)."),
@@ -48,15 +58,23 @@ def sweep(
     quiet: bool = typer.Option(False),
 ) -> None:
     """Evaluate each target with every subset of the other adapters (Sec. 3.4), resumably."""
+    from adaptermix.evaluation.spec import EvalSpec, condition_specs, mix_specs
     from adaptermix.pipeline.sweep import SweepConfig, run_sweep
 
     if mode not in ("exhaustive", "sampled"):
         raise ConfigError(f"--mode {mode!r}: use exhaustive or sampled")
     k_min, k_max = parse_k(k)
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ConfigError(f"--precision {precision!r}: use auto, fp32 or bf16")
+    if reference not in ("raw", "init"):
+        raise ConfigError(f"--reference {reference!r}: use raw or init")
+    spec = EvalSpec(split=split, max_examples=max_examples, max_length=max_length, precision=precision,  # type: ignore[arg-type]
+                    mixers=mix_specs(mixers, density, majority_sign, mix_seed, scope, reference),
+                    conditions=condition_specs(conditions, epsilon))
     cfg = SweepConfig(
         adapters=tuple(adapters), store=store, targets=tuple(targets.split(",")) if targets else None,
-        k_min=k_min, k_max=k_max, mode=mode, ci=ci, seed=seed, split=split, max_examples=max_examples,  # type: ignore[arg-type]
-        max_length=max_length, backend=backend, workers=workers, gpus_per_worker=gpus_per_worker,
+        k_min=k_min, k_max=k_max, mode=mode, ci=ci, seed=seed, spec=spec,  # type: ignore[arg-type]
+        backend=backend, workers=workers, gpus_per_worker=gpus_per_worker,
         chunk_size=chunk_size, compile=compile,
         cache_dir=cache_dir, progress=not quiet,
     )

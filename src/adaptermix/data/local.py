@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,30 +29,94 @@ _SPLIT_STEMS: dict[str, tuple[str, ...]] = {"train": ("train",), "validation": (
 Row = tuple[str, dict[str, Any]]  # (where: "file line N", record)
 
 
+def _read_text(path: Path, encoding: str) -> str:
+    """The file as text; undecodable bytes are reported with their line, as one `DataError`."""
+    data = path.read_bytes()
+    try:
+        # Universal newlines, as `Path.read_text` gives: \r\n and \r become \n (inside quoted fields too).
+        return data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            f"{path} line {line}: byte {data[exc.start:exc.start + 1]!r} is not UTF-8 ({exc.reason}); "
+            "save the file as UTF-8"
+        ) from None
+
+
+def _open_quote_line(lines: list[str], start: int, delimiter: str) -> int | None:
+    """The line of a quote left open at the end of the file, scanning the record that begins at `start`.
+
+    Python's csv module reports an unclosed quote where it gave up, i.e. at the end of the file (or
+    wherever the swallowed text outgrew the field limit); the user needs the line where the quote
+    opened. Scanning stops at the record's end: None means every quote in it was closed.
+    """
+    in_quotes, field_start, opened = False, True, start
+    for lineno in range(start, len(lines) + 1):
+        line = lines[lineno - 1]
+        i = 0
+        while i < len(line):
+            ch = line[i]
+            if in_quotes:
+                if ch == '"' and line[i + 1 : i + 2] == '"':
+                    i += 1  # "" is an escaped quote inside a quoted field
+                elif ch == '"':
+                    in_quotes = False
+                field_start = False
+            elif ch == '"' and field_start:
+                in_quotes, opened, field_start = True, lineno, False
+            elif ch in "\r\n":
+                return None
+            else:
+                field_start = ch == delimiter
+            i += 1
+    return opened if in_quotes else None
+
+
 def _delimited_rows(path: Path, delimiter: str) -> list[Row]:
-    text = path.read_text(encoding="utf-8-sig")
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    text = _read_text(path, "utf-8-sig")
+    # Lines as csv.reader counts them (split at \r, \n, \r\n only), for exact line numbers.
+    lines = list(io.StringIO(text, newline=""))
+    # strict: an unclosed quote at the end of the file is an error, not a silently swallowed tail.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    header: list[str] | None = None
     rows: list[Row] = []
+    start = 1  # the line the next record begins on (reader.line_num is where it ended)
     try:
         for record in reader:
-            if None in record:
-                raise DataError(f"{path} line {reader.line_num}: more fields than header columns")
-            rows.append((f"{path} line {reader.line_num}", dict(record)))
+            line, start = start, reader.line_num + 1
+            if not record:  # a blank line
+                continue
+            if header is None:
+                header = record
+                continue
+            if len(record) > len(header):
+                raise DataError(f"{path} line {line}: more fields than header columns")
+            rows.append((f"{path} line {line}", dict(zip(header, record, strict=False))))
     except csv.Error as exc:
-        raise DataError(f"{path} line {reader.line_num}: {exc}; fix the quoting") from exc
-    _require_columns(path, list(reader.fieldnames or []))
+        opened = _open_quote_line(lines, start, delimiter)
+        if opened is not None:
+            raise DataError(
+                f"{path} line {opened}: a quoted field opened on this line is never closed; "
+                'close the quote, or double a quote inside a field ("")'
+            ) from None
+        raise DataError(f"{path} line {start}: {exc}; fix the quoting") from None
+    _require_columns(path, header or [])
     return rows
 
 
 def _jsonl_rows(path: Path) -> list[Row]:
     rows: list[Row] = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    # Split at \n only: str.splitlines would also split at U+2028 and friends, which JSON strings may hold.
+    for lineno, line in enumerate(_read_text(path, "utf-8").split("\n"), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path} line {lineno}: bad JSON ({exc.msg}); one object per line") from None
+        except (ValueError, RecursionError) as exc:  # e.g. an integer of >4300 digits, nesting too deep
+            reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            raise DataError(f"{path} line {lineno}: bad JSON ({reason}); one flat object per line") from None
         if not isinstance(record, dict):
             raise DataError(f"{path} line {lineno}: expected a JSON object with 'text' and 'label'")
         _require_columns(path, list(record), line=lineno)
@@ -94,13 +159,36 @@ def read_rows(path: Path) -> list[Row]:
 
 
 def _label_string(value: Any, where: str) -> str:
-    if isinstance(value, bool) or value is None or value == "":
+    if isinstance(value, bool) or value is None:
         raise DataError(f"{where}: missing or invalid label {value!r}; give a string or integer label")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int | str):
         raise DataError(f"{where}: label {value!r} must be a string or an integer")
-    return str(value).strip()
+    label = _clean(str(value), "label", where).strip()
+    if not label:
+        raise DataError(f"{where}: missing or invalid label {value!r}; give a string or integer label")
+    return label
+
+
+def _clean(text: str, what: str, where: str) -> str:
+    """`text`, refused when it cannot be written as UTF-8 (a lone surrogate, e.g. from a JSON "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise DataError(
+            f"{where}: {what} has an unpaired surrogate {text[exc.start]!r} at character {exc.start}; "
+            "fix the escape in the file"
+        ) from None
+    return text
+
+
+def _text(value: Any, what: str, where: str) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise DataError(f"{where}: empty {what}; remove the row or fill it in")
+    if not isinstance(value, str):
+        raise DataError(f"{where}: {what} must be a string, got {type(value).__name__}; store it as text")
+    return _clean(value, what, where).strip()
 
 
 def _sorted_labels(values: set[str]) -> tuple[str, ...]:
@@ -161,24 +249,58 @@ class LocalDomain(DomainSpec):
 
 
 def build_local(name: str, records: dict[str, list[Row]], seed: int = DEFAULT_SEED) -> DomainData:
-    """Validate records and split them into a `DomainData` (labels: sorted distinct values)."""
+    """Validate records and split them into a `DomainData` (labels: sorted distinct values).
+
+    Raises:
+        DataError: naming file and line for a malformed row; an empty split; or a label that occurs
+            in validation or test but never in train (its head class could never be learned).
+    """
     is_pair = any("text_pair" in rec for rows in records.values() for _, rec in rows)
-    labels = {_label_string(rec.get("label"), where) for rows in records.values() for where, rec in rows}
-    label_names = _sorted_labels(labels)
+    first_seen: dict[str, str] = {}  # label -> where it first occurs, for messages
+    for rows in records.values():
+        for where, rec in rows:
+            first_seen.setdefault(_label_string(rec.get("label"), where), where)
+    label_names = _sorted_labels(set(first_seen))
     index = {lab: i for i, lab in enumerate(label_names)}
     pools: dict[str, Pool] = {}
     for split, rows in records.items():
         pool = pools[split] = Pool(text_pair=[] if is_pair else None)
         for where, rec in rows:
-            text = rec.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise DataError(f"{where}: empty text; remove the row or fill it in")
-            pair = rec.get("text_pair")
-            if is_pair and (not isinstance(pair, str) or not pair.strip()):
-                raise DataError(f"{where}: empty text_pair; every row of a pair task needs both texts")
-            second = pair.strip() if is_pair and isinstance(pair, str) else None
-            pool.add(text.strip(), index[_label_string(rec.get("label"), where)], second)
-    return assemble(name, label_names, pools, seed)
+            text = _text(rec.get("text"), "text", where)
+            if is_pair:
+                second: str | None = _text(rec.get("text_pair"), "text_pair", where)
+            else:
+                second = None
+            pool.add(text, index[_label_string(rec.get("label"), where)], second)
+    data = assemble(name, label_names, pools, seed)
+    check_labels_trained(data, first_seen)
+    return data
+
+
+def check_labels_trained(data: DomainData, where: Mapping[str, str] | None = None) -> None:
+    """Refuse a label that occurs in validation or test but never in train.
+
+    A head for n labels trained on examples of fewer would silently keep a class it never learned
+    (its logit stays at its random initialisation), and every test example of that class would
+    count as an error that no adapter or mixture could fix.
+
+    Args:
+        data: the split domain.
+        where: label -> the location of its first row (file and line), for the message.
+
+    Raises:
+        DataError: naming the label, the domain and the split (and where the label occurs).
+    """
+    trained = set(data.train.label)
+    for split in ("test", "validation"):
+        missing = sorted(set(data.split(split).label) - trained)
+        if missing:
+            label = data.label_names[missing[0]]
+            at = f" (first at {where[label]})" if where and label in where else ""
+            raise DataError(
+                f"domain {data.name!r}: label {label!r} occurs in the {split} split{at} but never in the "
+                f"train split; add training examples of {label!r} or remove its rows"
+            )
 
 
 def local_domain(path: Path) -> LocalDomain:

@@ -1,28 +1,35 @@
 """The sweep engine: evaluate many mixtures of one adapter set with one resident model.
 
 Why it is fast (PAPER.md §4 needs n·2^(n−1) evaluations, 53,248 for n = 13):
-- every member's adapter is flattened once into a row of a stacked (n, P) matrix; a mixture is
-  written into the resident adapter's parameters in place, with the same float32 accumulation as
-  `adaptermix.mixing.average`, so results are bit-identical to mixing checkpoints one by one;
+- every member's adapter is flattened once into a row of a stacked (n, P) matrix (`mixing.Layout`);
+  a mixture row is computed by the registered mixer (`mixing.mix_rows`, the very function the
+  checkpoint path calls, so a sweep row equals mixing the checkpoints bit for bit) and copied into
+  the resident adapter's parameters in place;
+- a mixer's per-member step (TIES' trim, DARE's drop) depends on the member only, so it runs once
+  per adapter and mixer, not once per mixture;
 - no model is rebuilt or reloaded between mixtures, heads are added once per target and swapped;
 - each target's split is tokenized once; batches are length-sorted with dynamic padding;
-- optional `torch.compile`; bf16 autocast on GPU.
-A worker is configured by a small frozen, picklable-free `WorkerConfig` (plain fields), so the same
-code runs in-process, in local worker processes, or as a Ray actor.
+- bf16 autocast where it pays (`EvalSpec.precision`, resolved by each worker and stored per row).
+A worker is configured by a frozen `WorkerConfig` holding the study's `EvalSpec`, so the same code
+runs in-process, in local worker processes, or as a Ray actor.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from adaptermix.errors import ConfigError
+from adaptermix.evaluation.conditions import CONDITIONS, ScoringContext
 from adaptermix.evaluation.evaluator import EvalTarget, Evaluator
+from adaptermix.evaluation.precision import resolve_precision
+from adaptermix.evaluation.spec import EvalSpec, MixSpec
+from adaptermix.mixing import Layout, get_mixer, mix_rows
 from adaptermix.training.checkpoint import Checkpoint, check_mixable, read_checkpoint
 
 
@@ -31,9 +38,7 @@ class WorkerConfig:
     """Everything a worker needs to build its model and targets (plain data, sent to workers)."""
 
     paths: tuple[str, ...]  # checkpoint directories, in study order
-    split: str = "test"
-    max_examples: int | None = None
-    max_length: int = 128
+    spec: EvalSpec = field(default_factory=EvalSpec)
     cache_dir: str | None = None
     compile: bool = False
     threads: int | None = None
@@ -41,15 +46,17 @@ class WorkerConfig:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A unit of work: mixtures of one target. Members are indices into `WorkerConfig.paths`."""
+    """A unit of work: mixtures of one target, one mixer and one condition (indices into the spec)."""
 
     target: int
     subsets: tuple[tuple[int, ...], ...]
+    mix: int = 0
+    condition: int = 0
 
 
 @dataclass(frozen=True)
 class MixResult:
-    """The score of one mixture on its target's split."""
+    """The score of one mixture on its target's split under one condition."""
 
     target: int
     members: tuple[int, ...]
@@ -60,6 +67,15 @@ class MixResult:
     padded_tokens: int
     seconds: float
     flip_fraction: float  # share of the target's weights whose sign the mixture reverses (Fig. 6)
+    mixture_fsd: float = 0.0  # mean over members of FSD(member, mixture)
+    mix: int = 0
+    condition: int = 0
+    precision: str = "fp32"
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _sign_conflicts(a: Tensor, b: Tensor) -> Tensor:
+    return ((a > 0) & (b < 0)) | ((a < 0) & (b > 0))
 
 
 class SweepWorker:
@@ -67,29 +83,32 @@ class SweepWorker:
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
+        spec = config.spec
+        for m in spec.mixers:
+            if m.space != "factors":
+                raise ConfigError(f"mixer {m.label}: sweeps mix in factor space only; mix one mixture in ΔW "
+                                  "space with `adaptermix mix --space delta`")
         self.checkpoints: list[Checkpoint] = [read_checkpoint(p) for p in config.paths]
         check_mixable(self.checkpoints)
         cache = None if config.cache_dir is None else Path(config.cache_dir)
-        self.evaluator = Evaluator.for_checkpoint(self.checkpoints[0], config.max_length, cache, config.threads)
+        self.evaluator = Evaluator.for_checkpoint(self.checkpoints[0], spec.max_length, cache, config.threads)
         for ckpt in self.checkpoints:
             self.evaluator.check(ckpt)
         slot = self.evaluator.slot_parameters()
-        self.keys = sorted(slot)
-        self._params = [slot[k] for k in self.keys]
-        first = self.checkpoints[0].adapter
-        if set(first) != set(self.keys):
-            missing = sorted(set(self.keys) ^ set(first))[0]
+        self.layout = Layout.of(self.checkpoints[0].adapter)
+        if set(self.layout.keys) != set(slot):
+            missing = sorted(set(self.layout.keys) ^ set(slot))[0]
             raise ValueError(f"adapter tensor {missing!r} does not match the model built for it")
-        # (n, P) float32: row i is adapter i flattened in `keys` order.
+        self._params = [slot[k] for k in self.layout.keys]
         device = self._params[0].device
-        self.stacked = torch.stack([
-            torch.cat([c.adapter[k].detach().to(torch.float32).reshape(-1) for k in self.keys])
-            for c in self.checkpoints
-        ]).to(device)
-        self._sizes = [p.numel() for p in self._params]
-        self._buf = torch.empty(self.stacked.shape[1], dtype=torch.float32, device=device)
+        # (n, P) float32: row i is adapter i flattened in layout order.
+        self.stacked = self.layout.stack([c.adapter for c in self.checkpoints]).to(device)
+        self.precision = resolve_precision(spec.precision)
+        self._init: Tensor | None = None
+        self._prepared: dict[int, Tensor] = {}
         self._targets: dict[int, EvalTarget] = {}
         self._head_of: int | None = None
+        self._cache: dict[object, object] = {}
         if config.compile:
             # In place (nn.Module.compile): parameter names, heads and active adapters stay as they are.
             self.evaluator.base.model.compile(dynamic=True)
@@ -100,29 +119,54 @@ class SweepWorker:
 
     def target(self, i: int) -> EvalTarget:
         if i not in self._targets:
-            c = self.config
-            self._targets[i] = self.evaluator.target(self.checkpoints[i].domain, c.split, c.max_examples)
+            s = self.config.spec
+            self._targets[i] = self.evaluator.target(self.checkpoints[i].domain, s.split, s.max_examples)
         return self._targets[i]
 
-    def _mix_into_model(self, members: Sequence[int]) -> Tensor:
-        # Same arithmetic as mixing.average (zeros, then add_ with alpha = 1/k in member order), so
-        # a sweep row equals evaluating the averaged checkpoint, bit for bit.
-        buf = self._buf
-        buf.zero_()
-        w = 1.0 / len(members)
-        for i in members:
-            buf.add_(self.stacked[i], alpha=w)
-        with torch.no_grad():
-            offset = 0
-            for param, size in zip(self._params, self._sizes, strict=True):
-                param.copy_(buf[offset : offset + size].view_as(param))
-                offset += size
-        return buf
+    def init_row(self) -> Tensor:
+        """The shared initialisation as a row (rebuilt once, for `reference="init"`)."""
+        if self._init is None:
+            from adaptermix.training.init import shared_init
 
-    def _flip_fraction(self, target: int, mixture: Tensor) -> float:
-        t = self.stacked[target]
-        flips = ((t > 0) & (mixture < 0)) | ((t < 0) & (mixture > 0))
-        return float(flips.sum()) / t.numel()
+            init = shared_init(self.evaluator.base, self.checkpoints)
+            self._init = self.layout.stack([self.checkpoints[0].adapter, init])[1].to(self.stacked.device)
+        return self._init
+
+    def rows_for(self, index: int) -> Tensor:
+        """Every member's row as mixer `index` consumes it: reference applied, per-member step done once."""
+        if index not in self._prepared:
+            ms: MixSpec = self.config.spec.mixers[index]
+            rows = self.stacked if ms.reference == "raw" else self.stacked - self.init_row()
+            mx = get_mixer(ms.mixer)
+            if mx.prepare is not None:
+                rows = torch.cat([mx.prepare(rows[i : i + 1], self.layout, **ms.params) for i in range(self.n)])
+            self._prepared[index] = rows
+        return self._prepared[index]
+
+    def mixture(self, members: Sequence[int], mix: int = 0) -> Tensor:
+        """The mixture row of `members` under mixer `mix` (members in the order given)."""
+        ms = self.config.spec.mixers[mix]
+        rows = self.rows_for(mix)[list(members)]
+        out = mix_rows(rows, self.layout, ms.mixer, prepared=True, **ms.params)
+        return out if ms.reference == "raw" else self.init_row() + out
+
+    def _load(self, row: Tensor) -> None:
+        with torch.no_grad():
+            for param, (a, b) in zip(self._params, ((o, o + n) for o, n in zip(self.layout.offsets, self.layout.sizes,
+                                                                                 strict=True)), strict=True):
+                param.copy_(row[a:b].view_as(param))
+
+    def _signs(self, target: int, members: Sequence[int], mixture: Tensor, mix: int) -> tuple[float, float]:
+        # In the view the mixer worked in: raw weights, or task vectors for reference="init".
+        if self.config.spec.mixers[mix].reference == "raw":
+            rows, mixed = self.stacked, mixture
+        else:
+            base = self.init_row()
+            rows, mixed = self.stacked - base, mixture - base
+        p = rows.shape[1]
+        flip = float(_sign_conflicts(rows[target], mixed).sum()) / p
+        fsd = sum(float(_sign_conflicts(rows[i], mixed).sum()) for i in members) / (p * len(members))
+        return flip, fsd
 
     def run(self, chunk: Chunk) -> list[MixResult]:
         """Evaluate every mixture of `chunk` on its target; returns one result per subset."""
@@ -131,20 +175,23 @@ class SweepWorker:
         if self._head_of != chunk.target:
             self.evaluator.use_head(f"t{chunk.target}_{head_ckpt.name}", head_ckpt.head, tgt.label_names)
             self._head_of = chunk.target
+        cond = self.config.spec.conditions[chunk.condition]
+        condition = CONDITIONS.get(cond.condition)
         results = []
-        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if torch.cuda.is_available()
-                    else contextlib.nullcontext())
         for members in chunk.subsets:
             if chunk.target not in members:
                 raise ValueError(f"mixture {members} does not contain its target {chunk.target}")
             start = time.perf_counter()
-            mixture = self._mix_into_model(members)
-            flip = self._flip_fraction(chunk.target, mixture)
-            with autocast:
-                m = self.evaluator.score(tgt)
+            mixture = self.mixture(sorted(members), chunk.mix)
+            self._load(mixture)
+            flip, fsd = self._signs(chunk.target, members, mixture, chunk.mix)
+            context = ScoringContext(self.evaluator, tgt, self.precision, chunk.target, tuple(sorted(members)),
+                                     self._cache)
+            s = condition.run(context, cond.params)
             results.append(MixResult(
-                target=chunk.target, members=tuple(sorted(members)), accuracy=m.accuracy, macro_f1=m.macro_f1,
-                n_examples=m.n, tokens=m.tokens, padded_tokens=m.padded_tokens,
-                seconds=time.perf_counter() - start, flip_fraction=flip,
+                target=chunk.target, members=tuple(sorted(members)), accuracy=s.accuracy, macro_f1=s.macro_f1,
+                n_examples=s.n_examples, tokens=s.tokens, padded_tokens=s.padded_tokens,
+                seconds=time.perf_counter() - start, flip_fraction=flip, mixture_fsd=fsd, mix=chunk.mix,
+                condition=chunk.condition, precision=self.precision, metrics=dict(s.metrics),
             ))
         return results

@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,6 +26,11 @@ from adaptermix.methods.registry import get_method
 CANONICAL = "adapter"
 # The name sits right after one of these container names in every AdapterHub key.
 _CONTAINERS = ("adapters", "loras", "heads")
+# The files `from_pretrained` looks for in a model folder, most common first.
+WEIGHT_FILES = (
+    "model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json",
+    "tf_model.h5", "model.ckpt.index", "flax_model.msgpack",
+)
 
 
 @dataclass
@@ -38,6 +44,38 @@ class Base:
     model_type: str
     hidden_size: int
     num_layers: int
+
+
+def _load_weights(auto: Any, source: str, encoder: str) -> Any:
+    """`auto.from_pretrained(source)`, with a missing or corrupt weights file as a `ConfigError`."""
+    from safetensors import SafetensorError
+
+    folder = Path(source)
+    if folder.is_dir() and not any((folder / name).is_file() for name in WEIGHT_FILES):
+        # Checked here rather than left to transformers: its OSError comes after a 50-line traceback.
+        raise ConfigError(
+            f"encoder folder {folder} has a config.json but no weights ({' or '.join(WEIGHT_FILES[:2])}): "
+            "save the model there with save_pretrained, or use --encoder minilm"
+        )
+    try:
+        return auto.from_pretrained(source)
+    except (OSError, SafetensorError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise ConfigError(
+            f"cannot load the weights of encoder {encoder!r} ({reason}): re-save the model with save_pretrained"
+        ) from exc
+
+
+def _load_tokenizer(auto: Any, source: str, encoder: str) -> Any:
+    """`auto.from_pretrained(source)`, with a missing or broken tokenizer as a `ConfigError`."""
+    try:
+        return auto.from_pretrained(source)
+    except (OSError, ValueError, TypeError) as exc:
+        # A folder without tokenizer files fails deep inside transformers with a TypeError on a None
+        # path (4.x) or an OSError; either way the fix is the same.
+        raise ConfigError(
+            f"cannot load the tokenizer of encoder {encoder!r}: save it there with tokenizer.save_pretrained"
+        ) from exc
 
 
 def load_base(encoder: str) -> Base:
@@ -67,8 +105,8 @@ def load_base(encoder: str) -> Base:
     previous = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
-        model = adapters.AutoAdapterModel.from_pretrained(source)
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = _load_weights(adapters.AutoAdapterModel, source, encoder)
+        tokenizer = _load_tokenizer(AutoTokenizer, source, encoder)
     finally:
         hf_logging.set_verbosity(previous)
     model.eval()

@@ -26,6 +26,7 @@ from adaptermix.mixing.mixers import (
     task_arithmetic_rows,
     ties_rows,
 )
+from adaptermix.mixing.spec import MixSpec
 
 
 def task_arithmetic(state_dicts: Sequence[Mapping[str, Tensor]], weights: Sequence[float] | None = None,
@@ -59,7 +60,8 @@ def magnitude(state_dicts: Sequence[Mapping[str, Tensor]], weights: Sequence[flo
 
 
 __all__ = [
-    "MIXERS", "Layout", "Mixer", "average", "average_rows", "check_compatible", "dare_linear", "dare_linear_rows",
+    "MIXERS", "Layout", "MixSpec", "Mixer", "average", "average_rows", "check_compatible", "dare_linear",
+    "dare_linear_rows",
     "dare_ties", "dare_ties_rows", "get_mixer", "magnitude", "magnitude_rows", "mix", "mix_checkpoints", "mix_rows",
     "sparse_rows", "task_arithmetic", "task_arithmetic_rows", "task_vectors", "ties", "ties_rows",
 ]

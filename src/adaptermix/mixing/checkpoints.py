@@ -1,4 +1,4 @@
-"""Mixing checkpoint directories: Eq. 1 on the adapters, the target's own head kept as is."""
+"""Mixing checkpoint directories with any mixer; the target's own head kept as is."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from adaptermix.errors import CheckpointError
-from adaptermix.mixing.average import average
+from adaptermix.mixing.delta import lora_pairs, rescaled_alpha
+from adaptermix.mixing.mix import get_mixer, mix
+from adaptermix.mixing.spec import MixSpec
 from adaptermix.training.checkpoint import Checkpoint, check_mixable, read_checkpoint, write_checkpoint
 from adaptermix.training.manifest import Manifest, Member, state_sha256, versions
 from adaptermix.training.manifest import now as utc_now
@@ -21,6 +23,7 @@ def mixture_manifest(
     config: dict | None = None,
     extra: dict | None = None,
     name: str | None = None,
+    adapter_size: int | None = None,
 ) -> Manifest:
     """The manifest of a checkpoint derived from `members` with the head of `head_from`."""
     return Manifest(
@@ -28,7 +31,7 @@ def mixture_manifest(
         name=name or f"{head_from.name}_mix",
         domain=head_from.domain,
         method=head_from.manifest.method,
-        adapter_size=head_from.manifest.adapter_size,
+        adapter_size=head_from.manifest.adapter_size if adapter_size is None else adapter_size,
         label_names=head_from.manifest.label_names,
         base=head_from.manifest.base,
         adapter_sha256=state_sha256(adapter),
@@ -49,33 +52,70 @@ def mix_checkpoints(
     out: str | Path,
     weights: Sequence[float] | None = None,
     overwrite: bool = False,
+    spec: MixSpec | None = None,
+    rank: int | None = None,
 ) -> Path:
-    """Average the adapters in `paths` (Eq. 1) and write them with the head of `head_from`.
+    """Mix the adapters in `paths` with any mixer and write them with the head of `head_from`.
 
-    Heads are never averaged: label sets differ between domains, so the mixture is used on the
-    target domain with the target's own head (PAPER.md §1).
+    Heads are never mixed: label sets differ between domains, so the mixture is used on the
+    target domain with the target's own head (PAPER.md §1). The manifest records the mixer, its
+    parameters, the reference view and the space (`config.mixer`).
 
     Args:
         paths: checkpoint directories of the adapters to mix (k ≥ 1).
         head_from: checkpoint whose head (and domain, labels) the mixture carries; usually one of
             `paths` (the target).
         out: output checkpoint directory (written atomically).
-        weights: optional non-negative weights, normalised; uniform by default.
+        weights: optional weights, one per adapter (see `adaptermix.mixing.mix`).
+        spec: mixer, parameters, reference (`init`: task vectors from the shared initialisation)
+            and space (`delta`: LoRA as ΔW); uniform Eq. 1 average by default.
+        rank: ΔW space with a non-linear mixer: the truncated-SVD rank (default: the members' rank).
 
     Raises:
-        CheckpointError: unreadable checkpoints, or adapters of different bases/methods/shapes.
+        CheckpointError: unreadable checkpoints, adapters of different bases/methods/shapes, or bad
+            mixer settings.
     """
+    spec = spec or MixSpec()
     if not paths:
         raise CheckpointError("no checkpoints to mix: pass at least one checkpoint directory")
     members = [read_checkpoint(p) for p in paths]
     head = read_checkpoint(head_from)
     check_mixable([*members, head])
-    w = [1.0 / len(members)] * len(members) if weights is None else list(weights)
+    init = None
+    if spec.reference == "init":
+        from adaptermix.methods.model import load_base
+        from adaptermix.training.init import shared_init
+
+        init = shared_init(load_base(head.manifest.base.encoder), members)
     try:
-        mixed = average([m.adapter for m in members], w)
+        mixed = mix([m.adapter for m in members], spec.mixer, weights, init=init, space=spec.space, rank=rank,
+                    **spec.params)
     except ValueError as exc:
         raise CheckpointError(str(exc)) from exc
-    total = sum(w)
-    manifest = mixture_manifest(members, head, mixed, [x / total for x in w],
-                                config={"members": [str(p) for p in paths], "head_from": str(head_from)})
-    return write_checkpoint(out, manifest, mixed, head.head, head.adapter_config, head.head_config, overwrite)
+    effective = get_mixer(spec.mixer).weights(weights, len(members))
+    adapter_config, size = _config_for(head, mixed)
+    manifest = mixture_manifest(
+        members, head, mixed, effective,
+        config={"members": [str(p) for p in paths], "head_from": str(head_from),
+                "mixer": {**spec.model_dump(mode="json"), "label": spec.label, "rank": rank}},
+        adapter_size=size,
+    )
+    return write_checkpoint(out, manifest, mixed, head.head, adapter_config, head.head_config, overwrite)
+
+
+def _config_for(head: Checkpoint, mixed: dict) -> tuple[dict, int]:
+    """The AdapterHub config and adapter size of a mixture whose LoRA rank may differ (ΔW space)."""
+    config = dict(head.adapter_config)
+    pairs = lora_pairs(mixed)
+    if not pairs:
+        return config, head.manifest.adapter_size
+    rank = int(mixed[next(iter(pairs))].shape[0])
+    old = head.manifest.adapter_size
+    if rank == old:
+        return config, old
+    inner = dict(config.get("config", {}))
+    alpha = float(inner.get("alpha", old))
+    # LoRA scales ΔW by α/r: keep that scale at the new rank.
+    inner.update({"r": rank, "alpha": rescaled_alpha(alpha, old, rank)})
+    config["config"] = inner
+    return config, rank

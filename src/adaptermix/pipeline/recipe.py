@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adaptermix.errors import CheckpointError, ConfigError
+from adaptermix.evaluation.spec import EvalSpec
 from adaptermix.pipeline.sweep import SweepConfig, SweepSummary, run_sweep
 from adaptermix.reporting.quickstart import Row, rows_from_store, write_report
 from adaptermix.reporting.sweep import write_sweep_report
@@ -40,15 +41,6 @@ class TrainSection(BaseModel):
     adapter_size: int | None = Field(default=None, gt=0)
     max_length: int | None = Field(default=None, ge=8)
     eval_every: int | None = Field(default=None, gt=0)
-
-
-class EvalSection(BaseModel):
-    """How mixtures are scored."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    split: str = "test"
-    max_examples: int | None = Field(default=None, gt=0)
-    max_length: int = Field(default=128, ge=8)
 
 
 class SweepSection(BaseModel):
@@ -75,7 +67,7 @@ class Recipe(BaseModel):
     preset: str = "quickstart"
     seed: int = 42
     train: TrainSection = TrainSection()
-    eval: EvalSection = EvalSection()
+    eval: EvalSpec = EvalSpec()  # the one eval spec: split, budget, precision, mixers, conditions
     sweep: SweepSection = SweepSection()
     cache_dir: Path | None = None
 
@@ -102,9 +94,14 @@ def load_recipe(path: str | Path, **overrides: Any) -> Recipe:
     if not path.is_file():
         raise ConfigError(f"recipe {path} does not exist: pass a YAML file such as recipes/quickstart.yaml")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"recipe {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"recipe {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
+        ) from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: a date like 2024-13-01
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+        raise ConfigError(f"recipe {path} is not valid YAML: {first}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"recipe {path} must be a mapping of fields")
     raw.update({k: v for k, v in overrides.items() if v is not None})
@@ -113,7 +110,8 @@ def load_recipe(path: str | Path, **overrides: Any) -> Recipe:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"recipe {path}: field {where!r}: {err['msg']}") from exc
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"recipe {path}: field {where!r}: {msg}") from exc
 
 
 def _train_config(recipe: Recipe, domain: str, out: Path, progress: bool) -> TrainConfig:
@@ -159,8 +157,8 @@ def run_recipe(recipe: Recipe, progress: bool = True) -> RecipeResult:
     sw = recipe.sweep
     summary = run_sweep(SweepConfig(
         adapters=tuple(paths), store=store, mode="sampled" if sw.mode == "sampled" else "exhaustive", ci=sw.ci,
-        sizes=(1, n) if sw.mode == "ends" else None, split=recipe.eval.split, max_examples=recipe.eval.max_examples,
-        max_length=recipe.eval.max_length, backend=sw.backend, workers=sw.workers, chunk_size=sw.chunk_size,
+        sizes=(1, n) if sw.mode == "ends" else None, spec=recipe.eval,
+        backend=sw.backend, workers=sw.workers, chunk_size=sw.chunk_size,
         cache_dir=recipe.cache_dir, progress=progress,
     ))
     if summary.interrupted:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import torch
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
@@ -27,11 +26,10 @@ from adaptermix.analysis.fsd import fsd_matrix
 from adaptermix.errors import ConfigError
 from adaptermix.evaluation.backends import get_backend
 from adaptermix.evaluation.engine import Chunk, MixResult, WorkerConfig
+from adaptermix.evaluation.spec import EvalSpec
 from adaptermix.store import AdapterRef, EvalRow, Store, StudyMeta
 from adaptermix.training.checkpoint import Checkpoint, check_mixable, read_checkpoint
 from adaptermix.training.manifest import MANIFEST_NAME
-
-CONDITION = "clean"
 
 
 class SweepConfig(BaseModel):
@@ -44,6 +42,8 @@ class SweepConfig(BaseModel):
         ci: sampled mode: stop drawing for a (target, k) once the 95 % confidence half-width of
             its mean accuracy is at most this many points (finite-population corrected).
         chunk_size: mixtures per unit of work (and per store transaction).
+        spec: how every mixture is scored (split, budget, precision, mixers, conditions); one frozen
+            object, carried to the workers as it is.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -57,9 +57,7 @@ class SweepConfig(BaseModel):
     ci: float = Field(default=1.0, gt=0)
     min_samples: int = Field(default=3, ge=2)
     seed: int = 0
-    split: str = "test"
-    max_examples: int | None = Field(default=None, gt=0)
-    max_length: int = Field(default=128, ge=8)
+    spec: EvalSpec = EvalSpec()
     backend: str = "local"
     workers: int = Field(default=1, ge=1)
     gpus_per_worker: float = Field(default=0.0, ge=0)  # Ray only: GPUs each actor reserves
@@ -120,9 +118,10 @@ def subsets_of(target: int, n: int, k: int) -> list[tuple[int, ...]]:
     return [tuple(sorted((target, *rest))) for rest in itertools.combinations(others, k - 1)]
 
 
-def _chunks(target: int, subsets: Sequence[tuple[int, ...]], size: int) -> Iterator[Chunk]:
+def _chunks(target: int, subsets: Sequence[tuple[int, ...]], size: int, mix: int = 0,
+            condition: int = 0) -> Iterator[Chunk]:
     for i in range(0, len(subsets), size):
-        yield Chunk(target, tuple(subsets[i : i + size]))
+        yield Chunk(target, tuple(subsets[i : i + size]), mix, condition)
 
 
 def half_width(acc: Sequence[float], population: int) -> float:
@@ -171,10 +170,10 @@ class _Run:
         if cfg.k_min > self.k_max:
             raise ConfigError(f"--k {cfg.k_min}..{cfg.k_max} is empty for {self.n} adapters")
         self.S = fsd_matrix([c.adapter for c in self.ckpts])
-        # Precision is part of the result: GPU rows (bf16 autocast) must not mix with CPU (fp32) rows.
-        precision = "bf16-autocast" if torch.cuda.is_available() else "fp32"
-        eval_config = {"split": cfg.split, "max_examples": cfg.max_examples, "max_length": cfg.max_length,
-                       "precision": precision}
+        self.spec = cfg.spec
+        # The study-level part of the spec keys the store; the precision each worker actually used
+        # is stored per row (`auto` may resolve to bf16 on a GPU actor and fp32 on a CPU driver).
+        eval_config = cfg.spec.study_config()
         refs = tuple(AdapterRef(nm, c.manifest.adapter_sha256, str(c.path))
                      for nm, c in zip(self.names, self.ckpts, strict=True))
         meta = StudyMeta(
@@ -183,14 +182,16 @@ class _Run:
             method=self.ckpts[0].manifest.method,
         )
         self.worker_config = WorkerConfig(
-            paths=tuple(str(p) for p in paths), split=cfg.split, max_examples=cfg.max_examples,
-            max_length=cfg.max_length, cache_dir=None if cfg.cache_dir is None else str(cfg.cache_dir),
-            compile=cfg.compile,
+            paths=tuple(str(p) for p in paths), spec=cfg.spec,
+            cache_dir=None if cfg.cache_dir is None else str(cfg.cache_dir), compile=cfg.compile,
         )
+        # (mixer index, condition index) pairs: every mixture is scored by each mixer under each condition.
+        self.pairs = [(mi, ci) for mi in range(len(cfg.spec.mixers)) for ci in range(len(cfg.spec.conditions))]
         self.store = Store.open(cfg.store, meta)
         try:
             self.store.set_fsd_matrix(self.names, self.S)
-            self.done = self.store.done_keys(CONDITION)
+            self.done = {(mi, ci): self.store.done_keys(self.spec.conditions[ci].label, self.spec.mixers[mi].label)
+                         for mi, ci in self.pairs}
         except BaseException:
             self.store.close()
             raise
@@ -199,19 +200,22 @@ class _Run:
         return f"{self.names[target]}|{'+'.join(sorted(self.names[i] for i in members))}"
 
     def row(self, r: MixResult) -> EvalRow:
+        mix, cond = self.spec.mixers[r.mix], self.spec.conditions[r.condition]
         members = r.members
         pair = float(self.S[r.target, next(i for i in members if i != r.target)]) if len(members) == 2 else None
         pairs = list(itertools.combinations(members, 2))
         mean_pair = float(np.mean([self.S[a, b] for a, b in pairs])) if pairs else None
         return EvalRow(
-            target=self.names[r.target], members=tuple(self.names[i] for i in members), condition=CONDITION,
+            target=self.names[r.target], members=tuple(self.names[i] for i in members), condition=cond.label,
             accuracy=r.accuracy, macro_f1=r.macro_f1, n_examples=r.n_examples, pair_fsd=pair,
             flip_fraction=r.flip_fraction, mean_pairwise_fsd=mean_pair, seconds=r.seconds, tokens=r.tokens,
+            mixer=mix.label, mixer_params=mix.as_json(), condition_params=cond.as_json(), precision=r.precision,
+            mixture_fsd=r.mixture_fsd, metrics=r.metrics or None,
         )
 
-    def execute(self, chunks: list[Chunk], summary: SweepSummary, bar: tqdm) -> dict[str, float]:
-        """Run chunks, upsert each as it finishes; returns key → accuracy of what was computed."""
-        got: dict[str, float] = {}
+    def execute(self, chunks: list[Chunk], summary: SweepSummary, bar: tqdm) -> dict[tuple[int, int, str], float]:
+        """Run chunks, upsert each as it finishes; returns (mixer, condition, key) → accuracy of what was computed."""
+        got: dict[tuple[int, int, str], float] = {}
         if not chunks:
             return got
         before, start = summary.seconds, time.perf_counter()
@@ -219,7 +223,7 @@ class _Run:
             rows = [self.row(r) for r in results]
             self.store.upsert(rows)  # one transaction per chunk: a kill loses at most this chunk
             for r, row in zip(results, rows, strict=True):
-                got[row.key] = r.accuracy
+                got[(r.mix, r.condition, row.key)] = r.accuracy
                 summary.tokens += r.tokens
             summary.evaluated += len(results)
             summary.seconds = before + time.perf_counter() - start
@@ -242,7 +246,7 @@ def run_sweep(cfg: SweepConfig) -> SweepSummary:
         if bad:
             raise ConfigError(f"mixture size {bad[0]} is outside 1..{run.n}")
         sizes = sorted(set(cfg.sizes))
-    exhaustive = sum(math.comb(run.n - 1, k - 1) for _ in run.targets for k in sizes)
+    exhaustive = len(run.pairs) * sum(math.comb(run.n - 1, k - 1) for _ in run.targets for k in sizes)
     summary = SweepSummary(store=cfg.store, exhaustive_count=exhaustive, planned=0, reused=0, evaluated=0)
     try:
         if cfg.mode == "exhaustive":
@@ -258,13 +262,14 @@ def run_sweep(cfg: SweepConfig) -> SweepSummary:
 
 def _exhaustive(run: _Run, sizes: Sequence[int], summary: SweepSummary) -> None:
     todo: list[Chunk] = []
-    for t in run.targets:
-        for k in sizes:
-            subsets = subsets_of(t, run.n, k)
-            summary.planned += len(subsets)
-            fresh = [s for s in subsets if run.key(t, s) not in run.done]
-            summary.reused += len(subsets) - len(fresh)
-            todo.extend(_chunks(t, fresh, run.cfg.chunk_size))
+    for mi, ci in run.pairs:
+        for t in run.targets:
+            for k in sizes:
+                subsets = subsets_of(t, run.n, k)
+                summary.planned += len(subsets)
+                fresh = [s for s in subsets if run.key(t, s) not in run.done[(mi, ci)]]
+                summary.reused += len(subsets) - len(fresh)
+                todo.extend(_chunks(t, fresh, run.cfg.chunk_size, mi, ci))
     total = sum(len(c.subsets) for c in todo)
     with tqdm(total=total, desc="sweep", unit="mix", disable=not run.cfg.progress, dynamic_ncols=True) as bar:
         run.execute(todo, summary, bar)
@@ -285,32 +290,39 @@ class _Group:
 def _sampled(run: _Run, sizes: Sequence[int], summary: SweepSummary) -> None:
     """Per (target, k): draw subsets in a seeded random order until the CI half-width ≤ cfg.ci points."""
     cfg = run.cfg
-    known: dict[str, float] = {r.key: r.accuracy for r in run.store.rows(CONDITION)}
-    groups: dict[tuple[int, int], _Group] = {}
-    for t in run.targets:
-        for k in sizes:
-            subsets = subsets_of(t, run.n, k)
-            order = _order(cfg.seed, run.names[t], k, run.n).permutation(len(subsets))
-            groups[(t, k)] = _Group([subsets[i] for i in order])
+    labels = {(run.spec.mixers[mi].label, run.spec.conditions[ci].label): (mi, ci) for mi, ci in run.pairs}
+    known: dict[tuple[int, int, str], float] = {
+        (*labels[(r.mixer, r.condition)], r.key): r.accuracy
+        for r in run.store.rows(condition=None, mixer=None) if (r.mixer, r.condition) in labels
+    }
+    groups: dict[tuple[int, int, int, int], _Group] = {}
+    for mi, ci in run.pairs:
+        for t in run.targets:
+            for k in sizes:
+                subsets = subsets_of(t, run.n, k)
+                # The same draw order for every mixer and condition: their groups are paired samples.
+                order = _order(cfg.seed, run.names[t], k, run.n).permutation(len(subsets))
+                groups[(mi, ci, t, k)] = _Group([subsets[i] for i in order])
     bar = tqdm(total=None, desc="sweep (sampled)", unit="mix", disable=not cfg.progress, dynamic_ncols=True)
     with bar:
         while True:
-            wanted: list[tuple[_Group, int, list[tuple[int, ...]]]] = []
-            for (t, _k), g in groups.items():
+            wanted: list[tuple[_Group, tuple[int, int, int], list[tuple[int, ...]]]] = []
+            for (mi, ci, t, _k), g in groups.items():
                 if half_width(g.acc, len(g.order)) * 100 <= cfg.ci:
                     continue
                 step = max(cfg.min_samples - g.drawn, 2)
-                wanted.append((g, t, g.order[g.drawn : g.drawn + step]))
+                wanted.append((g, (mi, ci, t), g.order[g.drawn : g.drawn + step]))
             if not wanted:
                 break
             chunks: list[Chunk] = []
-            for _g, t, subsets in wanted:
-                fresh = [s for s in subsets if run.key(t, s) not in known]
+            for _g, (mi, ci, t), subsets in wanted:
+                fresh = [s for s in subsets if (mi, ci, run.key(t, s)) not in known]
                 summary.reused += len(subsets) - len(fresh)
-                chunks.extend(_chunks(t, fresh, cfg.chunk_size))
+                chunks.extend(_chunks(t, fresh, cfg.chunk_size, mi, ci))
             known.update(run.execute(chunks, summary, bar))
-            for g, t, subsets in wanted:
-                g.acc.extend(known[run.key(t, s)] for s in subsets)
-    for (t, k), g in groups.items():
-        summary.per_group[(run.names[t], k)] = g.drawn
+            for g, (mi, ci, t), subsets in wanted:
+                g.acc.extend(known[(mi, ci, run.key(t, s))] for s in subsets)
+    for (mi, ci, t, k), g in groups.items():
+        if mi == 0 and ci == 0:
+            summary.per_group[(run.names[t], k)] = g.drawn
     summary.planned = sum(g.drawn for g in groups.values())

@@ -1,5 +1,8 @@
 """The sweep report: Figs. 3, 5, 6, 7 and Table 1 (clean), aggregates and correlations (PAPER §4–7).
 
+Figures 3–7 and Table 1 are drawn for the paper's mixer (`average`, Eq. 1); when the store holds other
+mixers too, Fig. 3 per mixer and the per-mixer tables compare them (`reporting.mixers`).
+
 Reads only the study store (`adaptermix.store`), never a model. Every table is written as CSV and
 Markdown; `report.md` puts the study summary, the figures and all tables on one page. Missing data
 (a sampled or unfinished sweep, no FSD matrix) leaves a note in the panel or table, never a crash.
@@ -11,6 +14,7 @@ from pathlib import Path
 
 from adaptermix.fileio import atomic_write_bytes
 from adaptermix.reporting.heatmap import fsd_heatmap
+from adaptermix.reporting.mixers import fig3_by_mixer, load_mixers, mixer_drop_table, mixer_k_table
 from adaptermix.reporting.sweep_figures import fig3_accuracy_vs_k, fig5_pair_fsd, fig6_flip_fraction, fig7_greedy
 from adaptermix.reporting.sweep_tables import (
     SweepData,
@@ -26,6 +30,7 @@ from adaptermix.reporting.sweep_tables import (
 FIG4 = "fig4_fsd_heatmap.png"
 FIGURES = ("fig3_accuracy_vs_k.png", "fig5_pair_fsd_k2.png", "fig6_flip_fraction.png", "fig7_greedy.png")
 TABLE1_MD = "table1_clean.md"
+FIG3_MIXERS = "fig3_by_mixer.png"
 
 
 def _summary(data: SweepData, store_path: Path) -> str:
@@ -74,6 +79,12 @@ def write_sweep_report(store_path: str | Path, out_dir: str | Path) -> list[Path
         atomic_write_bytes(out / FIG4, fsd_heatmap(names, matrix, title="FSD between adapters (%), Fig. 4"))
         written.append(out / FIG4)
         figures.insert(0, FIG4)
+    mixers = load_mixers(store_path)
+    if len(mixers) > 1 or (mixers and "average" not in mixers):
+        atomic_write_bytes(out / FIG3_MIXERS, fig3_by_mixer(mixers))
+        written.append(out / FIG3_MIXERS)
+        figures.append(FIG3_MIXERS)
+        tables += [mixer_drop_table(mixers), mixer_k_table(mixers)]
     for t in tables:
         for suffix, text in ((".csv", t.to_csv()), (".md", t.to_markdown())):
             atomic_write_bytes(out / f"{t.name}{suffix}", text.encode())

@@ -61,10 +61,10 @@ class SweepData:
         return math.comb(self.n - 1, k - 1)
 
 
-def load(store_path: str | Path, condition: str = "clean") -> SweepData:
-    """Read rows, aggregates and the FSD matrix of one condition from a store (read-only)."""
+def load(store_path: str | Path, condition: str = "clean", mixer: str = "average") -> SweepData:
+    """Read rows, aggregates and the FSD matrix of one mixer and condition from a store (read-only)."""
     with Store.read(store_path) as store:
-        rows = store.rows(condition=condition)
+        rows = store.rows(condition=condition, mixer=mixer)
         fsd = store.fsd_matrix()
         meta = store.meta
     return SweepData(meta=meta, rows=rows, aggs=aggregates(rows), fsd=fsd, by_key={r.key: r for r in rows})

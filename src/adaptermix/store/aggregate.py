@@ -35,10 +35,11 @@ class Aggregate:
     count: int
     argmax_members: tuple[str, ...]
     argmin_members: tuple[str, ...]
+    mixer: str = "average"
 
 
 def aggregates(rows: Sequence[EvalRow]) -> list[Aggregate]:
-    """Mean, population variance, min, max, count and arg-max/min member sets per (target, k, condition).
+    """Mean, population variance, min, max, count and arg-max/min member sets per (mixer, condition, target, k).
 
     Ties for the max or min go to the member set whose `members_key` sorts first, so the result does
     not depend on the order of `rows`.
@@ -47,13 +48,13 @@ def aggregates(rows: Sequence[EvalRow]) -> list[Aggregate]:
         rows: evaluated mixtures, e.g. `Store.rows(condition=None)`.
 
     Returns:
-        One `Aggregate` per (target, k, condition), sorted by condition, target, k.
+        One `Aggregate` per (mixer, condition, target, k), sorted that way.
     """
-    groups: dict[tuple[str, str, int], list[EvalRow]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, int], list[EvalRow]] = defaultdict(list)
     for r in rows:
-        groups[(r.condition, r.target, r.k)].append(r)
+        groups[(r.mixer, r.condition, r.target, r.k)].append(r)
     out = []
-    for (condition, target, k), group in sorted(groups.items()):
+    for (mixer, condition, target, k), group in sorted(groups.items()):
         group = sorted(group, key=lambda r: r.members_key)
         acc = np.array([r.accuracy for r in group], dtype=np.float64)
         # np.argmax/argmin return the first extreme, i.e. the first members_key after sorting.
@@ -61,5 +62,6 @@ def aggregates(rows: Sequence[EvalRow]) -> list[Aggregate]:
             target=target, k=k, condition=condition, mean=float(acc.mean()), variance=float(acc.var(ddof=0)),
             min=float(acc.min()), max=float(acc.max()), count=len(group),
             argmax_members=group[int(np.argmax(acc))].members, argmin_members=group[int(np.argmin(acc))].members,
+            mixer=mixer,
         ))
     return out

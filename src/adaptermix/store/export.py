@@ -23,21 +23,25 @@ FORMATS = ("parquet", "csv")
 
 # (column, arrow type) of the evaluations export, in order; the SQL column of the same name feeds each.
 EVAL_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
-    ("target", pa.string()), ("members", pa.string()), ("k", pa.int64()), ("condition", pa.string()),
-    ("accuracy", pa.float64()), ("macro_f1", pa.float64()), ("n_examples", pa.int64()),
+    ("target", pa.string()), ("members", pa.string()), ("k", pa.int64()), ("mixer", pa.string()),
+    ("condition", pa.string()), ("accuracy", pa.float64()), ("macro_f1", pa.float64()), ("n_examples", pa.int64()),
     ("pair_fsd", pa.float64()), ("flip_fraction", pa.float64()), ("mean_pairwise_fsd", pa.float64()),
     ("seconds", pa.float64()), ("tokens", pa.int64()), ("eval_config_hash", pa.string()),
     ("adapter_fingerprints", pa.string()), ("code_version", pa.string()), ("created", pa.string()),
+    ("mixture_fsd", pa.float64()), ("precision", pa.string()), ("mixer_params", pa.string()),
+    ("condition_params", pa.string()), ("metrics", pa.string()),
 )
 AGG_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
-    ("target", pa.string()), ("k", pa.int64()), ("condition", pa.string()), ("mean", pa.float64()),
+    ("mixer", pa.string()), ("target", pa.string()), ("k", pa.int64()), ("condition", pa.string()),
+    ("mean", pa.float64()),
     ("variance", pa.float64()), ("min", pa.float64()), ("max", pa.float64()), ("count", pa.int64()),
     ("argmax_members", pa.string()), ("argmin_members", pa.string()),
 )
 
 
 def _aggregate_record(a: Aggregate) -> dict[str, Any]:
-    return {"target": a.target, "k": a.k, "condition": a.condition, "mean": a.mean, "variance": a.variance,
+    return {"mixer": a.mixer, "target": a.target, "k": a.k, "condition": a.condition, "mean": a.mean,
+            "variance": a.variance,
             "min": a.min, "max": a.max, "count": a.count, "argmax_members": "+".join(a.argmax_members),
             "argmin_members": "+".join(a.argmin_members)}
 
@@ -82,7 +86,7 @@ def export(path: str | Path, out: str | Path | None = None, format: str = "parqu
     agg_dest = dest.with_name(f"{dest.stem}_aggregates{dest.suffix or '.' + format}")
     with Store.read(src) as store:
         records = store.records([c for c, _ in EVAL_COLUMNS])
-        aggs = aggregates(store.rows(condition=None))
+        aggs = aggregates(store.rows(condition=None, mixer=None))
     atomic_write_bytes(dest, _encode(records, EVAL_COLUMNS, format))
     atomic_write_bytes(agg_dest, _encode([_aggregate_record(a) for a in aggs], AGG_COLUMNS, format))
     return dest, agg_dest

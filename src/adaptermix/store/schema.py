@@ -15,8 +15,9 @@ from typing import Any
 
 from adaptermix.errors import AdapterMixError
 
-#: Bumped whenever a table or column changes; `Store.read` refuses any other version.
-SCHEMA_VERSION = 1
+#: Bumped whenever a table or column changes. Version 1 stores are migrated in place on open
+#: (`adaptermix.store.migrate`); any other version is refused.
+SCHEMA_VERSION = 2
 
 # One statement per entry so they can run inside an explicit transaction (executescript would
 # commit on its own). `members` is the sorted member domain names joined by "+", target included.
@@ -27,8 +28,14 @@ DDL: tuple[str, ...] = (
         target TEXT NOT NULL,
         members TEXT NOT NULL,
         k INTEGER NOT NULL,
+        mixer TEXT NOT NULL DEFAULT 'average',
         condition TEXT NOT NULL,
         eval_config_hash TEXT NOT NULL,
+        mixer_params TEXT NOT NULL DEFAULT '{}',
+        condition_params TEXT NOT NULL DEFAULT '{}',
+        precision TEXT,
+        mixture_fsd REAL,
+        metrics TEXT,
         accuracy REAL NOT NULL,
         macro_f1 REAL NOT NULL,
         n_examples INTEGER NOT NULL,
@@ -40,9 +47,9 @@ DDL: tuple[str, ...] = (
         seconds REAL,
         tokens INTEGER,
         created TEXT NOT NULL,
-        UNIQUE(target, members, condition, eval_config_hash)
+        UNIQUE(target, members, mixer, condition, eval_config_hash)
     )""",
-    "CREATE INDEX IF NOT EXISTS evaluations_by_target_k ON evaluations(condition, target, k)",
+    "CREATE INDEX IF NOT EXISTS evaluations_by_target_k ON evaluations(mixer, condition, target, k)",
     "CREATE TABLE IF NOT EXISTS fsd (a TEXT, b TEXT, value REAL, PRIMARY KEY(a, b))",
 )
 
@@ -158,10 +165,11 @@ class StudyMeta:
 
 @dataclass(frozen=True)
 class EvalRow:
-    """One evaluated mixture: the average of `members` (Eq. 1) evaluated on `target` with its head.
+    """One evaluated mixture: `members` mixed by `mixer`, scored on `target` with its head under `condition`.
 
     `members` is normalised to sorted order; the target must be one of them. Accuracies are
-    fractions in [0, 1].
+    fractions in [0, 1]. `mixer` and `condition` are labels (`average`, `ties(density=0.2,...)`,
+    `clean`, `fgsm(epsilon=0.01)`): with the target, members and eval-config hash they key the row.
     """
 
     target: str
@@ -175,6 +183,12 @@ class EvalRow:
     mean_pairwise_fsd: float | None
     seconds: float
     tokens: int
+    mixer: str = "average"
+    mixer_params: str = "{}"  # canonical JSON of the MixSpec
+    condition_params: str = "{}"  # canonical JSON of the ConditionSpec
+    precision: str | None = None  # what the worker actually used (fp32 / bf16)
+    mixture_fsd: float | None = None  # mean over members of FSD(member, mixture)
+    metrics: dict[str, float] | None = None  # condition-specific (attack success rate, queries, ...)
 
     def __post_init__(self) -> None:
         members = tuple(sorted(self.members))

@@ -17,10 +17,12 @@ from types import TracebackType
 import numpy as np
 
 import adaptermix
+from adaptermix.store.migrate import migrate_v1
 from adaptermix.store.schema import DDL, SCHEMA_VERSION, EvalRow, StoreError, StudyMeta
 
 _ROW_COLUMNS = ("target", "members", "condition", "accuracy", "macro_f1", "n_examples", "pair_fsd",
-                "flip_fraction", "mean_pairwise_fsd", "seconds", "tokens")
+                "flip_fraction", "mean_pairwise_fsd", "seconds", "tokens", "mixer", "mixer_params",
+                "condition_params", "precision", "mixture_fsd", "metrics")
 
 
 def utc_now() -> str:
@@ -53,6 +55,14 @@ def _check_version(meta: dict[str, str], path: Path) -> None:
     if found != str(SCHEMA_VERSION):
         raise StoreError(f"{path} has store schema version {found}, this adaptermix reads {SCHEMA_VERSION}: "
                          "export it with the adaptermix that wrote it, or start a new --store file")
+
+
+def _migrate_if_old(con: sqlite3.Connection, tables: set[str]) -> None:
+    if "meta" not in tables:
+        return
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is not None and row[0] == "1":
+        migrate_v1(con)
 
 
 class Store:
@@ -100,6 +110,7 @@ class Store:
                     con.execute("ROLLBACK")
                     raise StoreError(f"{path} is an SQLite file but not an adaptermix study store: "
                                      "use a new --store file")
+                _migrate_if_old(con, tables)
                 for stmt in DDL:
                     con.execute(stmt)
                 con.executemany(
@@ -134,8 +145,17 @@ class Store:
             raise StoreError(f"no study store at {path}: pass the --store file a sweep wrote")
         con = _connect(path, "rw")  # rw (not ro): a WAL reader may need to create the -shm index
         try:
-            con.execute("PRAGMA query_only=ON")
             stored = _read_meta(con, path)
+            if stored.get("schema_version") == "1":  # an old store migrates once, then is read as usual
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    _migrate_if_old(con, {"meta", "evaluations"})
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+                stored = _read_meta(con, path)
+            con.execute("PRAGMA query_only=ON")
             _check_version(stored, path)
             if "study" not in stored:
                 raise StoreError(f"{path} has no study metadata: it was not written by adaptermix")
@@ -147,11 +167,11 @@ class Store:
 
     # -- evaluations -----------------------------------------------------------------------------
 
-    def done_keys(self, condition: str = "clean") -> set[str]:
-        """`target|members_key` of every finished row of this study's eval config and `condition`."""
+    def done_keys(self, condition: str = "clean", mixer: str = "average") -> set[str]:
+        """`target|members_key` of every finished row of this study's eval config, `mixer` and `condition`."""
         cur = self._con.execute(
-            "SELECT target, members FROM evaluations WHERE condition = ? AND eval_config_hash = ?",
-            (condition, self.meta.eval_config_hash),
+            "SELECT target, members FROM evaluations WHERE mixer = ? AND condition = ? AND eval_config_hash = ?",
+            (mixer, condition, self.meta.eval_config_hash),
         )
         return {f"{t}|{m}" for t, m in cur}
 
@@ -175,7 +195,9 @@ class Store:
             params.append((r.target, r.members_key, r.k, r.condition, h, float(r.accuracy), float(r.macro_f1),
                            int(r.n_examples), _opt(r.pair_fsd), _opt(r.flip_fraction), _opt(r.mean_pairwise_fsd),
                            json.dumps({m: fps[m] for m in r.members}, sort_keys=True), version,
-                           float(r.seconds), int(r.tokens), now))
+                           float(r.seconds), int(r.tokens), now, r.mixer, r.mixer_params, r.condition_params,
+                           r.precision, _opt(r.mixture_fsd),
+                           None if r.metrics is None else json.dumps(r.metrics, sort_keys=True)))
         if self._con.in_transaction:  # pragma: no cover - only after an interrupted call
             self._con.execute("ROLLBACK")
         self._con.execute("BEGIN IMMEDIATE")
@@ -183,14 +205,17 @@ class Store:
             self._con.executemany(
                 """INSERT INTO evaluations(target, members, k, condition, eval_config_hash, accuracy, macro_f1,
                        n_examples, pair_fsd, flip_fraction, mean_pairwise_fsd, adapter_fingerprints, code_version,
-                       seconds, tokens, created)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(target, members, condition, eval_config_hash) DO UPDATE SET
+                       seconds, tokens, created, mixer, mixer_params, condition_params, precision, mixture_fsd, metrics)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(target, members, mixer, condition, eval_config_hash) DO UPDATE SET
                        k = excluded.k, accuracy = excluded.accuracy, macro_f1 = excluded.macro_f1,
                        n_examples = excluded.n_examples, pair_fsd = excluded.pair_fsd,
                        flip_fraction = excluded.flip_fraction, mean_pairwise_fsd = excluded.mean_pairwise_fsd,
                        adapter_fingerprints = excluded.adapter_fingerprints, code_version = excluded.code_version,
-                       seconds = excluded.seconds, tokens = excluded.tokens, created = excluded.created""",
+                       seconds = excluded.seconds, tokens = excluded.tokens, created = excluded.created,
+                       mixer_params = excluded.mixer_params, condition_params = excluded.condition_params,
+                       precision = excluded.precision, mixture_fsd = excluded.mixture_fsd,
+                       metrics = excluded.metrics""",
                 params,
             )
         except BaseException:
@@ -198,22 +223,42 @@ class Store:
             raise
         self._con.execute("COMMIT")
 
-    def rows(self, condition: str | None = "clean") -> list[EvalRow]:
-        """Rows of this study's eval config, ordered by target, k, members; `condition=None`: all."""
-        sql = f"SELECT {', '.join(_ROW_COLUMNS)} FROM evaluations WHERE eval_config_hash = ?"
-        args: tuple[str, ...] = (self.meta.eval_config_hash,)
+    def _where(self, condition: str | None, mixer: str | None) -> tuple[str, tuple[str, ...]]:
+        sql, args = " WHERE eval_config_hash = ?", (self.meta.eval_config_hash,)
+        args_t: tuple[str, ...] = args
         if condition is not None:
-            sql += " AND condition = ?"
-            args += (condition,)
-        sql += " ORDER BY condition, target, k, members"
+            sql, args_t = sql + " AND condition = ?", (*args_t, condition)
+        if mixer is not None:
+            sql, args_t = sql + " AND mixer = ?", (*args_t, mixer)
+        return sql, args_t
+
+    def rows(self, condition: str | None = "clean", mixer: str | None = "average") -> list[EvalRow]:
+        """Rows of this study's eval config, ordered by mixer, condition, target, k, members.
+
+        Args:
+            condition: a condition label (`clean`, `fgsm(epsilon=0.01)`), or None for all.
+            mixer: a mixer label (`average`, `ties(density=0.2,...)`), or None for all.
+        """
+        where, args = self._where(condition, mixer)
+        sql = f"SELECT {', '.join(_ROW_COLUMNS)} FROM evaluations{where} ORDER BY mixer, condition, target, k, members"
         out = []
-        for (target, members, cond, acc, f1, n, pair, flip, mean_fsd, secs, toks) in self._con.execute(sql, args):
+        for (target, members, cond, acc, f1, n, pair, flip, mean_fsd, secs, toks, mix, mix_p, cond_p, prec, mfsd,
+             metrics) in self._con.execute(sql, args):
             out.append(EvalRow(target=target, members=tuple(members.split("+")), condition=cond, accuracy=acc,
                                macro_f1=f1, n_examples=n, pair_fsd=pair, flip_fraction=flip,
-                               mean_pairwise_fsd=mean_fsd, seconds=secs or 0.0, tokens=toks or 0))
+                               mean_pairwise_fsd=mean_fsd, seconds=secs or 0.0, tokens=toks or 0, mixer=mix,
+                               mixer_params=mix_p, condition_params=cond_p, precision=prec, mixture_fsd=mfsd,
+                               metrics=None if metrics is None else json.loads(metrics)))
         return out
 
-    def records(self, columns: Sequence[str], condition: str | None = None) -> list[dict[str, object]]:
+    def labels(self) -> list[tuple[str, str]]:
+        """The (mixer, condition) label pairs that have rows, in first-written order."""
+        cur = self._con.execute("SELECT mixer, condition, MIN(id) FROM evaluations WHERE eval_config_hash = ? "
+                                "GROUP BY mixer, condition ORDER BY MIN(id)", (self.meta.eval_config_hash,))
+        return [(m, c) for m, c, _ in cur]
+
+    def records(self, columns: Sequence[str], condition: str | None = None,
+                mixer: str | None = None) -> list[dict[str, object]]:
         """Raw `evaluations` rows of this study's eval config as dicts of `columns` (for export).
 
         Raises:
@@ -223,22 +268,14 @@ class Store:
         bad = [c for c in columns if c not in known]
         if bad:  # names are interpolated into SQL below, so only real column names may pass
             raise StoreError(f"{bad[0]} is not a column of the evaluations table: see docs/store.md")
-        sql = f"SELECT {', '.join(columns)} FROM evaluations WHERE eval_config_hash = ?"
-        args: tuple[str, ...] = (self.meta.eval_config_hash,)
-        if condition is not None:
-            sql += " AND condition = ?"
-            args += (condition,)
-        sql += " ORDER BY condition, target, k, members"
+        where, args = self._where(condition, mixer)
+        sql = f"SELECT {', '.join(columns)} FROM evaluations{where} ORDER BY mixer, condition, target, k, members"
         return [dict(zip(columns, row, strict=True)) for row in self._con.execute(sql, args)]
 
-    def count(self, condition: str | None = "clean") -> int:
-        """Number of rows of this study's eval config (and `condition`, unless None)."""
-        sql = "SELECT COUNT(*) FROM evaluations WHERE eval_config_hash = ?"
-        args: tuple[str, ...] = (self.meta.eval_config_hash,)
-        if condition is not None:
-            sql += " AND condition = ?"
-            args += (condition,)
-        return int(self._con.execute(sql, args).fetchone()[0])
+    def count(self, condition: str | None = "clean", mixer: str | None = None) -> int:
+        """Number of rows of this study's eval config (and `condition` / `mixer`, unless None)."""
+        where, args = self._where(condition, mixer)
+        return int(self._con.execute(f"SELECT COUNT(*) FROM evaluations{where}", args).fetchone()[0])
 
     # -- FSD matrix (Alg. 3, Fig. 4) ---------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from torch import Tensor
 from adaptermix.errors import CheckpointError
 from adaptermix.fileio import UMASK
 from adaptermix.methods.model import canonicalize, named
-from adaptermix.training.manifest import MANIFEST_NAME, Manifest
+from adaptermix.training.manifest import MANIFEST_NAME, Manifest, check_schema_version
 from adaptermix.training.sparse import SPARSE_WEIGHTS, load_sparse
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -94,6 +94,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         if not (path / fname).is_file() and not (compact and fname == ADAPTER_WEIGHTS):
             raise CheckpointError(f"checkpoint {path} lacks {fname}: it is incomplete; re-create it")
     raw = _read_json(path / MANIFEST_NAME)
+    check_schema_version(raw, str(path / MANIFEST_NAME))
     try:
         manifest = Manifest.model_validate(raw)
     except ValueError as exc:

@@ -28,8 +28,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import Tensor
+
+from adaptermix.errors import CheckpointError
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -75,6 +77,40 @@ class Manifest(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
     versions: dict[str, str] = Field(default_factory=dict)
     created: str = ""
+
+    @field_validator("schema_version")
+    @classmethod
+    def _supported(cls, value: int) -> int:
+        # Fields of another version may mean something else; reading one as ours would restamp it.
+        if value != SCHEMA_VERSION:
+            raise ValueError(f"schema_version {value} is not the supported {SCHEMA_VERSION}")
+        return value
+
+
+def check_schema_version(raw: object, where: str) -> None:
+    """Refuse a raw manifest (parsed JSON) whose `schema_version` this code does not read.
+
+    A checkpoint written by another adaptermix version may give its fields other meanings; reading
+    it anyway would let `prune` or `mix` write a new checkpoint stamped with *our* version, hiding
+    the mismatch for good.
+
+    Args:
+        raw: the parsed manifest.json.
+        where: the file, for the message.
+
+    Raises:
+        CheckpointError: the version is missing, not an integer, or not `SCHEMA_VERSION`.
+    """
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{where} is not a JSON object: re-create the checkpoint")
+    version = raw.get("schema_version")
+    if version == SCHEMA_VERSION and type(version) is int:
+        return
+    shown = "no schema_version" if version is None else f"schema_version {version!r}"
+    raise CheckpointError(
+        f"{where} has {shown}; this adaptermix reads only schema_version {SCHEMA_VERSION}: "
+        "use the adaptermix version that wrote it, or re-create the checkpoint"
+    )
 
 
 def state_sha256(state_dict: Mapping[str, Tensor]) -> str:

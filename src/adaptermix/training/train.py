@@ -35,6 +35,7 @@ from adaptermix.methods.model import (
 )
 from adaptermix.training.checkpoint import ADAPTER_CONFIG, HEAD_CONFIG, atomic_dir, write_files
 from adaptermix.training.config import Hyper, TrainConfig, resolve
+from adaptermix.training.init import init_record
 from adaptermix.training.manifest import BaseInfo, Manifest, state_sha256, versions
 from adaptermix.training.manifest import now as utc_now
 
@@ -103,6 +104,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     base = load_base(cfg.encoder)
     attach(base, name, cfg.method, hyper.adapter_size, data.label_names, seed=cfg.seed)
     model: Any = base.model
+    # The start is recorded so the task-vector view (reference="init") can rebuild and verify it.
+    init = init_record(cfg.seed, adapter_state(model, name))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     params = freeze_all_but(model, name)
@@ -182,6 +185,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         config={**cfg.model_dump(mode="json", exclude={"out", "overwrite", "progress", "cache_dir"}),
                 "effective": hyper.model_dump(), "steps": step, "data_fingerprint": data.fingerprint},
         metrics={"validation": best_metrics.as_dict(), "test": test_metrics.as_dict()},
+        extra={"init": init},
         versions=versions(),
         created=utc_now(),
     )

@@ -1,0 +1,113 @@
+"""The condition registry: how a target split is scored with the resident mixture.
+
+A condition gets a `ScoringContext` (the evaluator whose model already holds the mixture and the
+target's head, the tokenized target, the precision the worker uses and a per-worker cache) and
+returns `Scored`: accuracy, macro-F1, throughput and any extra metrics (an attack's success rate,
+queries, ...), which the store keeps per row. `clean` is plain scoring. The robustness attacks
+register here too: `fgsm` needs gradients w.r.t. the input embeddings of `context.evaluator.base.model`,
+`textfooler` needs text in and class probabilities out (TextAttack's model-wrapper shape); both get
+everything they need from the context, so adding them does not touch the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from adaptermix.evaluation.evaluator import EvalTarget, Evaluator
+from adaptermix.registry import Registry
+
+
+@contextlib.contextmanager
+def autocast(precision: str) -> Iterator[None]:
+    """bf16 autocast on the model's device for `precision == "bf16"`, else nothing."""
+    if precision == "bf16":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        with torch.autocast(device, dtype=torch.bfloat16):
+            yield
+    else:
+        yield
+
+
+@dataclass
+class ScoringContext:
+    """What a condition may use. The model holds the mixture and the target's head already.
+
+    Attributes:
+        evaluator: the worker's evaluator (`evaluator.base.model`, `evaluator.base.tokenizer`).
+        target: the target split, tokenized (`target.domain`, `target.split` name the raw data).
+        precision: `fp32` or `bf16`, as resolved by the worker; use `autocast(precision)`.
+        target_index: the target's position in the study (for per-target caches).
+        members: the mixture's member indices.
+        cache: per-worker scratch space that lives across mixtures (e.g. transfer-mode examples).
+    """
+
+    evaluator: Evaluator
+    target: EvalTarget
+    precision: str
+    target_index: int = 0
+    members: tuple[int, ...] = ()
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The result of scoring one mixture under one condition."""
+
+    accuracy: float
+    macro_f1: float
+    n_examples: int
+    tokens: int
+    padded_tokens: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+Run = Callable[[ScoringContext, dict[str, Any]], Scored]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One registered condition: its scoring function and its parameters with their defaults."""
+
+    name: str
+    run: Run
+    params: dict[str, Any] = field(default_factory=dict)
+    check: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    cite: str = ""
+
+    def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Defaults filled in and values checked (ValueError naming the parameter)."""
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            takes = ", ".join(sorted(self.params)) or "no parameters"
+            raise ValueError(f"condition {self.name!r} does not take {unknown[0]!r} (it takes {takes})")
+        out = {**self.params, **{k: v for k, v in params.items() if v is not None}}
+        return self.check(out) if self.check is not None else out
+
+
+CONDITIONS: Registry[Condition] = Registry("condition")
+
+
+def register(name: str, *, params: dict[str, Any] | None = None,
+             check: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+             cite: str = "") -> Callable[[Run], Run]:
+    """Decorator: register the decorated scoring function as condition `name` (beside its definition)."""
+
+    def wrap(fn: Run) -> Run:
+        CONDITIONS.register(name, Condition(name, fn, dict(params or {}), check, cite))
+        return fn
+
+    return wrap
+
+
+@register("clean", cite="PAPER.md §4: in-domain accuracy of the mixture with the target's head")
+def clean(context: ScoringContext, params: dict[str, Any]) -> Scored:
+    """Plain scoring of the target split (length-sorted batches, `inference_mode`)."""
+    del params
+    with autocast(context.precision):
+        m = context.evaluator.score(context.target)
+    return Scored(m.accuracy, m.macro_f1, m.n, m.tokens, m.padded_tokens)

@@ -1,0 +1,159 @@
+"""The one evaluation spec: built once from CLI flags or YAML, carried unchanged to every worker.
+
+`EvalSpec` holds every knob of how a mixture is scored: the split and its budget, the precision,
+the mixers (each a `MixSpec`: mixer + its parameters + reference view + space) and the conditions
+(each a `ConditionSpec`: clean or an attack + its parameters). Rows in the store are keyed by the
+hash of the study-level part (`EvalSpec.study_config`) plus the mixer and condition labels, so one
+store holds many mixers and conditions side by side. The precision a worker actually used is
+stored on each row: `auto` may resolve differently on a GPU actor and on a CPU driver.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from adaptermix.errors import ConfigError
+from adaptermix.mixing.spec import MixSpec, _canonical, _label
+
+Precision = Literal["auto", "fp32", "bf16"]
+
+
+class ConditionSpec(BaseModel):
+    """How a target split is scored with the resident mixture: `clean`, or an attack and its parameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    condition: str = "clean"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> ConditionSpec:
+        from adaptermix.evaluation.conditions import CONDITIONS
+
+        try:
+            cond = CONDITIONS.get(self.condition)
+            resolved = cond.resolve(dict(self.params))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        object.__setattr__(self, "condition", cond.name)
+        object.__setattr__(self, "params", resolved)
+        return self
+
+    @property
+    def label(self) -> str:
+        """The row key: `clean`, `fgsm(epsilon=0.01)`, ..."""
+        return _label(self.condition, self.params)
+
+    def as_json(self) -> str:
+        return _canonical(self.model_dump(mode="json"))
+
+
+class EvalSpec(BaseModel):
+    """Everything about how mixtures are scored (one frozen object, CLI flags or YAML → workers).
+
+    Attributes:
+        split: the target split scored (`test` by default).
+        max_examples: score only the first N examples of each target split (None: all).
+        max_length: truncation length in tokens.
+        precision: `auto` (bf16 on GPU; on CPU bf16 only where a start-up probe measures bf16
+            matmul clearly faster), `fp32` or `bf16` (autocast).
+        mixers: the mixers to evaluate every mixture with (default: Eq. 1 only).
+        conditions: the conditions to score every mixture under (default: clean only).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    split: str = "test"
+    max_examples: int | None = Field(default=None, gt=0)
+    max_length: int = Field(default=128, ge=8)
+    precision: Precision = "auto"
+    mixers: tuple[MixSpec, ...] = (MixSpec(),)
+    conditions: tuple[ConditionSpec, ...] = (ConditionSpec(),)
+
+    @field_validator("mixers", "conditions", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any, info: Any) -> Any:
+        # YAML shorthand: `- ties` or `- {mixer: ties, density: 0.2}` (parameters beside the name).
+        name_key = "mixer" if info.field_name == "mixers" else "condition"
+        own = {"mixer", "params", "reference", "space"} if name_key == "mixer" else {"condition", "params"}
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            return value
+        out = []
+        for item in value:
+            if isinstance(item, str):
+                item = {name_key: item.strip()}
+            elif isinstance(item, dict):
+                extra = {k: v for k, v in item.items() if k not in own}
+                item = {**{k: v for k, v in item.items() if k in own},
+                        "params": {**(item.get("params") or {}), **extra}}
+            out.append(item)
+        return out
+
+    @field_validator("mixers", "conditions")
+    @classmethod
+    def _non_empty_unique(cls, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not value:
+            raise ValueError("give at least one")
+        labels = [v.label for v in value]
+        dup = next((x for x in labels if labels.count(x) > 1), None)
+        if dup is not None:
+            raise ValueError(f"{dup} is listed twice")
+        return value
+
+    def study_config(self) -> dict[str, Any]:
+        """The study-level part (hashed into every row's key): split, budget, length, requested precision."""
+        return {"split": self.split, "max_examples": self.max_examples, "max_length": self.max_length,
+                "precision": self.precision}
+
+
+def _build(cls: type[Any], **fields: Any) -> Any:
+    """`cls(**fields)` with a validation failure as one ConfigError line (for CLI flags)."""
+    try:
+        return cls(**fields)
+    except ValidationError as exc:
+        raise ConfigError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
+
+
+def mix_specs(mixers: str, density: float | None = None, majority_sign: str | None = None, seed: int | None = None,
+              scope: str | None = None, reference: str = "raw", space: str = "factors") -> tuple[MixSpec, ...]:
+    """`--mixers average,ties --density 0.2 ...` → MixSpecs; each flag goes to the mixers that take it.
+
+    Raises:
+        ConfigError: an unknown mixer, or a flag that none of the listed mixers takes.
+    """
+    from adaptermix.mixing import get_mixer
+
+    names = [m.strip() for m in mixers.split(",") if m.strip()]
+    if not names:
+        raise ConfigError("--mixers is empty: give e.g. average,ties")
+    flags = {"density": density, "majority_sign": majority_sign, "seed": seed, "scope": scope}
+    given = {k: v for k, v in flags.items() if v is not None}
+    try:
+        takes = {n: get_mixer(n).params for n in names}
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for flag in given:
+        if not any(flag in p for p in takes.values()):
+            raise ConfigError(f"--{flag.replace('_', '-')} is not used by any of --mixers {','.join(names)}")
+    return tuple(_build(MixSpec, mixer=n, params={k: v for k, v in given.items() if k in takes[n]},
+                        reference=reference, space=space) for n in names)
+
+
+def condition_specs(conditions: str, epsilon: float | None = None) -> tuple[ConditionSpec, ...]:
+    """`--conditions clean,fgsm --epsilon 0.01` → ConditionSpecs."""
+    names = [c.strip() for c in conditions.split(",") if c.strip()]
+    if not names:
+        raise ConfigError("--conditions is empty: give e.g. clean")
+    from adaptermix.evaluation.conditions import CONDITIONS
+
+    out = []
+    for n in names:
+        try:
+            takes = CONDITIONS.get(n).params
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        params = {"epsilon": epsilon} if epsilon is not None and "epsilon" in takes else {}
+        out.append(_build(ConditionSpec, condition=n, params=params))
+    return tuple(out)

@@ -1,0 +1,64 @@
+"""`MixSpec`: one way to mix (mixer + parameters + reference view + space), frozen and hashable."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from adaptermix.errors import ConfigError
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _label(name: str, params: dict[str, Any]) -> str:
+    """`name` alone without parameters, else `name(k=v,...)` with sorted keys: a stable row key."""
+    if not params:
+        return name
+    return f"{name}({','.join(f'{k}={params[k]}' for k in sorted(params))})"
+
+
+class MixSpec(BaseModel):
+    """One way to mix: a registered mixer, its parameters, the reference view and the space.
+
+    Attributes:
+        mixer: a name in `adaptermix.mixing.MIXERS`.
+        params: the mixer's parameters; missing ones take the mixer's defaults (resolved on build).
+        reference: `raw` (the paper's: adapters as they are) or `init` (task vectors θ_i − θ_0 from
+            the shared initialisation; the mixture is θ_0 + mixer(θ_i − θ_0)).
+        space: `factors` (LoRA A, B mixed separately; the paper's) or `delta` (LoRA as ΔW = B·A).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    mixer: str = "average"
+    params: dict[str, Any] = Field(default_factory=dict)
+    reference: Literal["raw", "init"] = "raw"
+    space: Literal["factors", "delta"] = "factors"
+
+    @model_validator(mode="after")
+    def _resolve(self) -> MixSpec:
+        from adaptermix.mixing.mix import get_mixer
+
+        try:
+            mx = get_mixer(self.mixer)
+            resolved = mx.resolve(dict(self.params))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        object.__setattr__(self, "mixer", mx.name)
+        object.__setattr__(self, "params", resolved)
+        return self
+
+    @property
+    def label(self) -> str:
+        """The row key: e.g. `average`, `ties(density=0.2,majority_sign=total,scope=tensor)`."""
+        extra: dict[str, str] = {} if self.reference == "raw" else {"reference": self.reference}
+        if self.space != "factors":
+            extra["space"] = self.space
+        return _label(self.mixer, {**self.params, **extra})
+
+    def as_json(self) -> str:
+        """Canonical JSON of everything that defines the mixture."""
+        return _canonical(self.model_dump(mode="json"))
