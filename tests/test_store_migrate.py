@@ -65,8 +65,8 @@ def write_v1_store(path: Path) -> list[tuple]:
 
 
 def test_json_constants_match_the_specs():
-    assert AVERAGE_JSON == MixSpec().as_json()
-    assert CLEAN_JSON == ConditionSpec().as_json()
+    assert MixSpec().as_json() == AVERAGE_JSON
+    assert ConditionSpec().as_json() == CLEAN_JSON
 
 
 @pytest.mark.parametrize("opener", ["read", "open"])

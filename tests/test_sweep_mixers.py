@@ -131,3 +131,24 @@ def test_cli_bad_mixer_flags_are_one_line(shared, tmp_path, capsys, argv, needle
     code, _, err = run_cli(["sweep", "--adapters", str(shared), "--store", str(tmp_path / "x.sqlite"), *argv], capsys)
     one_line_error(code, err, needle)
     assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_fsd_cli_in_the_task_vector_view(shared, tmp_path, capsys):
+    import json
+
+    code, _, err = run_cli(["fsd", *(str(shared / d) for d in DOMAINS), "--out", str(tmp_path / "raw")], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["fsd", *(str(shared / d) for d in DOMAINS), "--out", str(tmp_path / "tv"),
+                            "--reference", "init"], capsys)
+    assert code == 0, err
+    raw = json.loads((tmp_path / "raw" / "fsd.json").read_text())
+    tv = json.loads((tmp_path / "tv" / "fsd.json").read_text())
+    assert tv["reference"] == "init" and raw["reference"] == "raw"
+    ckpts = [read_checkpoint(shared / d) for d in DOMAINS]
+    init = shared_init(load_base(ckpts[0].manifest.base.encoder), ckpts)
+    from adaptermix.analysis import fsd
+    from adaptermix.mixing import task_vectors
+
+    a, b = task_vectors([ckpts[0].adapter, ckpts[1].adapter], init)
+    assert tv["matrix"][0][1] == pytest.approx(fsd(a, b))
+    assert tv["matrix"][0][1] != raw["matrix"][0][1]

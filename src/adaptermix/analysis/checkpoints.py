@@ -83,6 +83,7 @@ class FsdReport:
     space: str
     matrix: np.ndarray
     per_layer: dict[str, np.ndarray] | None = field(default=None)
+    reference: str = "raw"  # "init": the task-vector view, θ_i − θ_0 from the shared initialisation
 
     @property
     def mean_fsd(self) -> list[float]:
@@ -91,13 +92,16 @@ class FsdReport:
         return [math.fsum(row) / k for row in self.matrix]
 
 
-def fsd_report(paths: Sequence[str | Path], per_layer: bool = False, space: str = "factors") -> FsdReport:
+def fsd_report(paths: Sequence[str | Path], per_layer: bool = False, space: str = "factors",
+               reference: str = "raw") -> FsdReport:
     """FSD matrix (and optionally per-layer matrices) of checkpoint directories (Alg. 3, Sec. 5, Fig. 4).
 
     Args:
         paths: k ≥ 1 checkpoint directories of the same base, method and shapes.
         per_layer: also compute `layer_fsd` for every pair (one matrix per layer group).
         space: `"factors"` (the paper's) or `"delta"` (LoRA as ΔW = B·A).
+        reference: `"raw"` (the paper's: the adapters' own weights) or `"init"` (task vectors: each
+            adapter minus the shared initialisation it was trained from, rebuilt exactly).
 
     Returns:
         The `FsdReport`.
@@ -108,12 +112,21 @@ def fsd_report(paths: Sequence[str | Path], per_layer: bool = False, space: str 
     """
     if space not in SPACES:
         raise ConfigError(f"unknown space {space!r}: use one of {', '.join(SPACES)}")
+    if reference not in ("raw", "init"):
+        raise ConfigError(f"unknown reference {reference!r}: use raw or init")
     members = read_mixable(paths)
     adapters = [m.adapter for m in members]
+    if reference == "init":
+        from adaptermix.methods.model import load_base
+        from adaptermix.mixing import task_vectors
+        from adaptermix.training.init import shared_init
+
+        init = shared_init(load_base(members[0].manifest.base.encoder), members)
+        adapters = task_vectors(adapters, init)
     with user_errors():
         matrix = fsd_matrix(adapters, space)
         layers = _layer_matrices(adapters, space) if per_layer else None
-    return FsdReport(tuple(unique_names(members)), tuple(str(p) for p in paths), space, matrix, layers)
+    return FsdReport(tuple(unique_names(members)), tuple(str(p) for p in paths), space, matrix, layers, reference)
 
 
 def _layer_matrices(adapters: Sequence[dict], space: str) -> dict[str, np.ndarray]:

@@ -12,12 +12,13 @@ def fsd(
     out: Path = typer.Option(..., help="Folder for fsd.csv, fsd.json and the fsd.png heatmap."),
     per_layer: bool = typer.Option(False, "--per-layer", help="Also FSD per layer: fsd_layers.csv/.json/.png."),
     space: str = typer.Option("factors", help="factors (the paper's: LoRA A and B as they are) or delta (ΔW = B·A)."),
+    reference: str = typer.Option("raw", help="raw (the paper's) or init (task vectors: minus the shared init)."),
 ) -> None:
     """Pairwise fraction of sign difference of adapters (Alg. 3) and its heatmap (Fig. 4)."""
     from adaptermix.analysis.checkpoints import fsd_report
     from adaptermix.reporting.heatmap import write_fsd_report
 
-    report = fsd_report(checkpoints, per_layer, space)
+    report = fsd_report(checkpoints, per_layer, space, reference)
     for path in write_fsd_report(report, out):
         typer.echo(str(path))
 

@@ -2,7 +2,7 @@
 
 Files written by `write_fsd_report(report, out)`:
     fsd.csv          k×k matrix: header `adapter,<name>,...`, one row per adapter, FSD as a fraction
-    fsd.json         {space, names, checkpoints, matrix, mean_fsd}
+    fsd.json         {space, reference, names, checkpoints, matrix, mean_fsd}
     fsd.png          heatmap: adapters on both axes, FSD in % in every cell, a colorbar
 and with per-layer matrices also
     fsd_layers.csv   long form: layer,a,b,fsd (every ordered pair, diagonal included)
@@ -131,10 +131,12 @@ def write_fsd_report(report: FsdReport, out: str | Path) -> list[Path]:
         writer.writerow(["adapter", *names])
         for name, row in zip(names, report.matrix, strict=True):
             writer.writerow([name, *(repr(float(v)) for v in row)])
-    summary = {"space": report.space, "names": names, "checkpoints": list(report.paths),
+    summary = {"space": report.space, "reference": report.reference, "names": names, "checkpoints": list(report.paths),
                "matrix": report.matrix.tolist(), "mean_fsd": report.mean_fsd}
     (out / FSD_JSON).write_text(json.dumps(summary, indent=2) + "\n")
     title = f"FSD (%), {report.space} space" if report.space != "factors" else "FSD (%)"
+    if report.reference == "init":
+        title += ", task vectors (minus the shared init)"
     (out / FSD_PNG).write_bytes(fsd_heatmap(names, report.matrix, title))
     paths = [out / FSD_CSV, out / FSD_JSON, out / FSD_PNG]
     if report.per_layer is not None:
