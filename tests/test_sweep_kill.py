@@ -155,7 +155,7 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(adapters, cache_dir, tmp_path
     assert "interrupted" in err and "Traceback" not in err
     stored = _count(store)
     assert stored == GATE_ROWS < total  # every committed chunk kept, nothing after the interrupt
-    resumed = subprocess.run(_argv(adapters, store, cache_dir, *MIXERS), env=env, capture_output=True, text=True)
+    resumed = subprocess.run(_argv(adapters, store, cache_dir), env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{stored} already stored" in resumed.stdout
     assert _count(store) == total

@@ -13,7 +13,7 @@ from adaptermix.analysis.corpus.documents import domain_documents, sample_docume
 from adaptermix.analysis.corpus.embeddings import MiniLMEmbedder, cached_embeddings
 from adaptermix.analysis.corpus.lengths import LengthStats, length_stats
 from adaptermix.analysis.corpus.relation import SimilarityFsdRelation, similarity_fsd_relation
-from adaptermix.analysis.corpus.result import CorpusAnalysis, CorpusConfig
+from adaptermix.analysis.corpus.result import CorpusAnalysis, CorpusConfig, analysis_key
 from adaptermix.analysis.corpus.run import analyze_data, analyze_documents, read_adapter_fsd
 from adaptermix.analysis.corpus.similarity import centroid_similarity
 from adaptermix.analysis.corpus.topics import DomainTopics, Topic, TopicMap, fit_topics, topic_map
@@ -21,7 +21,7 @@ from adaptermix.analysis.corpus.writer import write_corpus_analysis
 
 __all__ = [
     "CorpusAnalysis", "CorpusConfig", "DomainTopics", "LengthStats", "MiniLMEmbedder", "SimilarityFsdRelation",
-    "Topic", "TopicMap", "analyze_data", "analyze_documents", "cached_embeddings", "centroid_similarity",
-    "domain_documents", "fit_topics", "length_stats", "read_adapter_fsd", "sample_documents",
+    "Topic", "TopicMap", "analysis_key", "analyze_data", "analyze_documents", "cached_embeddings",
+    "centroid_similarity", "domain_documents", "fit_topics", "length_stats", "read_adapter_fsd", "sample_documents",
     "similarity_fsd_relation", "topic_map", "write_corpus_analysis",
 ]

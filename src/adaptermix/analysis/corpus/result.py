@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -60,6 +61,22 @@ class CorpusConfig(BaseModel):
         return value
 
 
+def analysis_key(config: CorpusConfig, fingerprints: Sequence[str], encoder: str) -> str:
+    """The store key of an analysis, computable before running it (16 hex characters).
+
+    Args:
+        config: the settings.
+        fingerprints: the domains' `DomainData.fingerprint`, in `config.domains` order.
+        encoder: the embedder's `identity` (e.g. `MiniLMEmbedder().identity`).
+
+    Returns:
+        sha256 over all three and the schema version; equal keys mean equal numbers.
+    """
+    payload = {"config": config.model_dump(mode="json"), "fingerprints": list(fingerprints), "encoder": encoder,
+               "schema": SCHEMA_VERSION}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class CorpusAnalysis:
     """Everything the dataset analysis found, in the paper's order.
@@ -103,9 +120,7 @@ class CorpusAnalysis:
         Two runs with the same key compute the same numbers, so a study can skip a re-run. The
         relation to FSD depends on adapters too and is not part of the key.
         """
-        payload = {"config": self.config.model_dump(mode="json"), "fingerprints": list(self.fingerprints),
-                   "encoder": self.encoder, "schema": SCHEMA_VERSION}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+        return analysis_key(self.config, self.fingerprints, self.encoder)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (lists for tuples)."""

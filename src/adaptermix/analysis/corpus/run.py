@@ -133,6 +133,12 @@ def _checkpoint_dirs(path: Path) -> list[Path]:
     raise CheckpointError(f"--adapters {path}: neither a checkpoint nor a folder of checkpoints (no manifest.json)")
 
 
+def _domain_key(name: str) -> str:
+    """How a checkpoint names its domain: registered names as they are, local files by absolute path."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name
+
+
 def read_adapter_fsd(paths: Sequence[Path], domains: Sequence[str]) -> AdapterFsd:
     """FSD (Alg. 3) between the single-domain adapters found under `paths` whose domain is in `domains`.
 
@@ -141,7 +147,8 @@ def read_adapter_fsd(paths: Sequence[Path], domains: Sequence[str]) -> AdapterFs
 
     Args:
         paths: checkpoint directories or folders of them.
-        domains: the analysed domains; adapters of other domains are ignored.
+        domains: the analysed domains; adapters of other domains are ignored. A local data file
+            matches the checkpoint trained on it (manifests store its absolute path).
 
     Returns:
         (domains of the adapters, in `domains` order; their k×k FSD matrix).
@@ -151,9 +158,10 @@ def read_adapter_fsd(paths: Sequence[Path], domains: Sequence[str]) -> AdapterFs
         ConfigError: two adapters for one domain, or fewer than 3 analysed domains with an adapter.
     """
     from adaptermix.analysis.fsd import fsd_matrix
-    from adaptermix.training.checkpoint import check_mixable, read_checkpoint
+    from adaptermix.training.checkpoint import Checkpoint, check_mixable, read_checkpoint
 
-    by_domain: dict[str, Path] = {}
+    wanted = {_domain_key(d): d for d in domains}
+    by_domain: dict[str, Checkpoint] = {}
     for root in paths:
         for ckpt_dir in _checkpoint_dirs(Path(root)):
             ckpt = read_checkpoint(ckpt_dir)
@@ -162,17 +170,18 @@ def read_adapter_fsd(paths: Sequence[Path], domains: Sequence[str]) -> AdapterFs
                 if explicit:
                     raise ConfigError(f"{ckpt_dir} is a {ckpt.manifest.kind} checkpoint; give single-domain adapters")
                 continue
-            if ckpt.domain not in domains:
+            domain = wanted.get(_domain_key(ckpt.domain))
+            if domain is None:
                 continue
-            if ckpt.domain in by_domain and by_domain[ckpt.domain] != ckpt_dir:
-                raise ConfigError(f"two adapters for domain {ckpt.domain!r}: {by_domain[ckpt.domain]} and {ckpt_dir}")
-            by_domain[ckpt.domain] = ckpt_dir
+            if domain in by_domain and by_domain[domain].path != ckpt_dir:
+                raise ConfigError(f"two adapters for domain {domain!r}: {by_domain[domain].path} and {ckpt_dir}")
+            by_domain[domain] = ckpt
     names = tuple(d for d in domains if d in by_domain)
     if len(names) < 3:
         raise ConfigError(
             f"the similarity–FSD correlation needs adapters for >= 3 of the analysed domains; found {list(names)}"
         )
-    checkpoints = [read_checkpoint(by_domain[d]) for d in names]
+    checkpoints = [by_domain[d] for d in names]
     check_mixable(checkpoints)
     try:
         matrix = fsd_matrix([c.adapter for c in checkpoints])
