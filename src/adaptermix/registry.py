@@ -60,3 +60,15 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         """Registered names in registration order."""
         return list(self._items)
+
+
+def with_defaults(kind: str, name: str, given: dict, defaults: dict) -> dict:
+    """`defaults` overridden by the non-None values of `given`; ValueError naming an unknown parameter.
+
+    Shared by the mixer and condition registries, whose items each declare their parameters once.
+    """
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        takes = ", ".join(sorted(defaults)) or "no parameters"
+        raise ValueError(f"{kind} {name!r} does not take {unknown[0]!r} (it takes {takes})")
+    return {**defaults, **{k: v for k, v in given.items() if v is not None}}

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from adaptermix.evaluation.evaluator import EvalTarget, Evaluator
-from adaptermix.registry import Registry
+from adaptermix.registry import Registry, with_defaults
 
 
 @contextlib.contextmanager
@@ -81,11 +81,7 @@ class Condition:
 
     def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
         """Defaults filled in and values checked (ValueError naming the parameter)."""
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            takes = ", ".join(sorted(self.params)) or "no parameters"
-            raise ValueError(f"condition {self.name!r} does not take {unknown[0]!r} (it takes {takes})")
-        out = {**self.params, **{k: v for k, v in params.items() if v is not None}}
+        out = with_defaults("condition", self.name, params, self.params)
         return self.check(out) if self.check is not None else out
 
 

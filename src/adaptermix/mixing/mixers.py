@@ -21,7 +21,7 @@ from torch import Tensor
 
 from adaptermix.mixing import ops
 from adaptermix.mixing.layout import Layout, gather, scatter
-from adaptermix.registry import Registry
+from adaptermix.registry import Registry, with_defaults
 
 Prepare = Callable[..., Tensor]  # (rows (k, P), layout, **params) -> prepared rows (k, P)
 Combine = Callable[..., Tensor]  # (rows (k, P), weights, layout, **params) -> mixture row (P,)
@@ -51,11 +51,7 @@ class Mixer:
 
     def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
         """Defaults filled in and values checked; ValueError names an unknown or bad parameter."""
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            takes = ", ".join(sorted(self.params)) or "no parameters"
-            raise ValueError(f"mixer {self.name!r} does not take {unknown[0]!r} (it takes {takes})")
-        out = {**self.params, **{k: v for k, v in params.items() if v is not None}}
+        out = with_defaults("mixer", self.name, params, self.params)
         if "density" in out:
             out["density"] = ops.check_density(out["density"])
         if "sparsity" in out:
