@@ -22,10 +22,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from adaptermix.checkpoints import read_checkpoint  # noqa: E402
 from adaptermix.data import get_domain  # noqa: E402
 from adaptermix.evaluation.evaluator import Evaluator  # noqa: E402
 from adaptermix.methods.model import adapter_state, attach, head_state, load_base, set_threads  # noqa: E402
-from adaptermix.training.checkpoint import read_checkpoint  # noqa: E402
 
 
 def naive(model, tokenizer, texts, pairs, labels, max_length: int, batch_size: int) -> tuple[float, float, int]:

@@ -28,13 +28,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from adaptermix.checkpoints import read_checkpoint, write_checkpoint  # noqa: E402
+from adaptermix.checkpoints.manifest import BaseInfo, Manifest, state_sha256  # noqa: E402
 from adaptermix.data import get_domain  # noqa: E402
 from adaptermix.evaluation.engine import Chunk, SweepWorker, WorkerConfig  # noqa: E402
 from adaptermix.evaluation.precision import cpu_bf16_speedup, resolve_precision  # noqa: E402
 from adaptermix.evaluation.spec import EvalSpec  # noqa: E402
 from adaptermix.methods.model import adapter_state, attach, head_state, load_base, set_threads  # noqa: E402
-from adaptermix.training.checkpoint import read_checkpoint, write_checkpoint  # noqa: E402
-from adaptermix.training.manifest import BaseInfo, Manifest, state_sha256  # noqa: E402
 
 DEFAULT_DOMAINS = ("sms_spam", "trec", "movie_snippets", "rotten_tomatoes", "election_tweets", "tweet_sentiment")
 

@@ -11,6 +11,7 @@ import csv
 import os
 import random
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,22 @@ def one_line_error(code: int, err: str, *needles: str) -> None:
     assert len(lines) == 1 and "Traceback" not in err, err
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+def train_toy_adapters(root: Path, names: Sequence[str], encoder: Path, cache_dir: Path, *, n_rows: int = 160,
+                       seed: int = 20, max_steps: int = 12) -> Path:
+    """One tiny Pfeiffer adapter per toy CSV domain in `names` (one training seed: a shared init); returns
+    the folder that holds them (`root/adapters`)."""
+    from adaptermix.training.config import TrainConfig
+    from adaptermix.training.train import train
+
+    for i, name in enumerate(names):
+        path = root / f"{name}.csv"
+        with path.open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=["text", "label"])
+            w.writeheader()
+            w.writerows(toy_rows(n_rows, seed=seed + i))
+        train(TrainConfig(domain=str(path), out=root / "adapters" / name, method="pfeiffer", encoder=str(encoder),
+                          preset="quickstart", seed=7, adapter_size=8, learning_rate=5e-3, batch_size=16,
+                          max_steps=max_steps, max_length=32, cache_dir=cache_dir, progress=False))
+    return root / "adapters"

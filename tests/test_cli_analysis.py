@@ -13,13 +13,13 @@ import pytest
 import torch
 
 from adaptermix.analysis import fsd_matrix, greedy_selection
+from adaptermix.checkpoints import ADAPTER_WEIGHTS, read_checkpoint
+from adaptermix.checkpoints.sparse import SPARSE_WEIGHTS
 from adaptermix.evaluation.evaluator import evaluate_checkpoint
 from adaptermix.methods.model import adapter_state, load_base
 from adaptermix.mixing import average
 from adaptermix.pruning import magnitude_prune, sparse_mix
-from adaptermix.training.checkpoint import ADAPTER_WEIGHTS, read_checkpoint
 from adaptermix.training.config import TrainConfig
-from adaptermix.training.sparse import SPARSE_WEIGHTS
 from adaptermix.training.train import train
 from conftest import one_line_error, run_cli, toy_rows
 

@@ -11,8 +11,8 @@ import pytest
 
 from adaptermix.analysis import fsd_matrix
 from adaptermix.analysis.corpus.run import read_adapter_fsd
+from adaptermix.checkpoints import read_checkpoint
 from adaptermix.errors import CheckpointError, ConfigError
-from adaptermix.training.checkpoint import read_checkpoint
 from adaptermix.training.config import TrainConfig
 from adaptermix.training.train import train
 from conftest import toy_rows

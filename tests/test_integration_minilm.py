@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from adaptermix.checkpoints import read_checkpoint
 from adaptermix.data.cache import default_cache_dir
 from adaptermix.data.wheels import WHEELHOUSE_ENV
 from adaptermix.evaluation.evaluator import Evaluator, evaluate_checkpoint
 from adaptermix.mixing import average
-from adaptermix.training.checkpoint import read_checkpoint
 from adaptermix.training.config import TrainConfig
 from adaptermix.training.train import train
 

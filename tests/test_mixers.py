@@ -109,6 +109,7 @@ TABLE = {
     "dare_ties": ({"density": 1.0}, 1.0),
     "magnitude": ({"density": 1.0}, "1/k"),
     "sparse": ({"m": 0}, None),
+    "prune": ({"sparsity": 0.0}, None),
 }
 
 

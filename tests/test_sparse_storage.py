@@ -9,11 +9,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from adaptermix.checkpoints import ADAPTER_WEIGHTS, read_checkpoint, write_files
+from adaptermix.checkpoints.manifest import BaseInfo, Manifest, state_sha256
+from adaptermix.checkpoints.sparse import SPARSE_WEIGHTS, achieved_sparsity, load_sparse, save_sparse
 from adaptermix.errors import CheckpointError
 from adaptermix.pruning import magnitude_prune
-from adaptermix.training.checkpoint import ADAPTER_WEIGHTS, read_checkpoint, write_files
-from adaptermix.training.manifest import BaseInfo, Manifest, state_sha256
-from adaptermix.training.sparse import SPARSE_WEIGHTS, achieved_sparsity, load_sparse, save_sparse
 
 HIDDEN, WIDTH, LAYERS = 256, 32, 4
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from adaptermix.checkpoints import read_checkpoint
 from adaptermix.data import get_domain
 from adaptermix.data.tokenize import collate, encode
 from adaptermix.evaluation.evaluator import Evaluator, evaluate_checkpoint
@@ -14,7 +15,6 @@ from adaptermix.methods.inference import model_inputs
 from adaptermix.methods.model import canonicalize, load_base
 from adaptermix.mixing import average
 from adaptermix.mixing.checkpoints import mix_checkpoints
-from adaptermix.training.checkpoint import read_checkpoint
 from adaptermix.training.config import TrainConfig
 from adaptermix.training.train import TrainResult, train
 

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from adaptermix.analysis.fsd import flip_fraction, fsd
+from adaptermix.checkpoints import read_checkpoint
 from adaptermix.evaluation.engine import Chunk, SweepWorker, WorkerConfig
 from adaptermix.evaluation.evaluator import Evaluator
 from adaptermix.evaluation.spec import EvalSpec
 from adaptermix.mixing import average
 from adaptermix.pipeline.sweep import SweepConfig, half_width, run_sweep, subsets_of
 from adaptermix.store import Store, StoreError
-from adaptermix.training.checkpoint import read_checkpoint
 from adaptermix.training.config import TrainConfig
 from adaptermix.training.train import train
 from conftest import toy_rows

@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 import torch
 
+from adaptermix.checkpoints import read_checkpoint
 from adaptermix.evaluation.engine import Chunk, SweepWorker, WorkerConfig
 from adaptermix.evaluation.evaluator import Evaluator
 from adaptermix.evaluation.spec import EvalSpec, MixSpec
@@ -15,11 +16,8 @@ from adaptermix.methods.model import load_base
 from adaptermix.mixing import mix
 from adaptermix.pipeline.sweep import SweepConfig, run_sweep
 from adaptermix.store import Store
-from adaptermix.training.checkpoint import read_checkpoint
-from adaptermix.training.config import TrainConfig
 from adaptermix.training.init import shared_init
-from adaptermix.training.train import train
-from conftest import one_line_error, run_cli, toy_rows
+from conftest import one_line_error, run_cli, train_toy_adapters
 
 DOMAINS = ("p", "q", "r")
 MIXERS = (MixSpec(), MixSpec(mixer="ties", params={"density": 0.5}),
@@ -30,18 +28,7 @@ MIXERS = (MixSpec(), MixSpec(mixer="ties", params={"density": 0.5}),
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory, tiny_encoders, cache_dir):
     """Three tiny adapters trained with one seed: one shared initialisation, as in a recipe."""
-    root = tmp_path_factory.mktemp("mixstudy")
-    for i, name in enumerate(DOMAINS):
-        path = root / f"{name}.csv"
-        with path.open("w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=["text", "label"])
-            w.writeheader()
-            w.writerows(toy_rows(160, seed=20 + i))
-        train(TrainConfig(domain=str(path), out=root / "adapters" / name, method="pfeiffer",
-                          encoder=str(tiny_encoders["bert"]), preset="quickstart", seed=7, adapter_size=8,
-                          learning_rate=5e-3, batch_size=16, max_steps=12, max_length=32, cache_dir=cache_dir,
-                          progress=False))
-    return root / "adapters"
+    return train_toy_adapters(tmp_path_factory.mktemp("mixstudy"), DOMAINS, tiny_encoders["bert"], cache_dir)
 
 
 def test_shared_init_is_rebuilt_exactly(shared):

@@ -6,4 +6,38 @@ Lens of Signed Weight Directions and its Application to Effective Model Pruning"
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from adaptermix.checkpoints import Checkpoint
+
 __version__ = "0.1.0"
+
+
+def load(
+    path: str | Path,
+    domain: str | None = None,
+    encoder: str | None = None,
+    labels: Sequence[str] | None = None,
+) -> Checkpoint:
+    """A checkpoint from any supported format: ours, a PEFT LoRA or an AdapterHub directory.
+
+    Importing `adaptermix` stays light: torch, transformers and AdapterHub load only when this is
+    called.
+
+    Args:
+        path: the checkpoint directory.
+        domain, encoder, labels: for PEFT or AdapterHub directories (ours record them): the domain
+            of the head, the base encoder (overriding the one their config names), the label names.
+
+    Returns:
+        The `adaptermix.checkpoints.Checkpoint` (canonical adapter and head tensors, manifest).
+
+    Raises:
+        CheckpointError: an unknown, incomplete or unrepresentable directory (one-line message).
+    """
+    from adaptermix.checkpoints import read_checkpoint
+
+    return read_checkpoint(path, domain, encoder, labels)

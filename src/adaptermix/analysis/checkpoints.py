@@ -1,8 +1,8 @@
 """Sign analysis of checkpoint directories: the FSD report (Alg. 3, Fig. 4) and greedy mixing (Alg. 1).
 
-Thin wrappers: they read checkpoints, call the pure functions of `adaptermix.analysis`, and (for
-greedy mixing) write a checkpoint. A `ValueError` of a pure function becomes a `ConfigError`, so
-the CLI prints it as one line.
+Thin wrappers: they read checkpoints (any format, through `adaptermix.checkpoints`), call the pure
+functions of `adaptermix.analysis`, and (for greedy mixing) write a checkpoint. A `ValueError` of a
+pure function becomes a `ConfigError`, so the CLI prints it as one line.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import numpy as np
 
 from adaptermix.analysis.fsd import SPACES, fsd_matrix, layer_fsd
 from adaptermix.analysis.greedy import greedy_selection
-from adaptermix.errors import AdapterMixError, CheckpointError, ConfigError
+from adaptermix.checkpoints import mixture_manifest, read_mixable, refuse_existing, unique_names, write_checkpoint
+from adaptermix.errors import AdapterMixError, ConfigError
 from adaptermix.mixing.average import average
-from adaptermix.mixing.checkpoints import mixture_manifest
-from adaptermix.training.checkpoint import Checkpoint, atomic_dir, check_mixable, read_checkpoint, write_files
 
 
 @contextlib.contextmanager
@@ -32,38 +31,6 @@ def user_errors() -> Iterator[None]:
         raise
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-
-
-def unique_names(checkpoints: Sequence[Checkpoint]) -> list[str]:
-    """Manifest names of the checkpoints; a repeated name gets ` #2`, ` #3`, ... in order of appearance."""
-    seen: dict[str, int] = {}
-    out = []
-    for ckpt in checkpoints:
-        seen[ckpt.name] = seen.get(ckpt.name, 0) + 1
-        out.append(ckpt.name if seen[ckpt.name] == 1 else f"{ckpt.name} #{seen[ckpt.name]}")
-    return out
-
-
-def read_mixable(paths: Sequence[str | Path], *more: str | Path) -> list[Checkpoint]:
-    """Read `paths` and then `more` (e.g. the head's checkpoint); check they can be compared or mixed.
-
-    Returns:
-        The checkpoints of `paths`, then those of `more`.
-
-    Raises:
-        CheckpointError: no paths, an unreadable checkpoint, or adapters of different bases/methods/shapes.
-    """
-    if not paths:
-        raise CheckpointError("no checkpoints given: pass at least one checkpoint directory")
-    checkpoints = [read_checkpoint(p) for p in [*paths, *more]]
-    check_mixable(checkpoints)
-    return checkpoints
-
-
-def refuse_existing(out: str | Path, overwrite: bool) -> None:
-    """Fail before any work when `out` exists (atomic_dir would only notice at the end)."""
-    if Path(out).exists() and not overwrite:
-        raise CheckpointError(f"{out} already exists: choose another --out or pass --overwrite")
 
 
 @dataclass(frozen=True)
@@ -93,7 +60,7 @@ class FsdReport:
 
 
 def fsd_report(paths: Sequence[str | Path], per_layer: bool = False, space: str = "factors",
-               reference: str = "raw") -> FsdReport:
+               reference: str = "raw", encoder: str | None = None) -> FsdReport:
     """FSD matrix (and optionally per-layer matrices) of checkpoint directories (Alg. 3, Sec. 5, Fig. 4).
 
     Args:
@@ -102,6 +69,7 @@ def fsd_report(paths: Sequence[str | Path], per_layer: bool = False, space: str 
         space: `"factors"` (the paper's) or `"delta"` (LoRA as ΔW = B·A).
         reference: `"raw"` (the paper's: the adapters' own weights) or `"init"` (task vectors: each
             adapter minus the shared initialisation it was trained from, rebuilt exactly).
+        encoder: the base encoder of PEFT or AdapterHub directories, overriding their config.
 
     Returns:
         The `FsdReport`.
@@ -114,7 +82,7 @@ def fsd_report(paths: Sequence[str | Path], per_layer: bool = False, space: str 
         raise ConfigError(f"unknown space {space!r}: use one of {', '.join(SPACES)}")
     if reference not in ("raw", "init"):
         raise ConfigError(f"unknown reference {reference!r}: use raw or init")
-    members = read_mixable(paths)
+    members = read_mixable(paths, encoder=encoder)
     adapters = [m.adapter for m in members]
     if reference == "init":
         from adaptermix.methods.model import load_base
@@ -149,6 +117,8 @@ def greedy_mix_checkpoints(
     head_from: str | Path,
     out: str | Path,
     overwrite: bool = False,
+    domain: str | None = None,
+    encoder: str | None = None,
 ) -> list[str]:
     """Greedy Adapter Mixing (Alg. 1, Sec. 6) over checkpoint directories.
 
@@ -164,6 +134,7 @@ def greedy_mix_checkpoints(
         head_from: checkpoint whose head and domain the mixture carries.
         out: checkpoint directory to write (atomically).
         overwrite: replace an existing `out`.
+        domain, encoder: for PEFT or AdapterHub directories (see `adaptermix.checkpoints.read_mixable`).
 
     Returns:
         The chosen names, best first.
@@ -172,7 +143,7 @@ def greedy_mix_checkpoints(
         ConfigError: l out of range. CheckpointError: unreadable or mismatched checkpoints, `out` exists.
     """
     refuse_existing(out, overwrite)
-    *members, head = read_mixable(paths, head_from)
+    *members, head = read_mixable(paths, head_from, domain, encoder)
     names = unique_names(members)
     with user_errors():
         S = fsd_matrix([m.adapter for m in members])
@@ -188,6 +159,5 @@ def greedy_mix_checkpoints(
     }
     manifest = mixture_manifest(picked, head, mixed, [1.0 / len(picked)] * len(picked), config=config,
                                 name=f"{head.name}_greedy")
-    with atomic_dir(out, overwrite) as tmp:
-        write_files(tmp, manifest, mixed, head.head, head.adapter_config, head.head_config)
+    write_checkpoint(out, manifest, mixed, head.head, head.adapter_config, head.head_config, overwrite)
     return [names[i] for i in chosen]

@@ -52,11 +52,11 @@ def attack(
     from adaptermix.attacks.results import summarize
     from adaptermix.attacks.vectors import read_word2vec_text
     from adaptermix.attacks.wrapper import ModelWrapper
+    from adaptermix.checkpoints import read_checkpoint
     from adaptermix.data import get_domain
     from adaptermix.evaluation.evaluator import SLOT, Evaluator
     from adaptermix.fileio import atomic_write_bytes
     from adaptermix.methods.model import load_state
-    from adaptermix.training.checkpoint import read_checkpoint
 
     # Checked before the spec so the user sees our one-line messages, not pydantic's wording.
     ATTACKS.canonical(attack_name)
@@ -64,7 +64,7 @@ def attack(
     spec = AttackSpec.model_validate({"attack": attack_name, "epsilon": epsilon, "query_budget": query_budget})
     _check_out(examples_out)
     user_vectors = read_word2vec_text(vectors) if vectors is not None and spec.attack == "textfooler" else None
-    ckpt = read_checkpoint(checkpoint)
+    ckpt = read_checkpoint(checkpoint, domain=domain)  # a PEFT/AdapterHub dir takes its head's domain from --domain
     data = get_domain(domain or ckpt.domain).load(cache_dir)
     if tuple(data.label_names) != tuple(ckpt.manifest.label_names):
         raise ConfigError(f"{checkpoint} has labels {list(ckpt.manifest.label_names)} but {data.name} has "

@@ -89,9 +89,11 @@ def mix(
     reference: str = typer.Option("raw", help="raw (the paper's) or init (task vectors from the shared init)."),
     space: str = typer.Option("factors", help="LoRA: factors (A, B separately) or delta (ΔW = B·A)."),
     rank: int = typer.Option(None, help="space=delta, non-linear mixer: truncated-SVD rank (default: r)."),
+    domain: str = typer.Option(None, help="PEFT/AdapterHub --head-from: the domain of its head (see docs/formats.md)."),
+    encoder: str = typer.Option(None, help="PEFT/AdapterHub inputs: their base encoder (default: their config's)."),
     overwrite: bool = typer.Option(False),
 ) -> None:
-    """Mix adapters (Eq. 1 by default) and write them with the target's head."""
+    """Mix adapters (Eq. 1 by default; ours, PEFT LoRA or AdapterHub) and write them with the target's head."""
     from adaptermix.evaluation.spec import mix_specs
     from adaptermix.mixing.checkpoints import mix_checkpoints
 
@@ -104,23 +106,34 @@ def mix(
     if reference not in ("raw", "init") or space not in ("factors", "delta"):
         raise ConfigError(f"--reference {reference!r} / --space {space!r}: use raw|init and factors|delta")
     (spec,) = mix_specs(mixer, density, majority_sign, seed, scope, reference, space)
-    path = mix_checkpoints(checkpoints, head_from, out, w, overwrite, spec=spec, rank=rank)
+    path = mix_checkpoints(checkpoints, head_from, out, w, overwrite, spec=spec, rank=rank, domain=domain,
+                           encoder=encoder)
     typer.echo(f"wrote {path} (mixture of {len(checkpoints)}: {spec.label}, {spec.space} space, head of {head_from})")
 
 
 def evaluate(
-    checkpoint: Path = typer.Argument(..., help="Checkpoint directory."),
-    domain: str = typer.Option(None, help="Domain to score on (default: the checkpoint's own)."),
+    checkpoint: Path = typer.Argument(..., help="Checkpoint directory (ours, PEFT LoRA or AdapterHub)."),
+    domain: str = typer.Option(None, help="Domain to score on (default: the checkpoint's own; required for PEFT "
+                                          "and AdapterHub directories, which record none)."),
     split: str = typer.Option("test", help="train, validation or test."),
     max_examples: int = typer.Option(None, help="Score only the first N examples."),
     max_length: int = typer.Option(128),
     cache_dir: Path = typer.Option(None),
     as_json: bool = typer.Option(False, "--json"),
+    encoder: str = typer.Option(None, help="PEFT/AdapterHub: the base encoder (default: their config's)."),
+    labels: str = typer.Option(None, help="PEFT/AdapterHub: the head's label names in index order, comma-separated "
+                                          "(default: the domain's)."),
 ) -> None:
     """Accuracy and macro-F1 of a checkpoint (single adapter or mixture) on a domain split."""
+    from adaptermix.checkpoints import detect_format, foreign_options
     from adaptermix.evaluation.evaluator import evaluate_checkpoint
 
-    m = evaluate_checkpoint(checkpoint, domain, split, max_examples, max_length, cache_dir)
+    fmt = detect_format(checkpoint)
+    if domain is None and fmt != "adaptermix":
+        raise ConfigError(f"{checkpoint} is a {fmt} checkpoint, which records no domain: pass --domain with the "
+                          "domain of its head")
+    with foreign_options(domain, encoder, split_labels(labels)):
+        m = evaluate_checkpoint(checkpoint, domain, split, max_examples, max_length, cache_dir)
     if as_json:
         typer.echo(json.dumps(m.as_dict(), indent=2))
     else:
@@ -128,26 +141,17 @@ def evaluate(
                    f"{m.tokens_per_s:.0f} tokens/s")
 
 
-def run(
-    recipe: Path = typer.Argument(..., help="Recipe YAML, e.g. recipes/quickstart.yaml."),
-    out: Path = typer.Option(None, help="Override the recipe's output folder."),
-    quiet: bool = typer.Option(False),
-) -> None:
-    """Run a recipe: train (or reuse) adapters, sweep their mixtures into the store, write the report."""
-    from adaptermix.pipeline import load_recipe, run_recipe
-    from adaptermix.reporting.quickstart import format_table
-
-    result = run_recipe(load_recipe(recipe, out=out), progress=not quiet)
-    s = result.sweep
-    typer.echo(f"trained {len(result.trained)} adapter(s) ({len(result.recipe.domains) - len(result.trained)} reused); "
-               f"sweep: {s.evaluated} mixtures evaluated, {s.reused} reused, {s.planned} of {s.exhaustive_count} "
-               f"exhaustive" + (f"; {s.tokens_per_s:.0f} tokens/s" if s.evaluated else ""))
-    typer.echo(format_table(result.rows))
-    typer.echo(f"store: {result.store}")
-    typer.echo(f"report: {result.report_paths[-1].parent if result.report_paths else '-'}")
+def split_labels(labels: str | None) -> tuple[str, ...] | None:
+    """`--labels a,b,c` as a tuple (None when not given)."""
+    if labels is None:
+        return None
+    names = tuple(x.strip() for x in labels.split(","))
+    if not all(names):
+        raise ConfigError(f"--labels {labels!r} has an empty name: give comma-separated label names")
+    return names
 
 
 def register(app: typer.Typer) -> None:
     """Attach every command to `app`."""
-    for fn in (domains, train, mix, evaluate, run):
+    for fn in (domains, train, mix, evaluate):
         app.command()(fn)

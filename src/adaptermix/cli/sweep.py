@@ -44,8 +44,15 @@ def sweep(
     mix_seed: int = typer.Option(None, help="dare: seed of the drop masks."),
     scope: str = typer.Option(None, help="ties/magnitude: trim per tensor (default), layer or global."),
     reference: str = typer.Option("raw", help="raw (the paper's) or init (task vectors from the shared init)."),
-    conditions: str = typer.Option("clean", help="Comma-separated conditions (clean; attacks where installed)."),
-    epsilon: float = typer.Option(None, help="fgsm: perturbation size (default 0.01)."),
+    conditions: str = typer.Option("clean", help="Comma-separated conditions: clean, fgsm, textfooler."),
+    epsilon: float = typer.Option(None, help="fgsm: perturbation size on input embeddings (default 0.01)."),
+    attack_mode: str = typer.Option(None, help="textfooler: adaptive (attack every mixture; default) or transfer "
+                                               "(craft once on each target's adapter, score every mixture)."),
+    attack_examples: int = typer.Option(None, help="fgsm/textfooler: examples attacked per target (default 100)."),
+    attack_seed: int = typer.Option(None, help="fgsm/textfooler: seed of the attacked sample (default 0)."),
+    query_budget: int = typer.Option(None, help="textfooler: model queries per example (default: none)."),
+    vectors: Path = typer.Option(None, help="textfooler: word vectors in word2vec text format (default: "
+                                            "GloVe counter-fitted to WordNet, built offline)."),
     backend: str = typer.Option("local", help="local or ray (RAY_ADDRESS joins a cluster)."),
     workers: int = typer.Option(1, help="Worker processes / Ray actors, one model each."),
     gpus_per_worker: float = typer.Option(0.0, help="Ray: GPUs each actor reserves (1 = one worker per GPU)."),
@@ -70,7 +77,8 @@ def sweep(
         raise ConfigError(f"--reference {reference!r}: use raw or init")
     spec = EvalSpec(split=split, max_examples=max_examples, max_length=max_length, precision=precision,  # type: ignore[arg-type]
                     mixers=mix_specs(mixers, density, majority_sign, mix_seed, scope, reference),
-                    conditions=condition_specs(conditions, epsilon))
+                    conditions=condition_specs(conditions, epsilon, attack_mode, attack_examples, query_budget,
+                                               attack_seed, None if vectors is None else str(vectors.resolve())))
     cfg = SweepConfig(
         adapters=tuple(adapters), store=store, targets=tuple(targets.split(",")) if targets else None,
         k_min=k_min, k_max=k_max, mode=mode, ci=ci, seed=seed, spec=spec,  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ finish (in any order); the driver writes them to the store. Each worker holds on
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import replace
 from multiprocessing import get_context
@@ -21,7 +21,7 @@ from adaptermix.registry import Registry
 class Backend(Protocol):
     """Runs chunks on workers built from one `WorkerConfig`."""
 
-    def map(self, config: WorkerConfig, chunks: Sequence[Chunk]) -> Iterator[list[MixResult]]: ...
+    def map(self, config: WorkerConfig, chunks: Iterable[Chunk]) -> Iterator[list[MixResult]]: ...
 
 
 def _threads_per_worker(workers: int) -> int:
@@ -38,7 +38,8 @@ class LocalBackend:
         self.workers = workers
         self._worker: SweepWorker | None = None
 
-    def map(self, config: WorkerConfig, chunks: Sequence[Chunk]) -> Iterator[list[MixResult]]:
+    def map(self, config: WorkerConfig, chunks: Iterable[Chunk]) -> Iterator[list[MixResult]]:
+        # Chunks are pulled only as workers free up: the sweep claims a chunk's lease as it pulls it.
         if self.workers == 1:
             if self._worker is None or self._worker.config != config:
                 self._worker = SweepWorker(config)
@@ -50,11 +51,18 @@ class LocalBackend:
         with ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_init_process,
                                  initargs=(config,)) as pool:
             pending: set[Future] = set()
-            queue = list(chunks)[::-1]
+            queue = iter(chunks)
+            more = True
             try:
-                while queue or pending:
-                    while queue and len(pending) < 2 * self.workers:
-                        pending.add(pool.submit(_run_in_process, queue.pop()))
+                while True:
+                    while more and len(pending) < 2 * self.workers:
+                        item = next(queue, None)
+                        if item is None:
+                            more = False
+                        else:
+                            pending.add(pool.submit(_run_in_process, item))
+                    if not pending:
+                        break
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
                         yield fut.result()
@@ -92,7 +100,8 @@ class RayBackend:
         self.cpus = num_cpus_per_worker
         self.gpus = num_gpus_per_worker
 
-    def map(self, config: WorkerConfig, chunks: Sequence[Chunk]) -> Iterator[list[MixResult]]:
+    def map(self, config: WorkerConfig, chunks: Iterable[Chunk]) -> Iterator[list[MixResult]]:
+        # Ray's pool takes the chunks at once, so their leases are all claimed up front (and renewed).
         import ray
 
         if not ray.is_initialized():

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from adaptermix.evaluation.evaluator import EvalTarget, Evaluator
@@ -44,6 +45,8 @@ class ScoringContext:
         target_index: the target's position in the study (for per-target caches).
         members: the mixture's member indices.
         cache: per-worker scratch space that lives across mixtures (e.g. transfer-mode examples).
+        alone: a context manager factory; inside it the resident model holds the target's adapter
+            alone (not the mixture), so a transfer attack can craft its examples there once.
     """
 
     evaluator: Evaluator
@@ -52,11 +55,18 @@ class ScoringContext:
     target_index: int = 0
     members: tuple[int, ...] = ()
     cache: dict[Any, Any] = field(default_factory=dict)
+    alone: Callable[[], contextlib.AbstractContextManager[None]] | None = None
 
 
 @dataclass(frozen=True)
 class Scored:
-    """The result of scoring one mixture under one condition."""
+    """The result of scoring one mixture under one condition.
+
+    Attributes:
+        correct: optional per-example correctness (bool, one entry per scored example, in the
+            split's order), for paired comparisons of rows (a paired bootstrap over examples);
+            the store keeps it as packed bits (`EvalRow.correct`, `EvalRow.correctness`).
+    """
 
     accuracy: float
     macro_f1: float
@@ -64,6 +74,7 @@ class Scored:
     tokens: int
     padded_tokens: int
     metrics: dict[str, float] = field(default_factory=dict)
+    correct: np.ndarray | None = field(default=None, compare=False)
 
 
 Run = Callable[[ScoringContext, dict[str, Any]], Scored]
@@ -102,8 +113,13 @@ def register(name: str, *, params: dict[str, Any] | None = None,
 
 @register("clean", cite="PAPER.md §4: in-domain accuracy of the mixture with the target's head")
 def clean(context: ScoringContext, params: dict[str, Any]) -> Scored:
-    """Plain scoring of the target split (length-sorted batches, `inference_mode`)."""
+    """Plain scoring of the target split (length-sorted batches, `inference_mode`), with per-example correctness."""
     del params
     with autocast(context.precision):
-        m = context.evaluator.score(context.target)
-    return Scored(m.accuracy, m.macro_f1, m.n, m.tokens, m.padded_tokens)
+        m, preds = context.evaluator.predictions(context.target)
+    return Scored(m.accuracy, m.macro_f1, m.n, m.tokens, m.padded_tokens,
+                  correct=preds == context.target.encoded.labels)
+
+
+# The attack conditions register themselves beside their definitions (after `register` exists).
+from adaptermix.evaluation import robustness as _robustness  # noqa: E402,F401

@@ -16,21 +16,24 @@ runs in-process, in local worker processes, or as a Ray actor.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from adaptermix.checkpoints import Checkpoint, check_mixable, read_checkpoint
 from adaptermix.errors import ConfigError
 from adaptermix.evaluation.conditions import CONDITIONS, ScoringContext
 from adaptermix.evaluation.evaluator import EvalTarget, Evaluator
 from adaptermix.evaluation.precision import resolve_precision
 from adaptermix.evaluation.spec import EvalSpec, MixSpec
 from adaptermix.mixing import Layout, get_mixer, mix_rows
-from adaptermix.training.checkpoint import Checkpoint, check_mixable, read_checkpoint
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class MixResult:
     condition: int = 0
     precision: str = "fp32"
     metrics: dict[str, float] = field(default_factory=dict)
+    # Per-example correctness in the split's order (bool), when the condition gives it; the driver packs it.
+    correct: np.ndarray | None = field(default=None, compare=False)
 
 
 def _sign_conflicts(a: Tensor, b: Tensor) -> Tensor:
@@ -156,6 +161,15 @@ class SweepWorker:
                                                                                  strict=True)), strict=True):
                 param.copy_(row[a:b].view_as(param))
 
+    @contextlib.contextmanager
+    def _alone(self, target: int, mixture: Tensor) -> Iterator[None]:
+        """The target's own adapter (raw weights) resident inside the block; the mixture again after."""
+        self._load(self.stacked[target])
+        try:
+            yield
+        finally:
+            self._load(mixture)
+
     def _signs(self, target: int, members: Sequence[int], mixture: Tensor, mix: int) -> tuple[float, float]:
         # In the view the mixer worked in: raw weights, or task vectors for reference="init".
         if self.config.spec.mixers[mix].reference == "raw":
@@ -186,12 +200,13 @@ class SweepWorker:
             self._load(mixture)
             flip, fsd = self._signs(chunk.target, members, mixture, chunk.mix)
             context = ScoringContext(self.evaluator, tgt, self.precision, chunk.target, tuple(sorted(members)),
-                                     self._cache)
+                                     self._cache, functools.partial(self._alone, chunk.target, mixture))
             s = condition.run(context, cond.params)
             results.append(MixResult(
                 target=chunk.target, members=tuple(sorted(members)), accuracy=s.accuracy, macro_f1=s.macro_f1,
                 n_examples=s.n_examples, tokens=s.tokens, padded_tokens=s.padded_tokens,
                 seconds=time.perf_counter() - start, flip_fraction=flip, mixture_fsd=fsd, mix=chunk.mix,
                 condition=chunk.condition, precision=self.precision, metrics=dict(s.metrics),
+                correct=s.correct,
             ))
         return results

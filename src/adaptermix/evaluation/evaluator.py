@@ -8,21 +8,23 @@ everything runs under `inference_mode`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from adaptermix.checkpoints import Checkpoint, read_checkpoint
 from adaptermix.data import DomainData, get_domain
 from adaptermix.data.tokenize import Encoded, encode
 from adaptermix.errors import CheckpointError, ConfigError
-from adaptermix.methods.inference import Batches, Metrics, evaluate_model, prepare_batches
+from adaptermix.methods.inference import Batches, Metrics, classification_metrics, predict, prepare_batches
 from adaptermix.methods.model import Base, load_base, load_state, set_threads
 from adaptermix.methods.registry import get_method
-from adaptermix.training.checkpoint import Checkpoint, read_checkpoint
 
 SLOT = "slot"
 
@@ -115,11 +117,24 @@ class Evaluator:
 
     def score(self, target: EvalTarget) -> Metrics:
         """Score whatever adapter and head are loaded now on `target` (its batches are built once)."""
+        return self.predictions(target)[0]
+
+    def predictions(self, target: EvalTarget) -> tuple[Metrics, np.ndarray]:
+        """Like `score`, with the predicted label of every example in the split's original order.
+
+        Batches run length-sorted; `predict` writes each batch's predictions back at the examples'
+        own positions, so `preds[i]` belongs to `target.encoded.labels[i]` (what a paired
+        bootstrap over examples needs).
+        """
         key = id(target.encoded)
         if key not in self._batches:
             self._batches[key] = (target.encoded, prepare_batches(self.base.model, target.encoded, self.pad_id))
-        return evaluate_model(self.base.model, target.encoded, self.pad_id, len(target.label_names),
-                              batches=self._batches[key][1])
+        start = time.perf_counter()
+        preds, padded = predict(self.base.model, target.encoded, self.pad_id, batches=self._batches[key][1])
+        seconds = time.perf_counter() - start
+        accuracy, f1 = classification_metrics(preds, target.encoded.labels, len(target.label_names))
+        metrics = Metrics(accuracy, f1, len(target.encoded), int(target.encoded.lengths.sum()), padded, seconds)
+        return metrics, preds
 
     def evaluate(
         self,

@@ -26,6 +26,25 @@ class ConditionSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     condition: str = "clean"
     params: dict[str, Any] = Field(default_factory=dict)
+    # Which of the study's mixers this condition scores (names or labels; None: every mixer). Not part
+    # of the row key: it only decides which (mixer, condition) pairs a sweep runs.
+    mixers: tuple[str, ...] | None = None
+    # Which mixture sizes it scores: None (every k), "ends" (k = 1 and k = n: Table 1's two ends), or
+    # explicit sizes. Not part of the row key either (e.g. adaptive TextFooler only at the ends).
+    sizes: Literal["ends"] | tuple[int, ...] | None = None
+
+    @field_validator("sizes")
+    @classmethod
+    def _positive(cls, v: Any) -> Any:
+        if isinstance(v, tuple) and (not v or any(k < 1 for k in v)):
+            raise ValueError(f"sizes {list(v)}: give mixture sizes ≥ 1, or 'ends'")
+        return v
+
+    def scores_size(self, k: int, n: int) -> bool:
+        """Whether this condition scores mixtures of k adapters in a study of n."""
+        if self.sizes is None:
+            return True
+        return k in (1, n) if self.sizes == "ends" else k in self.sizes
 
     @model_validator(mode="after")
     def _resolve(self) -> ConditionSpec:
@@ -46,7 +65,9 @@ class ConditionSpec(BaseModel):
         return _label(self.condition, self.params)
 
     def as_json(self) -> str:
-        return _canonical(self.model_dump(mode="json"))
+        """Canonical JSON of what the rows' scores depend on (not the `mixers`/`sizes` filters when unset)."""
+        return _canonical(self.model_dump(mode="json", exclude={k for k in ("mixers", "sizes")
+                                                                  if getattr(self, k) is None}))
 
 
 class EvalSpec(BaseModel):
@@ -75,7 +96,8 @@ class EvalSpec(BaseModel):
     def _shorthand(cls, value: Any, info: Any) -> Any:
         # YAML shorthand: `- ties` or `- {mixer: ties, density: 0.2}` (parameters beside the name).
         name_key = "mixer" if info.field_name == "mixers" else "condition"
-        own = {"mixer", "params", "reference", "space"} if name_key == "mixer" else {"condition", "params"}
+        own = ({"mixer", "params", "reference", "space"} if name_key == "mixer"
+               else {"condition", "params", "mixers", "sizes"})
         if isinstance(value, str):
             value = [v for v in value.split(",") if v.strip()]
         if not isinstance(value, list | tuple):
@@ -101,6 +123,22 @@ class EvalSpec(BaseModel):
         if dup is not None:
             raise ValueError(f"{dup} is listed twice")
         return value
+
+    @model_validator(mode="after")
+    def _known_mixers(self) -> EvalSpec:
+        names = {m.mixer for m in self.mixers} | {m.label for m in self.mixers}
+        for c in self.conditions:
+            unknown = [m for m in c.mixers or () if m not in names]
+            if unknown:
+                raise ValueError(f"condition {c.condition} lists mixer {unknown[0]!r}, which is not among the "
+                                 f"study's mixers ({', '.join(m.label for m in self.mixers)})")
+        return self
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """The (mixer index, condition index) pairs a sweep evaluates: every mixer under every condition,
+        except where a condition names the mixers it applies to (e.g. attacks on `average` only)."""
+        return [(mi, ci) for mi, m in enumerate(self.mixers) for ci, c in enumerate(self.conditions)
+                if c.mixers is None or m.mixer in c.mixers or m.label in c.mixers]
 
     def study_config(self) -> dict[str, Any]:
         """The study-level part (hashed into every row's key): split, budget, length, requested precision."""
@@ -141,19 +179,31 @@ def mix_specs(mixers: str, density: float | None = None, majority_sign: str | No
                         reference=reference, space=space) for n in names)
 
 
-def condition_specs(conditions: str, epsilon: float | None = None) -> tuple[ConditionSpec, ...]:
-    """`--conditions clean,fgsm --epsilon 0.01` → ConditionSpecs."""
+def condition_specs(conditions: str, epsilon: float | None = None, mode: str | None = None, n: int | None = None,
+                    query_budget: int | None = None, seed: int | None = None,
+                    vectors: str | None = None) -> tuple[ConditionSpec, ...]:
+    """`--conditions clean,fgsm,textfooler --epsilon 0.01 --attack-mode transfer ...` → ConditionSpecs.
+
+    Each flag goes to the conditions that take it (`n` and `seed` to every attack).
+
+    Raises:
+        ConfigError: an unknown condition, or a flag that none of the listed conditions takes.
+    """
     names = [c.strip() for c in conditions.split(",") if c.strip()]
     if not names:
-        raise ConfigError("--conditions is empty: give e.g. clean")
+        raise ConfigError("--conditions is empty: give e.g. clean,fgsm")
     from adaptermix.evaluation.conditions import CONDITIONS
 
-    out = []
-    for n in names:
-        try:
-            takes = CONDITIONS.get(n).params
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        params = {"epsilon": epsilon} if epsilon is not None and "epsilon" in takes else {}
-        out.append(_build(ConditionSpec, condition=n, params=params))
-    return tuple(out)
+    flags = {"epsilon": ("--epsilon", epsilon), "mode": ("--attack-mode", mode), "n": ("--attack-examples", n),
+             "query_budget": ("--query-budget", query_budget), "seed": ("--attack-seed", seed),
+             "vectors": ("--vectors", vectors)}
+    given = {k: v for k, (_, v) in flags.items() if v is not None}
+    try:
+        takes = {c: CONDITIONS.get(c).params for c in names}
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for key in given:
+        if not any(key in p for p in takes.values()):
+            raise ConfigError(f"{flags[key][0]} is not used by any of --conditions {','.join(names)}")
+    return tuple(_build(ConditionSpec, condition=c, params={k: v for k, v in given.items() if k in takes[c]})
+                 for c in names)

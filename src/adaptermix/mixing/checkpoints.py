@@ -1,49 +1,15 @@
-"""Mixing checkpoint directories with any mixer; the target's own head kept as is."""
+"""Mixing checkpoint directories (any format, see `adaptermix.checkpoints`) with any mixer; the target's head kept."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+from adaptermix.checkpoints import Checkpoint, mixture_manifest, read_mixable, refuse_existing, write_checkpoint
 from adaptermix.errors import CheckpointError
 from adaptermix.mixing.delta import lora_pairs, rescaled_alpha
 from adaptermix.mixing.mix import get_mixer, mix
 from adaptermix.mixing.spec import MixSpec
-from adaptermix.training.checkpoint import Checkpoint, check_mixable, read_checkpoint, write_checkpoint
-from adaptermix.training.manifest import Manifest, Member, state_sha256, versions
-from adaptermix.training.manifest import now as utc_now
-
-
-def mixture_manifest(
-    members: Sequence[Checkpoint],
-    head_from: Checkpoint,
-    adapter: dict,
-    weights: Sequence[float],
-    kind: str = "mixture",
-    config: dict | None = None,
-    extra: dict | None = None,
-    name: str | None = None,
-    adapter_size: int | None = None,
-) -> Manifest:
-    """The manifest of a checkpoint derived from `members` with the head of `head_from`."""
-    return Manifest(
-        kind=kind,  # type: ignore[arg-type]
-        name=name or f"{head_from.name}_mix",
-        domain=head_from.domain,
-        method=head_from.manifest.method,
-        adapter_size=head_from.manifest.adapter_size if adapter_size is None else adapter_size,
-        label_names=head_from.manifest.label_names,
-        base=head_from.manifest.base,
-        adapter_sha256=state_sha256(adapter),
-        members=tuple(
-            Member(name=m.name, domain=m.domain, adapter_sha256=m.manifest.adapter_sha256, weight=w)
-            for m, w in zip(members, weights, strict=True)
-        ),
-        config=config or {},
-        extra=extra or {},
-        versions=versions(),
-        created=utc_now(),
-    )
 
 
 def mix_checkpoints(
@@ -54,6 +20,8 @@ def mix_checkpoints(
     overwrite: bool = False,
     spec: MixSpec | None = None,
     rank: int | None = None,
+    domain: str | None = None,
+    encoder: str | None = None,
 ) -> Path:
     """Mix the adapters in `paths` with any mixer and write them with the head of `head_from`.
 
@@ -70,17 +38,18 @@ def mix_checkpoints(
         spec: mixer, parameters, reference (`init`: task vectors from the shared initialisation)
             and space (`delta`: LoRA as ΔW); uniform Eq. 1 average by default.
         rank: ΔW space with a non-linear mixer: the truncated-SVD rank (default: the members' rank).
+        domain: the domain of `head_from` when it is a PEFT or AdapterHub directory (`--domain`).
+        encoder: the base encoder of PEFT or AdapterHub directories, overriding their config (`--encoder`).
 
     Raises:
         CheckpointError: unreadable checkpoints, adapters of different bases/methods/shapes, or bad
-            mixer settings.
+            mixer settings, or a foreign `head_from` without `domain`.
     """
     spec = spec or MixSpec()
     if not paths:
         raise CheckpointError("no checkpoints to mix: pass at least one checkpoint directory")
-    members = [read_checkpoint(p) for p in paths]
-    head = read_checkpoint(head_from)
-    check_mixable([*members, head])
+    refuse_existing(out, overwrite)
+    *members, head = read_mixable(paths, head_from, domain, encoder)
     init = None
     if spec.reference == "init":
         from adaptermix.methods.model import load_base

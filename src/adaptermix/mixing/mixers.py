@@ -218,3 +218,27 @@ def sparse_rows(rows: Tensor, weights: Sequence[float], layout: Layout, m: int =
                 vals = gather(rows[i], ranges)
                 scatter(rows[i], ranges, ops.prune_smallest(vals, n_pruned(sparsity, vals.numel())))
     return average_rows(rows, weights, layout)
+
+
+def _prune(rows: Tensor, layout: Layout, sparsity: float, scope: str = "global", **_: Any) -> Tensor:
+    from adaptermix.pruning.magnitude import n_pruned
+
+    out = rows.clone()
+    for ranges in layout.groups(scope):
+        for i in range(out.shape[0]):
+            vals = gather(out[i], ranges)
+            scatter(out[i], ranges, ops.prune_smallest(vals, n_pruned(sparsity, vals.numel())))
+    return out
+
+
+@register("prune", prepare=_prune, params={"sparsity": 0.9, "scope": "global"}, normalise=True,
+          cite="Alg. 2 of Nguyen & Le (2024), Sec. 7 / Fig. 8a")
+def prune_rows(rows: Tensor, weights: Sequence[float], layout: Layout, **_: Any) -> Tensor:
+    """Alg. 2 on each member (prepare), then Eq. 1; one member alone is exactly Alg. 2.
+
+    Each member zeroes floor(sparsity·n) smallest-|θ| entries per scope, ties by position: the
+    count and the ties of `adaptermix.pruning.magnitude_prune`, so a k = 1 row of a sweep is the
+    pruned adapter of `adaptermix prune`. `magnitude` differs: it *keeps* floor(density·n) entries
+    (PEFT's count), one entry more per scope pruned whenever (1 − density)·n is not whole.
+    """
+    return average_rows(rows, weights, layout)

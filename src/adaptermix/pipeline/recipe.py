@@ -1,29 +1,37 @@
 """The recipe format and its runner.
 
-A recipe names the encoder, method, preset, domains and budgets of a study. `run_recipe` trains
-one adapter per domain (reusing checkpoints already trained with the same settings), sweeps their
-in-domain mixtures into the study's SQLite store (exhaustively by default: every subset, PAPER.md
-§4), and writes the report (tables and figures) from the store. A second run reuses everything
-already there.
+A recipe names the encoder(s), method(s), preset(s), domains and budgets of a study. `run_recipe`
+trains one adapter per domain (reusing checkpoints already trained with the same settings), sweeps
+their in-domain mixtures into the study's SQLite store (exhaustively by default: every subset,
+PAPER.md §4), runs the optional stages — Sec. 7's pruning (Fig. 8a) and sparse mixing (Fig. 8b),
+the dataset analysis (Sec. 3.1) — into the same store, and writes the report from the store. A
+second run reuses everything already there. `adaptermix run RECIPE --dry-run` prints the plan
+(`adaptermix.pipeline.plan`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from adaptermix.analysis.corpus.result import CorpusConfig
+from adaptermix.checkpoints import Checkpoint, read_checkpoint
 from adaptermix.errors import CheckpointError, ConfigError
 from adaptermix.evaluation.spec import EvalSpec
-from adaptermix.pipeline.sweep import SweepConfig, SweepSummary, run_sweep
+from adaptermix.pipeline.progress import Display
+from adaptermix.pipeline.stages import data_analysis, prune_config, run_stage_sweep, sparse_config
+from adaptermix.pipeline.sweep import SweepConfig, SweepSummary
 from adaptermix.reporting.quickstart import Row, rows_from_store, write_report
 from adaptermix.reporting.sweep import write_sweep_report
-from adaptermix.training.checkpoint import Checkpoint, read_checkpoint
 from adaptermix.training.config import TrainConfig
 from adaptermix.training.train import adapter_name, train
+
+if TYPE_CHECKING:
+    from adaptermix.analysis.corpus.embeddings import Embedder
 
 STORE_NAME = "study.sqlite"
 
@@ -55,8 +63,66 @@ class SweepSection(BaseModel):
     chunk_size: int = Field(default=16, ge=1)
 
 
+class PruneSection(BaseModel):
+    """Fig. 8a (Sec. 7): each target's own adapter pruned by Alg. 2 and scored in-domain.
+
+    Rows: k = 1, condition `clean`, mixer `prune` with params {sparsity, scope}. The paper does not
+    say whether Alg. 2's percentile is taken over the whole adapter (`global`) or per tensor; both
+    are run by default.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sparsities: tuple[float, ...] = Field(default=(0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0), min_length=1)
+    scopes: tuple[Literal["global", "layer", "tensor"], ...] = Field(default=("global", "tensor"), min_length=1)
+
+    @field_validator("sparsities")
+    @classmethod
+    def _fractions(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        return _fractions(value)
+
+
+class SparseMixSection(BaseModel):
+    """Fig. 8b (Sec. 7): Alg. 4 on the Alg. 1 sets of l = 2..n adapters per target, and their dense average.
+
+    Rows: mixer `sparse` with params {m, sparsity}, and `average`, on the member sets stored as
+    artifact `alg1_sets` (docs/store.md).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sparsities: tuple[float, ...] = Field(default=(0.8, 0.9), min_length=1)
+    m: int = Field(default=1, ge=0)  # layers pruned per member (Alg. 4's m)
+    l_max: int | None = Field(default=None, ge=2)  # largest l (default: every adapter)
+
+    @field_validator("sparsities")
+    @classmethod
+    def _fractions(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        return _fractions(value)
+
+
+def _fractions(value: tuple[float, ...]) -> tuple[float, ...]:
+    bad = [v for v in value if not 0.0 <= v <= 1.0]
+    if bad:
+        raise ValueError(f"sparsity {bad[0]} is outside [0, 1]: write 0.9 for 90 %")
+    if len(set(value)) != len(value):
+        raise ValueError("a sparsity is listed twice")
+    return value
+
+
+class ModelSection(BaseModel):
+    """One encoder with its training preset (e.g. bert-base-uncased with Table 17's `bert-base`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    encoder: str
+    preset: str
+
+
 class Recipe(BaseModel):
-    """A study: which adapters to train and how to evaluate their mixtures."""
+    """A study: which adapters to train and how to evaluate their mixtures.
+
+    `models` × `methods` (default: the single `encoder`/`preset` and `method`) gives one study
+    each, with its own adapters, store and report (under `out/<encoder>-<method>/` when there are
+    several, else in `out/`).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str
@@ -65,16 +131,72 @@ class Recipe(BaseModel):
     encoder: str = "minilm"
     method: str = "pfeiffer"
     preset: str = "quickstart"
+    models: tuple[ModelSection, ...] | None = Field(default=None, min_length=1)
+    methods: tuple[str, ...] | None = Field(default=None, min_length=1)
     seed: int = 42
     train: TrainSection = TrainSection()
     eval: EvalSpec = EvalSpec()  # the one eval spec: split, budget, precision, mixers, conditions
     sweep: SweepSection = SweepSection()
+    prune: PruneSection | None = None  # Fig. 8a
+    sparse_mix: SparseMixSection | None = None  # Fig. 8b
+    # The dataset analysis (Sec. 3.1, App. A.1–A.2): CorpusConfig's own fields; domains default to the recipe's.
+    data_analysis: CorpusConfig | None = None
     cache_dir: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _analysis_domains(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("data_analysis"), dict) \
+                and "domains" not in data["data_analysis"]:
+            data = {**data, "data_analysis": {**data["data_analysis"], "domains": data.get("domains")}}
+        return data
+
+    @model_validator(mode="after")
+    def _known_names(self) -> Recipe:
+        from adaptermix.methods.presets import get_preset
+        from adaptermix.methods.registry import get_method
+
+        for method in self.methods or (self.method,):
+            get_method(method)  # ValueError with "did you mean"
+        for model in self.models or (ModelSection(encoder=self.encoder, preset=self.preset),):
+            get_preset(model.preset)
+        return self
+
+    def studies(self) -> list[StudyPlan]:
+        """The (encoder, preset, method) studies of this recipe, each with its output folder."""
+        models = self.models or (ModelSection(encoder=self.encoder, preset=self.preset),)
+        methods = self.methods or (self.method,)
+        one = len(models) * len(methods) == 1
+        return [StudyPlan(m.encoder, m.preset, method,
+                          Path(self.out) if one else Path(self.out) / f"{_slug(m.encoder)}-{method}")
+                for m in models for method in methods]
+
+
+def _slug(encoder: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(encoder).name) or "encoder"
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """One study of a recipe: an encoder with its preset and an adapter method, written under `out`."""
+
+    encoder: str
+    preset: str
+    method: str
+    out: Path
+
+    @property
+    def store(self) -> Path:
+        return self.out / STORE_NAME
+
+    @property
+    def label(self) -> str:
+        return f"{_slug(self.encoder)}/{self.method}"
 
 
 @dataclass(frozen=True)
 class RecipeResult:
-    """What a recipe run produced."""
+    """What a recipe run produced (for its first study; `others` holds the rest)."""
 
     recipe: Recipe
     rows: tuple[Row, ...]
@@ -82,6 +204,13 @@ class RecipeResult:
     report_paths: tuple[Path, ...]
     trained: tuple[str, ...]  # domains trained in this run (the rest were reused)
     sweep: SweepSummary
+    stages: dict[str, SweepSummary] = field(default_factory=dict)  # prune, sparse_mix
+    analysed: bool = False  # the dataset analysis ran now (False: stored already, or not asked for)
+    others: tuple[RecipeResult, ...] = ()
+
+    @property
+    def index_html(self) -> Path | None:
+        return next((p for p in self.report_paths if p.name == "index.html"), None)
 
 
 def load_recipe(path: str | Path, **overrides: Any) -> Recipe:
@@ -111,14 +240,14 @@ def load_recipe(path: str | Path, **overrides: Any) -> Recipe:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"recipe {path}: field {where!r}: {msg}") from exc
+        raise ConfigError(f"recipe {path}: field {where!r}: {msg}" if where else f"recipe {path}: {msg}") from exc
 
 
-def _train_config(recipe: Recipe, domain: str, out: Path, progress: bool) -> TrainConfig:
+def _train_config(recipe: Recipe, study: StudyPlan, domain: str, progress: bool = False) -> TrainConfig:
     return TrainConfig(
-        domain=domain, out=out, method=recipe.method, encoder=recipe.encoder, preset=recipe.preset,
-        seed=recipe.seed, cache_dir=recipe.cache_dir, overwrite=True, progress=progress,
-        **recipe.train.model_dump(),
+        domain=domain, out=study.out / "adapters" / adapter_name(domain), method=study.method,
+        encoder=study.encoder, preset=study.preset, seed=recipe.seed, cache_dir=recipe.cache_dir, overwrite=True,
+        progress=progress, **recipe.train.model_dump(),
     )
 
 
@@ -134,34 +263,86 @@ def _reusable(path: Path, cfg: TrainConfig) -> Checkpoint | None:
     return ckpt if stored == keep else None
 
 
-def run_recipe(recipe: Recipe, progress: bool = True) -> RecipeResult:
-    """Train (or reuse) every adapter, sweep their mixtures into the store, write the report."""
-    out = Path(recipe.out)
-    store = out / STORE_NAME
-    plans = [(domain, _train_config(recipe, domain, out / "adapters" / adapter_name(domain), progress))
-             for domain in recipe.domains]
-    stale = [domain for domain, cfg in plans if _reusable(cfg.out, cfg) is None]
-    if stale and store.exists():
-        # Fail before hours of training: the store holds results of the adapters about to be replaced.
-        raise ConfigError(
-            f"{store} holds results for the previous adapters, and {', '.join(stale)} must be (re)trained "
-            "with the recipe's new settings: delete the store, or set a new `out` in the recipe"
-        )
+def stage_names(recipe: Recipe) -> list[str]:
+    """The stages each study of `recipe` runs, in order."""
+    names = ["train", "sweep"]
+    names += ["prune"] if recipe.prune is not None else []
+    names += ["sparse_mix"] if recipe.sparse_mix is not None else []
+    names += ["data_analysis"] if recipe.data_analysis is not None else []
+    return [*names, "report"]
+
+
+def stale_domains(recipe: Recipe, study: StudyPlan) -> list[str]:
+    """Domains whose adapter must be (re)trained: no checkpoint with exactly the recipe's settings."""
+    return [d for d in recipe.domains if _reusable((cfg := _train_config(recipe, study, d)).out, cfg) is None]
+
+
+def run_recipe(recipe: Recipe, progress: bool = True, embedder: Embedder | None = None) -> RecipeResult:
+    """Run every study of the recipe: train (or reuse), sweep, Sec. 7 stages, dataset analysis, report.
+
+    Args:
+        recipe: the study.
+        progress: show the progress display (one across every stage; lines, not bars, off a terminal).
+        embedder: the dataset analysis's sentence encoder (default: the embedded MiniLM).
+
+    Raises:
+        ConfigError: a store that holds results of adapters about to be retrained; bad stage settings.
+        KeyboardInterrupt: after Ctrl-C, once the store is consistent (a re-run resumes).
+    """
+    studies = recipe.studies()
+    # Fail before hours of training: a store holds results of the adapters about to be replaced.
+    stale = {s.out: stale_domains(recipe, s) for s in studies}
+    for s in studies:
+        if stale[s.out] and s.store.exists():
+            raise ConfigError(
+                f"{s.store} holds results for the previous adapters, and {', '.join(stale[s.out])} must be "
+                "(re)trained with the recipe's new settings: delete the store, or set a new `out` in the recipe"
+            )
+    display = Display(enabled=progress, stages=len(studies) * len(stage_names(recipe)))
+    results = [_run_study(recipe, s, stale[s.out], display, embedder) for s in studies]
+    first = results[0]
+    return replace(first, others=tuple(results[1:]))
+
+
+def _run_study(recipe: Recipe, study: StudyPlan, stale: list[str], display: Display,
+               embedder: Embedder | None) -> RecipeResult:
+    tag = f"{study.label} " if study.out != Path(recipe.out) else ""
+    # On a terminal the training loop's own step bar shows under the stage's; off one, only stage lines.
+    cfgs = [_train_config(recipe, study, d, display.enabled and display.tty) for d in recipe.domains]
     trained: list[str] = []
-    for domain, cfg in plans:
-        if domain in stale:
-            train(cfg)
-            trained.append(domain)
-    paths = [cfg.out for _, cfg in plans]
-    n = len(paths)
-    sw = recipe.sweep
-    summary = run_sweep(SweepConfig(
-        adapters=tuple(paths), store=store, mode="sampled" if sw.mode == "sampled" else "exhaustive", ci=sw.ci,
-        sizes=(1, n) if sw.mode == "ends" else None, spec=recipe.eval,
-        backend=sw.backend, workers=sw.workers, chunk_size=sw.chunk_size,
-        cache_dir=recipe.cache_dir, progress=progress,
-    ))
-    if summary.interrupted:
-        raise KeyboardInterrupt
-    report = [*write_report(store, out), *write_sweep_report(store, out / "report")]
-    return RecipeResult(recipe, rows_from_store(store), store, tuple(report), tuple(trained), summary)
+    with display.stage(f"{tag}train", len(stale), unit="adapters") as bar:
+        for cfg in cfgs:
+            if cfg.domain in stale:
+                train(cfg)
+                trained.append(cfg.domain)
+                bar.update(1)
+    paths = tuple(cfg.out for cfg in cfgs)
+    n, sw = len(paths), recipe.sweep
+    base = SweepConfig(
+        adapters=paths, store=study.store, mode="sampled" if sw.mode == "sampled" else "exhaustive", ci=sw.ci,
+        sizes=(1, n) if sw.mode == "ends" else None, spec=recipe.eval, backend=sw.backend, workers=sw.workers,
+        chunk_size=sw.chunk_size, cache_dir=recipe.cache_dir, progress=False,
+    )
+    with display.stage(f"{tag}sweep") as bar:
+        summary = run_stage_sweep(base, bar)
+    stages: dict[str, SweepSummary] = {}
+    if recipe.prune is not None:
+        with display.stage(f"{tag}prune (Fig. 8a)") as bar:
+            stages["prune"] = run_stage_sweep(prune_config(base, recipe.prune.sparsities, recipe.prune.scopes), bar)
+    if recipe.sparse_mix is not None:
+        sm = recipe.sparse_mix
+        with display.stage(f"{tag}sparse_mix (Fig. 8b)") as bar:
+            stages["sparse_mix"] = run_stage_sweep(sparse_config(base, sm.sparsities, sm.m, sm.l_max), bar)
+    analysed = False
+    if recipe.data_analysis is not None:
+        with display.stage(f"{tag}data_analysis", 1, unit="analyses") as bar:
+            analysed = data_analysis(recipe.data_analysis, study.store, paths, recipe.cache_dir, embedder)
+            bar.update(1)
+    with display.stage(f"{tag}report", 1, unit="reports") as bar:
+        from adaptermix.reporting.report import write_html_report
+
+        report = [*write_report(study.store, study.out), *write_sweep_report(study.store, study.out / "report"),
+                  write_html_report(study.store, study.out / "report")]
+        bar.update(1)
+    return RecipeResult(recipe, rows_from_store(study.store), study.store, tuple(report), tuple(trained), summary,
+                        stages, analysed)

@@ -4,7 +4,13 @@ For each target domain D among n adapters: D alone and D with every subset of th
 (n·2^(n−1) evaluations; 53,248 for n = 13), each on D's split with D's head. Results go to the
 study's SQLite store chunk by chunk, so a killed sweep resumes where it stopped and a finished
 row is never recomputed. `sampled` mode draws subsets per (target, k) until the mean is known to
-the requested precision.
+the requested precision. `member_sets` replaces the enumeration by explicit member sets per target
+(the Alg. 1 sets of the Sec. 7 stages).
+
+Several sweeps may run on one store at once (issue 10): each chunk is claimed with a lease before it
+is computed (`adaptermix.store.leases`), so they share the chunks instead of each computing every
+row, and the chunks of a sweep that died are taken back. Chunks are cut from the full, deterministic
+list of member sets (then stripped of stored rows), so every process names a chunk the same way.
 """
 
 from __future__ import annotations
@@ -13,23 +19,24 @@ import hashlib
 import itertools
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from tqdm.auto import tqdm
 
 from adaptermix.analysis.fsd import fsd_matrix
-from adaptermix.errors import ConfigError
+from adaptermix.checkpoints import Checkpoint, check_mixable, detect_format, read_checkpoint
+from adaptermix.checkpoints.manifest import MANIFEST_NAME
+from adaptermix.errors import CheckpointError, ConfigError
 from adaptermix.evaluation.backends import get_backend
 from adaptermix.evaluation.engine import Chunk, MixResult, WorkerConfig
 from adaptermix.evaluation.spec import EvalSpec
-from adaptermix.store import AdapterRef, EvalRow, Store, StudyMeta
-from adaptermix.training.checkpoint import Checkpoint, check_mixable, read_checkpoint
-from adaptermix.training.manifest import MANIFEST_NAME
+from adaptermix.pipeline.progress import Display, Stage
+from adaptermix.store import AdapterRef, EvalRow, Store, StudyMeta, pack_correct
+from adaptermix.store.leases import DEFAULT_TTL, Claim, Leases
 
 
 class SweepConfig(BaseModel):
@@ -44,6 +51,10 @@ class SweepConfig(BaseModel):
         chunk_size: mixtures per unit of work (and per store transaction).
         spec: how every mixture is scored (split, budget, precision, mixers, conditions); one frozen
             object, carried to the workers as it is.
+        member_sets: explicit member sets per target (target name → sets of adapter names, each
+            containing the target) instead of every subset; `sizes`, `k_min`, `k_max` and `mode`
+            are then ignored and `targets` defaults to its keys.
+        lease_ttl: seconds a chunk's lease outlives its owner (the owner renews it while alive).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -65,6 +76,8 @@ class SweepConfig(BaseModel):
     compile: bool = False
     cache_dir: Path | None = None
     progress: bool = True
+    member_sets: dict[str, tuple[tuple[str, ...], ...]] | None = None
+    lease_ttl: float = Field(default=DEFAULT_TTL, gt=0)
 
 
 @dataclass
@@ -93,14 +106,28 @@ def discover(paths: Sequence[Path]) -> list[Path]:
         if (path / MANIFEST_NAME).is_file():
             found.append(path)
         elif path.is_dir():
+            _refuse_foreign(path)
             # Hidden entries are temporary directories of interrupted writes, never checkpoints.
-            found.extend(sorted(p for p in path.iterdir()
-                                if not p.name.startswith(".") and (p / MANIFEST_NAME).is_file()))
+            subdirs = sorted(p for p in path.iterdir() if not p.name.startswith(".") and p.is_dir())
+            for sub in subdirs:
+                _refuse_foreign(sub)
+            found.extend(p for p in subdirs if (p / MANIFEST_NAME).is_file())
         else:
             raise ConfigError(f"{path} is neither a checkpoint nor a folder of checkpoints")
     if len(found) < 1:
         raise ConfigError(f"no checkpoints found in {', '.join(map(str, paths))}: train adapters first")
     return found
+
+
+def _refuse_foreign(path: Path) -> None:
+    """A PEFT or AdapterHub directory cannot join a sweep as it is: its domain is not recorded in it."""
+    try:
+        fmt = detect_format(path)
+    except CheckpointError:
+        return
+    if fmt != "adaptermix":
+        raise ConfigError(f"{path} is a {'PEFT' if fmt == 'peft' else 'AdapterHub'} adapter, which does not record "
+                          f"its domain: convert it first with `adaptermix import {path} --domain DOMAIN --out CKPT`")
 
 
 def study_names(checkpoints: Sequence[Checkpoint]) -> list[str]:
@@ -118,10 +145,14 @@ def subsets_of(target: int, n: int, k: int) -> list[tuple[int, ...]]:
     return [tuple(sorted((target, *rest))) for rest in itertools.combinations(others, k - 1)]
 
 
-def _chunks(target: int, subsets: Sequence[tuple[int, ...]], size: int, mix: int = 0,
-            condition: int = 0) -> Iterator[Chunk]:
-    for i in range(0, len(subsets), size):
-        yield Chunk(target, tuple(subsets[i : i + size]), mix, condition)
+def chunk_id(mixer: str, condition: str, target: str, members: Sequence[str]) -> str:
+    """The lease id of a chunk: its labels, target and every member key of the full chunk (24 hex)."""
+    text = "|".join([mixer, condition, target, *members])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+Work = tuple[str, Chunk]
+"""A chunk id (the same in every process) and the chunk holding only its rows not yet stored."""
 
 
 def half_width(acc: Sequence[float], population: int) -> float:
@@ -152,7 +183,8 @@ def _order(seed: int, target: str, k: int, n: int) -> np.random.Generator:
 class _Run:
     """Shared state of one sweep run: names, S, store, backend and the bookkeeping."""
 
-    def __init__(self, cfg: SweepConfig) -> None:
+    def __init__(self, cfg: SweepConfig, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.cfg = cfg
         # The backend first: an unknown backend or a missing Ray must fail before any file is made.
         self.backend = get_backend(cfg.backend, cfg.workers, cfg.gpus_per_worker)
@@ -166,6 +198,9 @@ class _Run:
         if unknown:
             raise ConfigError(f"target {unknown[0]!r} has no adapter; adapters: {', '.join(self.names)}")
         self.targets = [self.names.index(t) for t in targets]
+        self.member_sets = self._member_sets(cfg.member_sets)
+        if cfg.member_sets is not None and not cfg.targets:
+            self.targets = list(self.member_sets)
         self.k_max = min(cfg.k_max or self.n, self.n)
         if cfg.k_min > self.k_max:
             raise ConfigError(f"--k {cfg.k_min}..{cfg.k_max} is empty for {self.n} adapters")
@@ -186,18 +221,60 @@ class _Run:
             cache_dir=None if cfg.cache_dir is None else str(cfg.cache_dir), compile=cfg.compile,
         )
         # (mixer index, condition index) pairs: every mixture is scored by each mixer under each condition.
-        self.pairs = [(mi, ci) for mi in range(len(cfg.spec.mixers)) for ci in range(len(cfg.spec.conditions))]
+        self.pairs = cfg.spec.pairs()  # every mixer × condition, less what a condition's `mixers` excludes
         self.store = Store.open(cfg.store, meta)
         try:
             self.store.set_fsd_matrix(self.names, self.S)
             self.done = {(mi, ci): self.store.done_keys(self.spec.conditions[ci].label, self.spec.mixers[mi].label)
                          for mi, ci in self.pairs}
+            self.leases = Leases(cfg.store, meta.eval_config_hash, cfg.lease_ttl, clock=clock)
         except BaseException:
             self.store.close()
             raise
+        self.sleep = sleep
+
+    def _member_sets(self, given: dict[str, tuple[tuple[str, ...], ...]] | None) -> dict[int, list[tuple[int, ...]]]:
+        """Explicit sets as sorted index tuples per target index (validated), or {} when none are given."""
+        out: dict[int, list[tuple[int, ...]]] = {}
+        for target, sets in (given or {}).items():
+            if target not in self.names:
+                raise ConfigError(f"member set target {target!r} has no adapter; adapters: {', '.join(self.names)}")
+            rows: list[tuple[int, ...]] = []
+            for members in sets:
+                unknown = [m for m in members if m not in self.names]
+                if unknown:
+                    raise ConfigError(f"member {unknown[0]!r} of a set for {target} has no adapter; "
+                                      f"adapters: {', '.join(self.names)}")
+                if target not in members or len(set(members)) != len(members):
+                    raise ConfigError(f"member set {'+'.join(members)} for {target} must contain {target} "
+                                      "and name each adapter once")
+                idx = tuple(sorted(self.names.index(m) for m in members))
+                if idx not in rows:
+                    rows.append(idx)
+            out[self.names.index(target)] = rows
+        return out
+
+    def close(self) -> None:
+        self.leases.close()
+        self.store.close()
 
     def key(self, target: int, members: tuple[int, ...]) -> str:
-        return f"{self.names[target]}|{'+'.join(sorted(self.names[i] for i in members))}"
+        return f"{self.names[target]}|{self.members_key(members)}"
+
+    def members_key(self, members: tuple[int, ...]) -> str:
+        return "+".join(sorted(self.names[i] for i in members))
+
+    def work(self, mi: int, ci: int, target: int, subsets: Sequence[tuple[int, ...]],
+             stored: Container[str]) -> Iterator[Work]:
+        """Chunks of `subsets` cut in order (ids from the full chunk), without the sets whose row key is `stored`."""
+        size = self.cfg.chunk_size
+        for i in range(0, len(subsets), size):
+            full = tuple(subsets[i : i + size])
+            fresh = tuple(s for s in full if self.key(target, s) not in stored)
+            if fresh:
+                cid = chunk_id(self.spec.mixers[mi].label, self.spec.conditions[ci].label, self.names[target],
+                               [self.members_key(s) for s in full])
+                yield cid, Chunk(target, fresh, mi, ci)
 
     def row(self, r: MixResult) -> EvalRow:
         mix, cond = self.spec.mixers[r.mix], self.spec.conditions[r.condition]
@@ -211,68 +288,133 @@ class _Run:
             flip_fraction=r.flip_fraction, mean_pairwise_fsd=mean_pair, seconds=r.seconds, tokens=r.tokens,
             mixer=mix.label, mixer_params=mix.as_json(), condition_params=cond.as_json(), precision=r.precision,
             mixture_fsd=r.mixture_fsd, metrics=r.metrics or None,
+            correct=None if r.correct is None else pack_correct(r.correct),
         )
 
-    def execute(self, chunks: list[Chunk], summary: SweepSummary, bar: tqdm) -> dict[tuple[int, int, str], float]:
-        """Run chunks, upsert each as it finishes; returns (mixer, condition, key) → accuracy of what was computed."""
+    def execute(self, work: Sequence[Work], summary: SweepSummary, stage: Stage) -> dict[tuple[int, int, str], float]:
+        """Run chunks, upsert each as it finishes; returns (mixer, condition, key) → accuracy of every row.
+
+        Each chunk is claimed first (`Leases.claim`): a chunk another live sweep holds is skipped and
+        retried after the rest, until its rows are stored by that sweep or its lease expires.
+        """
         got: dict[tuple[int, int, str], float] = {}
-        if not chunks:
+        pending = list(work)
+        if not pending:
             return got
-        before, start = summary.seconds, time.perf_counter()
-        for results in self.backend.map(self.worker_config, chunks):
-            rows = [self.row(r) for r in results]
-            self.store.upsert(rows)  # one transaction per chunk: a kill loses at most this chunk
-            for r, row in zip(results, rows, strict=True):
-                got[(r.mix, r.condition, row.key)] = r.accuracy
-                summary.tokens += r.tokens
-            summary.evaluated += len(results)
-            summary.seconds = before + time.perf_counter() - start
-            bar.update(len(results))
-            bar.set_postfix(tok_s=f"{summary.tokens_per_s:.0f}")
+        self.leases.start_heartbeat()
+        poll = min(5.0, self.cfg.lease_ttl / 4)
+        while pending:
+            deferred: list[Work] = []
+            by_chunk: dict[tuple[int, int, int, tuple[tuple[int, ...], ...]], str] = {}
+            by_others: list[Chunk] = []
+
+            def claimed(todo: list[Work], deferred: list[Work] = deferred,
+                        by_chunk: dict[tuple[int, int, int, tuple[tuple[int, ...], ...]], str] = by_chunk,
+                        by_others: list[Chunk] = by_others) -> Iterator[Chunk]:
+                for cid, chunk in todo:
+                    mix, cond = self.spec.mixers[chunk.mix].label, self.spec.conditions[chunk.condition].label
+                    keys = [self.members_key(s) for s in chunk.subsets]
+                    state = self.leases.claim(cid, mix, cond, self.names[chunk.target], keys)
+                    if state is Claim.CLAIMED:
+                        by_chunk[(chunk.mix, chunk.condition, chunk.target, chunk.subsets)] = cid
+                        yield chunk
+                    elif state is Claim.DONE:  # another sweep stored it meanwhile
+                        by_others.append(chunk)
+                        summary.reused += len(chunk.subsets)
+                        stage.update(len(chunk.subsets))
+                    else:
+                        deferred.append((cid, chunk))
+
+            before, start = summary.seconds, time.perf_counter()
+            for results in self.backend.map(self.worker_config, claimed(pending)):
+                rows = [self.row(r) for r in results]
+                self.store.upsert(rows)  # one transaction per chunk: a kill loses at most this chunk
+                first = results[0]
+                cid = by_chunk.pop((first.mix, first.condition, first.target, tuple(r.members for r in results)))
+                self.leases.release(cid)
+                for r, row in zip(results, rows, strict=True):
+                    got[(r.mix, r.condition, row.key)] = r.accuracy
+                    summary.tokens += r.tokens
+                summary.evaluated += len(results)
+                summary.seconds = before + time.perf_counter() - start
+                stage.update(len(results), tok_s=f"{summary.tokens_per_s:.0f}")
+            if by_others:
+                got.update(self._stored(by_others))
+            pending = deferred
+            if pending:
+                self.sleep(poll)
         return got
 
+    def _stored(self, chunks: Sequence[Chunk]) -> dict[tuple[int, int, str], float]:
+        """Accuracies of the rows of `chunks` that another sweep stored."""
+        out: dict[tuple[int, int, str], float] = {}
+        for mi, ci in {(c.mix, c.condition) for c in chunks}:
+            rows = {r.key: r.accuracy for r in self.store.rows(condition=self.spec.conditions[ci].label,
+                                                              mixer=self.spec.mixers[mi].label)}
+            for c in chunks:
+                if (c.mix, c.condition) == (mi, ci):
+                    for s in c.subsets:
+                        out[(mi, ci, self.key(c.target, s))] = rows[self.key(c.target, s)]
+        return out
 
-def run_sweep(cfg: SweepConfig) -> SweepSummary:
+
+def run_sweep(cfg: SweepConfig, stage: Stage | None = None, *, clock: Callable[[], float] = time.time,
+              sleep: Callable[[float], None] = time.sleep) -> SweepSummary:
     """Run (or resume) a sweep; see the module docstring.
 
+    Args:
+        cfg: the sweep.
+        stage: the progress display of the calling study's stage (default: one of its own,
+            shown unless `cfg.progress` is False).
+        clock, sleep: wall clock and wait, for the chunk leases (injectable: tests move time).
+
     Raises:
-        ConfigError / CheckpointError / StoreError: bad adapters, targets, k range, or a store of
-            another study.
+        ConfigError / CheckpointError / StoreError: bad adapters, targets, k range, member sets, or a
+            store of another study.
     """
-    run = _Run(cfg)
-    sizes: Sequence[int] = range(cfg.k_min, run.k_max + 1)
-    if cfg.sizes is not None:
-        bad = [k for k in cfg.sizes if not 1 <= k <= run.n]
-        if bad:
-            raise ConfigError(f"mixture size {bad[0]} is outside 1..{run.n}")
-        sizes = sorted(set(cfg.sizes))
-    exhaustive = len(run.pairs) * sum(math.comb(run.n - 1, k - 1) for _ in run.targets for k in sizes)
-    summary = SweepSummary(store=cfg.store, exhaustive_count=exhaustive, planned=0, reused=0, evaluated=0)
+    run = _Run(cfg, clock, sleep)
     try:
-        if cfg.mode == "exhaustive":
-            _exhaustive(run, sizes, summary)
-        else:
-            _sampled(run, sizes, summary)
-    except KeyboardInterrupt:
-        summary.interrupted = True
+        sizes: Sequence[int] = range(cfg.k_min, run.k_max + 1)
+        if cfg.sizes is not None:
+            bad = [k for k in cfg.sizes if not 1 <= k <= run.n]
+            if bad:
+                raise ConfigError(f"mixture size {bad[0]} is outside 1..{run.n}")
+            sizes = sorted(set(cfg.sizes))
+        sets = {t: run.member_sets.get(t, []) if run.member_sets
+                else [s for k in sizes for s in subsets_of(t, run.n, k)] for t in run.targets}
+        exhaustive = len(run.pairs) * sum(len(v) for v in sets.values())
+        summary = SweepSummary(store=cfg.store, exhaustive_count=exhaustive, planned=0, reused=0, evaluated=0)
+        own = stage is None
+        if stage is None:
+            stage = Display(enabled=cfg.progress).stage("sweep" if cfg.mode == "exhaustive" else "sweep (sampled)")
+        try:
+            if cfg.mode == "exhaustive" or run.member_sets:
+                _exhaustive(run, sets, summary, stage)
+            else:
+                _sampled(run, sizes, summary, stage)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            if own:
+                stage.close()
     finally:
-        run.store.close()
+        run.close()
     return summary
 
 
-def _exhaustive(run: _Run, sizes: Sequence[int], summary: SweepSummary) -> None:
-    todo: list[Chunk] = []
+def _exhaustive(run: _Run, sets: dict[int, list[tuple[int, ...]]], summary: SweepSummary, stage: Stage) -> None:
+    todo: list[Work] = []
     for mi, ci in run.pairs:
+        done = run.done[(mi, ci)]
+        cond = run.spec.conditions[ci]
         for t in run.targets:
-            for k in sizes:
-                subsets = subsets_of(t, run.n, k)
-                summary.planned += len(subsets)
-                fresh = [s for s in subsets if run.key(t, s) not in run.done[(mi, ci)]]
-                summary.reused += len(subsets) - len(fresh)
-                todo.extend(_chunks(t, fresh, run.cfg.chunk_size, mi, ci))
-    total = sum(len(c.subsets) for c in todo)
-    with tqdm(total=total, desc="sweep", unit="mix", disable=not run.cfg.progress, dynamic_ncols=True) as bar:
-        run.execute(todo, summary, bar)
+            subsets = [s for s in sets[t] if cond.scores_size(len(s), run.n)]
+            summary.planned += len(subsets)
+            work = list(run.work(mi, ci, t, subsets, done))
+            summary.reused += len(subsets) - sum(len(c.subsets) for _, c in work)
+            todo.extend(work)
+    stage.add_total(sum(len(c.subsets) for _, c in todo))
+    run.execute(todo, summary, stage)
 
 
 @dataclass
@@ -287,7 +429,7 @@ class _Group:
         return len(self.acc)
 
 
-def _sampled(run: _Run, sizes: Sequence[int], summary: SweepSummary) -> None:
+def _sampled(run: _Run, sizes: Sequence[int], summary: SweepSummary, stage: Stage) -> None:
     """Per (target, k): draw subsets in a seeded random order until the CI half-width ≤ cfg.ci points."""
     cfg = run.cfg
     labels = {(run.spec.mixers[mi].label, run.spec.conditions[ci].label): (mi, ci) for mi, ci in run.pairs}
@@ -299,29 +441,33 @@ def _sampled(run: _Run, sizes: Sequence[int], summary: SweepSummary) -> None:
     for mi, ci in run.pairs:
         for t in run.targets:
             for k in sizes:
+                if not run.spec.conditions[ci].scores_size(k, run.n):
+                    continue
                 subsets = subsets_of(t, run.n, k)
                 # The same draw order for every mixer and condition: their groups are paired samples.
                 order = _order(cfg.seed, run.names[t], k, run.n).permutation(len(subsets))
                 groups[(mi, ci, t, k)] = _Group([subsets[i] for i in order])
-    bar = tqdm(total=None, desc="sweep (sampled)", unit="mix", disable=not cfg.progress, dynamic_ncols=True)
-    with bar:
-        while True:
-            wanted: list[tuple[_Group, tuple[int, int, int], list[tuple[int, ...]]]] = []
-            for (mi, ci, t, _k), g in groups.items():
-                if half_width(g.acc, len(g.order)) * 100 <= cfg.ci:
-                    continue
-                step = max(cfg.min_samples - g.drawn, 2)
-                wanted.append((g, (mi, ci, t), g.order[g.drawn : g.drawn + step]))
-            if not wanted:
-                break
-            chunks: list[Chunk] = []
-            for _g, (mi, ci, t), subsets in wanted:
-                fresh = [s for s in subsets if (mi, ci, run.key(t, s)) not in known]
-                summary.reused += len(subsets) - len(fresh)
-                chunks.extend(_chunks(t, fresh, cfg.chunk_size, mi, ci))
-            known.update(run.execute(chunks, summary, bar))
-            for g, (mi, ci, t), subsets in wanted:
-                g.acc.extend(known[(mi, ci, run.key(t, s))] for s in subsets)
+    while True:
+        wanted: list[tuple[_Group, tuple[int, int, int], list[tuple[int, ...]]]] = []
+        for (mi, ci, t, _k), g in groups.items():
+            if half_width(g.acc, len(g.order)) * 100 <= cfg.ci:
+                continue
+            step = max(cfg.min_samples - g.drawn, 2)
+            wanted.append((g, (mi, ci, t), g.order[g.drawn : g.drawn + step]))
+        if not wanted:
+            break
+        todo: list[Work] = []
+        have: dict[tuple[int, int], set[str]] = {pair: set() for pair in run.pairs}
+        for mi, ci, key in known:
+            have[(mi, ci)].add(key)
+        for _g, (mi, ci, t), subsets in wanted:
+            work = list(run.work(mi, ci, t, subsets, have[(mi, ci)]))
+            summary.reused += len(subsets) - sum(len(c.subsets) for _, c in work)
+            todo.extend(work)
+        stage.add_total(sum(len(c.subsets) for _, c in todo))
+        known.update(run.execute(todo, summary, stage))
+        for g, (mi, ci, t), subsets in wanted:
+            g.acc.extend(known[(mi, ci, run.key(t, s))] for s in subsets)
     for (mi, ci, t, k), g in groups.items():
         if mi == 0 and ci == 0:
             summary.per_group[(run.names[t], k)] = g.drawn

@@ -1,6 +1,6 @@
 """Pruning of checkpoint directories: magnitude pruning (Alg. 2) and FSD-guided sparse mixing (Alg. 4).
 
-Thin wrappers around `magnitude_prune` and `sparse_mix`: read checkpoints, call the pure function,
+Thin wrappers around `magnitude_prune` and `sparse_mix`: read checkpoints (any format), call the pure function,
 write a checkpoint with the facts in its manifest. Heads are never pruned or mixed: a checkpoint
 keeps the head of its source (`head_from` for a sparse mixture).
 """
@@ -14,14 +14,21 @@ from typing import Any
 
 from torch import Tensor
 
-from adaptermix.analysis.checkpoints import read_mixable, refuse_existing, unique_names, user_errors
+from adaptermix.analysis.checkpoints import user_errors
+from adaptermix.checkpoints import (
+    ADAPTER_WEIGHTS,
+    SPARSE_WEIGHTS,
+    mixture_manifest,
+    read_mixable,
+    refuse_existing,
+    require_domain,
+    unique_names,
+    write_checkpoint,
+)
+from adaptermix.checkpoints.sparse import achieved_sparsity
 from adaptermix.errors import ConfigError
-from adaptermix.methods.model import named
-from adaptermix.mixing.checkpoints import mixture_manifest
 from adaptermix.pruning.magnitude import SCOPES, check_sparsity, magnitude_prune
 from adaptermix.pruning.sparse_mix import sparse_mix, sparse_mix_plan
-from adaptermix.training.checkpoint import ADAPTER_WEIGHTS, atomic_dir, read_checkpoint, write_files
-from adaptermix.training.sparse import SPARSE_WEIGHTS, achieved_sparsity, save_sparse
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ def prune_checkpoint(
     out: str | Path,
     dense: bool = False,
     overwrite: bool = False,
+    domain: str | None = None,
+    encoder: str | None = None,
 ) -> PruneResult:
     """Magnitude-prune a checkpoint's adapter (Alg. 2, Sec. 7) and write it as a "pruned" checkpoint.
 
@@ -72,8 +81,9 @@ def prune_checkpoint(
         scope: `"global"`, `"layer"` or `"tensor"`.
         out: checkpoint directory to write (atomically).
         dense: write AdapterHub's dense `adapter.safetensors` (loadable by `load_adapter`) instead of the
-            compact `adapter.sparse.safetensors` (see `adaptermix.training.sparse`).
+            compact `adapter.sparse.safetensors` (see `adaptermix.checkpoints.sparse`).
         overwrite: replace an existing `out`.
+        domain, encoder: for a PEFT or AdapterHub directory: the domain of its head and its base.
 
     Returns:
         A `PruneResult`.
@@ -85,7 +95,8 @@ def prune_checkpoint(
     if scope not in SCOPES:
         raise ConfigError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
     refuse_existing(out, overwrite)
-    src = read_checkpoint(path)
+    (src,) = read_mixable([path], domain=domain, encoder=encoder)
+    require_domain(src)
     with user_errors():
         pruned = magnitude_prune(src.adapter, s, scope)
     achieved = achieved_sparsity(pruned)
@@ -94,11 +105,7 @@ def prune_checkpoint(
     extra = {"requested_sparsity": s, "achieved_sparsity": achieved, "scope": scope, "storage": storage}
     manifest = mixture_manifest([src], src, pruned, [1.0], kind="pruned", config=config, extra=extra,
                                 name=f"{src.name}_pruned")
-    with atomic_dir(out, overwrite) as tmp:
-        write_files(tmp, manifest, pruned, src.head, src.adapter_config, src.head_config)
-        if not dense:
-            (tmp / ADAPTER_WEIGHTS).unlink()
-            save_sparse(named(pruned, manifest.name), tmp / SPARSE_WEIGHTS)
+    write_checkpoint(out, manifest, pruned, src.head, src.adapter_config, src.head_config, overwrite, compact=not dense)
     weights = Path(out) / (ADAPTER_WEIGHTS if dense else SPARSE_WEIGHTS)
     return PruneResult(Path(out), s, achieved, scope, storage, weights.stat().st_size, _dense_bytes(pruned))
 
@@ -139,6 +146,8 @@ def sparse_mix_checkpoints(
     head_from: str | Path,
     out: str | Path,
     overwrite: bool = False,
+    domain: str | None = None,
+    encoder: str | None = None,
 ) -> SparseMixResult:
     """FSD-guided sparse mixing (Alg. 4, Sec. 7) over checkpoint directories.
 
@@ -155,6 +164,7 @@ def sparse_mix_checkpoints(
         head_from: checkpoint whose head and domain the mixture carries.
         out: checkpoint directory to write (atomically).
         overwrite: replace an existing `out`.
+        domain, encoder: for PEFT or AdapterHub directories (see `adaptermix.checkpoints.read_mixable`).
 
     Returns:
         A `SparseMixResult`.
@@ -165,7 +175,7 @@ def sparse_mix_checkpoints(
     """
     s = _sparsity(sparsity)
     refuse_existing(out, overwrite)
-    *members, head = read_mixable(paths, head_from)
+    *members, head = read_mixable(paths, head_from, domain, encoder)
     names = unique_names(members)
     adapters = [c.adapter for c in members]
     with user_errors():
@@ -184,6 +194,5 @@ def sparse_mix_checkpoints(
     extra = {"l": l, "m": m, "sparsity": s, "plan": result.plan()}
     manifest = mixture_manifest(picked, head, mixed, [1.0 / len(picked)] * len(picked), kind="sparse-mixture",
                                 config=config, extra=extra, name=f"{head.name}_sparsemix")
-    with atomic_dir(out, overwrite) as tmp:
-        write_files(tmp, manifest, mixed, head.head, head.adapter_config, head.head_config)
+    write_checkpoint(out, manifest, mixed, head.head, head.adapter_config, head.head_config, overwrite)
     return result

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adaptermix.reporting.sweep_figures import Axes, _grid, _int_xticks, _note
+from adaptermix.reporting.sweep_figures import Axes, _grid, _note, k_axes
 from adaptermix.reporting.sweep_tables import SweepData, Table, load
 from adaptermix.store import Store
 
@@ -44,20 +44,18 @@ def fig3_by_mixer(datas: Mapping[str, SweepData]) -> bytes:
 
     def draw(ax: Axes, target: str) -> None:
         drawn = False
+        ks_all: set[int] = set()
         for i, (label, d) in enumerate(datas.items()):
             aggs = sorted((a for a in d.aggs if a.target == target), key=lambda a: a.k)
             if not aggs:
                 continue
             ks = [a.k for a in aggs]
             ax.plot(ks, [100 * a.mean for a in aggs], "o-", color=f"C{i}", ms=3, label=short(label))
-            _int_xticks(ax, ks)
+            ks_all.update(ks)
             drawn = True
         if not drawn:
             return _note(ax, "no rows")
-        ax.set_xlabel("k (adapters in mixture)", fontsize=8)
-        ax.set_ylabel("mean accuracy (%)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
+        k_axes(ax, sorted(ks_all), "mean accuracy (%)")
 
     return _grid("Fig. 3 per mixer: mean in-domain accuracy vs number of mixed adapters", targets, draw)
 

@@ -79,6 +79,15 @@ def _int_xticks(ax: Axes, ks: Sequence[int]) -> None:
         ax.set_xticks(list(ks)[::step])
 
 
+def k_axes(ax: Axes, ks: Sequence[int], ylabel: str = "accuracy (%)") -> None:
+    """The axes of an accuracy-vs-k panel (Fig. 3 and its per-mixer and adversarial variants)."""
+    ax.set_xlabel("k (adapters in mixture)", fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    _int_xticks(ax, ks)
+    ax.grid(alpha=0.3)
+
+
 def fig3_accuracy_vs_k(data: SweepData) -> bytes:
     """Fig. 3: accuracy vs mixture size k per target: mean line and min–max band (Sec. 3.4, finding 1)."""
 
@@ -90,11 +99,7 @@ def fig3_accuracy_vs_k(data: SweepData) -> bytes:
         ax.fill_between(ks, [100 * a.min for a in aggs], [100 * a.max for a in aggs], color="C0", alpha=0.2,
                         label="min–max over member sets")
         ax.plot(ks, [100 * a.mean for a in aggs], "o-", color="C0", ms=3, label="mean accuracy")
-        ax.set_xlabel("k (adapters in mixture)", fontsize=8)
-        ax.set_ylabel("accuracy (%)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        _int_xticks(ax, ks)
-        ax.grid(alpha=0.3)
+        k_axes(ax, ks)
 
     return _grid("Fig. 3: in-domain accuracy vs number of mixed adapters", data.targets, draw)
 

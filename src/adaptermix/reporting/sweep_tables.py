@@ -56,6 +56,10 @@ class SweepData:
         """The stored row of exactly this member set on `target`, or None."""
         return self.by_key.get(f"{target}|{'+'.join(sorted(members))}")
 
+    def ends(self, target: str) -> tuple[EvalRow | None, EvalRow | None]:
+        """The target's adapter alone (k = 1) and the mixture of all n adapters: Table 1's two ends."""
+        return self.lookup(target, [target]), self.lookup(target, self.meta.domains)
+
     def possible(self, k: int) -> int:
         """How many member sets of size k contain a given target: C(n − 1, k − 1)."""
         return math.comb(self.n - 1, k - 1)
@@ -93,14 +97,15 @@ class Table:
         lines = [f"### {self.title}", "", "| " + " | ".join(self.columns) + " |",
                  "|" + "|".join("---:" if c not in _TEXT_COLUMNS else "---" for c in self.columns) + "|"]
         for row in self.rows:
-            cells = [self._cell(c, v) for c, v in zip(self.columns, row, strict=True)]
+            cells = [self.cell(c, v) for c, v in zip(self.columns, row, strict=True)]
             lines.append("| " + " | ".join(cells) + " |")
         if not self.rows:
             lines.append("| " + " | ".join(["–"] * len(self.columns)) + " |")
         lines += [""] + [f"- {n}" for n in self.notes]
         return "\n".join(lines).rstrip() + "\n"
 
-    def _cell(self, column: str, v: Any) -> str:
+    def cell(self, column: str, v: Any) -> str:
+        """One value as shown in Markdown and HTML: `–` for missing, floats by `formats` (default .2f)."""
         if v is None:
             return "–"
         if isinstance(v, float):
@@ -109,7 +114,9 @@ class Table:
 
 
 _TEXT_COLUMNS = {"target", "scope", "x", "ks", "note", "argmax_members", "argmin_members", "min_fsd_members",
-                 "max_fsd_members"}
+                 "max_fsd_members", "members", "mixer", "condition", "partner", "adapter", "item", "value", "measure",
+                 "finding", "our statistic", "verdict", "uncertainty", "claim", "worst_ci", "within", "falls",
+                 "negative_significant", "clean_reference", "precision"}
 _P_FORMATS = {"pearson_p": ".2g", "spearman_p": ".2g", "pearson_r": ".3f", "spearman_rho": ".3f"}
 
 

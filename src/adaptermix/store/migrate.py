@@ -1,4 +1,11 @@
-"""In-place migration of a version-1 store (one mixer, one condition) to version 2.
+"""In-place migration of older stores to the current schema (version 3).
+
+Version 2 → 3 adds what a study stores beside its rows: the per-example correctness of each row
+(`evaluations.correct`, NULL for rows written before), the `artifacts` table (dataset analysis,
+stage plans) and the `leases` table (sweep chunks claimed by a running process). Nothing is
+rewritten: old rows keep every value.
+
+Version 1 → 2 (then 3, in the same pass):
 
 Version 1 keyed rows by (target, members, condition, eval_config_hash) and stored the precision
 the driver guessed in the eval config. Version 2 adds the mixer (and the JSON of both specs) to
@@ -14,7 +21,7 @@ import hashlib
 import json
 import sqlite3
 
-from adaptermix.store.schema import DDL, SCHEMA_VERSION, canonical_json
+from adaptermix.store.schema import DDL, SCHEMA_VERSION, V3_TABLES, canonical_json
 
 #: `MixSpec().as_json()` and `ConditionSpec().as_json()`, spelled out so the store needs no model code.
 AVERAGE_JSON = '{"mixer":"average","params":{},"reference":"raw","space":"factors"}'
@@ -51,3 +58,25 @@ def migrate_v1(con: sqlite3.Connection) -> None:
     con.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                     [("study", canonical_json(study)), ("schema_version", str(SCHEMA_VERSION)),
                      ("migrated_from", "1")])
+
+
+def migrate_v2(con: sqlite3.Connection) -> None:
+    """Add version 3's column and tables to a v2 store inside the caller's open transaction."""
+    columns = {r[1] for r in con.execute("PRAGMA table_info(evaluations)")}
+    if "correct" not in columns:
+        con.execute("ALTER TABLE evaluations ADD COLUMN correct BLOB")
+    for stmt in V3_TABLES:
+        con.execute(stmt)
+    con.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                    [("schema_version", str(SCHEMA_VERSION)), ("migrated_from", "2")])
+
+
+def migrate(con: sqlite3.Connection) -> None:
+    """Bring a store of any older version to the current one (inside the caller's transaction)."""
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        return
+    if row[0] == "1":
+        migrate_v1(con)  # builds the current DDL, so it lands on the current version at once
+    elif row[0] == "2":
+        migrate_v2(con)

@@ -10,14 +10,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from adaptermix.errors import AdapterMixError
 
-#: Bumped whenever a table or column changes. Version 1 stores are migrated in place on open
+#: Bumped whenever a table or column changes. Version 1 and 2 stores are migrated in place on open
 #: (`adaptermix.store.migrate`); any other version is refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+# Tables added by version 3 (also run by the v2 → v3 migration): study-level results that are not
+# one mixture's score (the dataset analysis, stage plans), and the leases of sweep chunks (issue 10).
+V3_TABLES: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS artifacts (
+        kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, created TEXT NOT NULL,
+        PRIMARY KEY(kind, key)
+    )""",
+    """CREATE TABLE IF NOT EXISTS leases (
+        chunk TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
+        expires REAL NOT NULL
+    )""",
+)
 
 # One statement per entry so they can run inside an explicit transaction (executescript would
 # commit on its own). `members` is the sorted member domain names joined by "+", target included.
@@ -47,10 +63,12 @@ DDL: tuple[str, ...] = (
         seconds REAL,
         tokens INTEGER,
         created TEXT NOT NULL,
+        correct BLOB,
         UNIQUE(target, members, mixer, condition, eval_config_hash)
     )""",
     "CREATE INDEX IF NOT EXISTS evaluations_by_target_k ON evaluations(mixer, condition, target, k)",
     "CREATE TABLE IF NOT EXISTS fsd (a TEXT, b TEXT, value REAL, PRIMARY KEY(a, b))",
+    *V3_TABLES,
 )
 
 # Characters that separate names in `members_key` ("+") and in `done_keys` ("|").
@@ -189,8 +207,12 @@ class EvalRow:
     precision: str | None = None  # what the worker actually used (fp32 / bf16)
     mixture_fsd: float | None = None  # mean over members of FSD(member, mixture)
     metrics: dict[str, float] | None = None  # condition-specific (attack success rate, queries, ...)
+    correct: bytes | None = None  # per-example correctness, `pack_correct` bits in the split's order
 
     def __post_init__(self) -> None:
+        if self.correct is not None and len(self.correct) != (self.n_examples + 7) // 8:
+            raise StoreError(f"row for target {self.target!r}: {len(self.correct)} bytes of correctness do not "
+                             f"hold {self.n_examples} examples; pack the vector with pack_correct")
         members = tuple(sorted(self.members))
         # Sorting here (not at every caller) keeps members_key canonical, so the UNIQUE key works.
         object.__setattr__(self, "members", members)
@@ -205,6 +227,11 @@ class EvalRow:
         return len(self.members)
 
     @property
+    def correctness(self) -> np.ndarray | None:
+        """Per-example correctness (bool, length `n_examples`, the split's order), or None if not stored."""
+        return None if self.correct is None else unpack_correct(self.correct, self.n_examples)
+
+    @property
     def members_key(self) -> str:
         """Sorted member names joined by "+" (the `members` column)."""
         return "+".join(self.members)
@@ -213,3 +240,16 @@ class EvalRow:
     def key(self) -> str:
         """`target|members_key`, the form `Store.done_keys` returns."""
         return f"{self.target}|{self.members_key}"
+
+
+def pack_correct(correct: np.ndarray | Sequence[bool]) -> bytes:
+    """A per-example correctness vector as packed bits (little bit order: example i is bit i % 8 of byte i // 8).
+
+    One bit per example keeps a row's vector small: 872 bytes for a 6,976-example split.
+    """
+    return np.packbits(np.asarray(correct, dtype=bool), bitorder="little").tobytes()
+
+
+def unpack_correct(packed: bytes, n: int) -> np.ndarray:
+    """Inverse of `pack_correct` for a vector of `n` examples."""
+    return np.unpackbits(np.frombuffer(packed, dtype=np.uint8), count=n, bitorder="little").astype(bool)

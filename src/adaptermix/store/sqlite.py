@@ -10,19 +10,21 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
 import adaptermix
-from adaptermix.store.migrate import migrate_v1
+from adaptermix.store.migrate import migrate
 from adaptermix.store.schema import DDL, SCHEMA_VERSION, EvalRow, StoreError, StudyMeta
 
 _ROW_COLUMNS = ("target", "members", "condition", "accuracy", "macro_f1", "n_examples", "pair_fsd",
                 "flip_fraction", "mean_pairwise_fsd", "seconds", "tokens", "mixer", "mixer_params",
-                "condition_params", "precision", "mixture_fsd", "metrics")
+                "condition_params", "precision", "mixture_fsd", "metrics", "correct")
 
 
 def utc_now() -> str:
@@ -57,12 +59,26 @@ def _check_version(meta: dict[str, str], path: Path) -> None:
                          "export it with the adaptermix that wrote it, or start a new --store file")
 
 
+_OLD_VERSIONS = ("1", "2")
+
+
 def _migrate_if_old(con: sqlite3.Connection, tables: set[str]) -> None:
-    if "meta" not in tables:
-        return
-    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if row is not None and row[0] == "1":
-        migrate_v1(con)
+    if "meta" in tables:
+        migrate(con)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A study-level result stored beside the rows: `kind` (e.g. `corpus_analysis`), `key`, JSON text."""
+
+    kind: str
+    key: str
+    value: str
+    created: str
+
+    def json(self) -> Any:
+        """The value parsed."""
+        return json.loads(self.value)
 
 
 class Store:
@@ -146,7 +162,7 @@ class Store:
         con = _connect(path, "rw")  # rw (not ro): a WAL reader may need to create the -shm index
         try:
             stored = _read_meta(con, path)
-            if stored.get("schema_version") == "1":  # an old store migrates once, then is read as usual
+            if stored.get("schema_version") in _OLD_VERSIONS:  # an old store migrates once, then is read as usual
                 con.execute("BEGIN IMMEDIATE")
                 try:
                     _migrate_if_old(con, {"meta", "evaluations"})
@@ -197,7 +213,7 @@ class Store:
                            json.dumps({m: fps[m] for m in r.members}, sort_keys=True), version,
                            float(r.seconds), int(r.tokens), now, r.mixer, r.mixer_params, r.condition_params,
                            r.precision, _opt(r.mixture_fsd),
-                           None if r.metrics is None else json.dumps(r.metrics, sort_keys=True)))
+                           None if r.metrics is None else json.dumps(r.metrics, sort_keys=True), r.correct))
         if self._con.in_transaction:  # pragma: no cover - only after an interrupted call
             self._con.execute("ROLLBACK")
         self._con.execute("BEGIN IMMEDIATE")
@@ -205,8 +221,9 @@ class Store:
             self._con.executemany(
                 """INSERT INTO evaluations(target, members, k, condition, eval_config_hash, accuracy, macro_f1,
                        n_examples, pair_fsd, flip_fraction, mean_pairwise_fsd, adapter_fingerprints, code_version,
-                       seconds, tokens, created, mixer, mixer_params, condition_params, precision, mixture_fsd, metrics)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       seconds, tokens, created, mixer, mixer_params, condition_params, precision, mixture_fsd, metrics,
+                       correct)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(target, members, mixer, condition, eval_config_hash) DO UPDATE SET
                        k = excluded.k, accuracy = excluded.accuracy, macro_f1 = excluded.macro_f1,
                        n_examples = excluded.n_examples, pair_fsd = excluded.pair_fsd,
@@ -215,7 +232,7 @@ class Store:
                        seconds = excluded.seconds, tokens = excluded.tokens, created = excluded.created,
                        mixer_params = excluded.mixer_params, condition_params = excluded.condition_params,
                        precision = excluded.precision, mixture_fsd = excluded.mixture_fsd,
-                       metrics = excluded.metrics""",
+                       metrics = excluded.metrics, correct = excluded.correct""",
                 params,
             )
         except BaseException:
@@ -243,12 +260,13 @@ class Store:
         sql = f"SELECT {', '.join(_ROW_COLUMNS)} FROM evaluations{where} ORDER BY mixer, condition, target, k, members"
         out = []
         for (target, members, cond, acc, f1, n, pair, flip, mean_fsd, secs, toks, mix, mix_p, cond_p, prec, mfsd,
-             metrics) in self._con.execute(sql, args):
+             metrics, correct) in self._con.execute(sql, args):
             out.append(EvalRow(target=target, members=tuple(members.split("+")), condition=cond, accuracy=acc,
                                macro_f1=f1, n_examples=n, pair_fsd=pair, flip_fraction=flip,
                                mean_pairwise_fsd=mean_fsd, seconds=secs or 0.0, tokens=toks or 0, mixer=mix,
                                mixer_params=mix_p, condition_params=cond_p, precision=prec, mixture_fsd=mfsd,
-                               metrics=None if metrics is None else json.loads(metrics)))
+                               metrics=None if metrics is None else json.loads(metrics),
+                               correct=None if correct is None else bytes(correct)))
         return out
 
     def labels(self) -> list[tuple[str, str]]:
@@ -318,6 +336,43 @@ class Store:
             for j, b in enumerate(names):
                 S[i, j] = entries.get((a, b), entries.get((b, a), np.nan))
         return names, S
+
+    # -- artifacts (dataset analysis, stage plans) --------------------------------------------------
+
+    def put_artifact(self, kind: str, key: str, value: str) -> None:
+        """Store (or replace) the JSON text `value` under (kind, key), in one transaction.
+
+        Raises:
+            StoreError: `value` is not JSON text, or kind/key is empty.
+        """
+        if not kind or not key:
+            raise StoreError(f"artifact kind {kind!r} and key {key!r} must be non-empty")
+        try:
+            json.loads(value)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"artifact {kind}/{key} is not JSON text ({exc}): pass json.dumps(...) of it") from None
+        self._con.execute("BEGIN IMMEDIATE")
+        try:
+            self._con.execute("INSERT OR REPLACE INTO artifacts(kind, key, value, created) VALUES (?, ?, ?, ?)",
+                              (kind, key, value, utc_now()))
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
+
+    def get_artifact(self, kind: str, key: str) -> Artifact | None:
+        """The artifact stored under (kind, key), or None."""
+        row = self._con.execute("SELECT kind, key, value, created FROM artifacts WHERE kind = ? AND key = ?",
+                                (kind, key)).fetchone()
+        return None if row is None else Artifact(*row)
+
+    def artifacts(self, kind: str | None = None) -> list[Artifact]:
+        """Every artifact of `kind` (None: all), oldest first."""
+        sql = "SELECT kind, key, value, created FROM artifacts"
+        args: tuple[str, ...] = ()
+        if kind is not None:
+            sql, args = sql + " WHERE kind = ?", (kind,)
+        return [Artifact(*r) for r in self._con.execute(sql + " ORDER BY created, kind, key", args)]
 
     # -- lifetime ----------------------------------------------------------------------------------
 

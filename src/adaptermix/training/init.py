@@ -15,11 +15,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from adaptermix.checkpoints import Checkpoint
+from adaptermix.checkpoints.manifest import state_sha256
 from adaptermix.errors import CheckpointError
 from adaptermix.methods.model import Base, adapter_state
 from adaptermix.methods.registry import get_method
-from adaptermix.training.checkpoint import Checkpoint
-from adaptermix.training.manifest import state_sha256
 
 _TMP = "adaptermix_init"
 

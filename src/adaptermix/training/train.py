@@ -19,6 +19,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from adaptermix.checkpoints import ADAPTER_CONFIG, HEAD_CONFIG, atomic_dir, write_files
+from adaptermix.checkpoints.manifest import BaseInfo, Manifest, state_sha256, versions
+from adaptermix.checkpoints.manifest import now as utc_now
 from adaptermix.data import get_domain
 from adaptermix.data.tokenize import collate, encode, length_batches
 from adaptermix.errors import ConfigError
@@ -33,11 +36,8 @@ from adaptermix.methods.model import (
     load_state,
     set_threads,
 )
-from adaptermix.training.checkpoint import ADAPTER_CONFIG, HEAD_CONFIG, atomic_dir, write_files
 from adaptermix.training.config import Hyper, TrainConfig, resolve
 from adaptermix.training.init import init_record
-from adaptermix.training.manifest import BaseInfo, Manifest, state_sha256, versions
-from adaptermix.training.manifest import now as utc_now
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,7 @@ def read_adapter_fsd(paths: Sequence[Path], domains: Sequence[str]) -> AdapterFs
         ConfigError: two adapters for one domain, or fewer than 3 analysed domains with an adapter.
     """
     from adaptermix.analysis.fsd import fsd_matrix
-    from adaptermix.training.checkpoint import Checkpoint, check_mixable, read_checkpoint
+    from adaptermix.checkpoints import Checkpoint, check_mixable, read_checkpoint
 
     wanted = {_domain_key(d): d for d in domains}
     by_domain: dict[str, Checkpoint] = {}

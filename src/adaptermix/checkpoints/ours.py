@@ -1,14 +1,14 @@
-"""Checkpoint directories: AdapterHub's files (loadable by `load_adapter` as is) + manifest.json.
+"""Our checkpoint directories: AdapterHub's files (loadable by `load_adapter` as is) + manifest.json.
 
 Layout of DIR:
     adapter_config.json, adapter.safetensors      AdapterHub adapter (keys carry the adapter name)
-    head_config.json, model_head.safetensors      AdapterHub classification head
-    manifest.json                                 ours (see `adaptermix.training.manifest`)
+    head_config.json, model_head.safetensors      AdapterHub classification head (absent: no head)
+    manifest.json                                 ours (see `adaptermix.checkpoints.manifest`)
 A compact pruned checkpoint has `adapter.sparse.safetensors` instead of `adapter.safetensors`
-(see `adaptermix.training.sparse`); `read_checkpoint` loads either to the same dense tensors.
+(see `adaptermix.checkpoints.sparse`); `read_ours` loads either to the same dense tensors.
 
-Every write goes to a temporary sibling directory that is renamed into place at the end, so a
-crash or Ctrl-C never leaves a half-written checkpoint behind.
+One write style: `write_checkpoint` fills a temporary sibling directory (`atomic_dir`) that is
+renamed into place at the end, so a crash or Ctrl-C never leaves a half-written checkpoint behind.
 """
 
 from __future__ import annotations
@@ -28,22 +28,31 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from adaptermix.checkpoints.manifest import MANIFEST_NAME, Manifest, check_schema_version
+from adaptermix.checkpoints.sparse import SPARSE_WEIGHTS, load_sparse, save_sparse
 from adaptermix.errors import CheckpointError
 from adaptermix.fileio import UMASK
 from adaptermix.methods.model import canonicalize, named
-from adaptermix.training.manifest import MANIFEST_NAME, Manifest, check_schema_version
-from adaptermix.training.sparse import SPARSE_WEIGHTS, load_sparse
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter.safetensors"
 HEAD_CONFIG = "head_config.json"
 HEAD_WEIGHTS = "model_head.safetensors"
-_FILES = (ADAPTER_CONFIG, ADAPTER_WEIGHTS, HEAD_CONFIG, HEAD_WEIGHTS, MANIFEST_NAME)
+FILES = (ADAPTER_CONFIG, ADAPTER_WEIGHTS, HEAD_CONFIG, HEAD_WEIGHTS, MANIFEST_NAME)
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A loaded checkpoint: canonical adapter and head tensors plus their configs and manifest."""
+    """A loaded checkpoint: canonical adapter and head tensors plus their configs and manifest.
+
+    Attributes:
+        path: the directory it was read from.
+        manifest: ours, or the one built while reading a PEFT / AdapterHub directory.
+        adapter: canonical adapter tensors (see `adaptermix.methods.model.canonicalize`).
+        head: canonical head tensors; empty for an adapter saved without a head.
+        adapter_config, head_config: AdapterHub configs (as `save_adapter` writes them).
+        source_format: "adaptermix", "peft" or "adapterhub": what the directory held.
+    """
 
     path: Path
     manifest: Manifest
@@ -51,6 +60,7 @@ class Checkpoint:
     head: dict[str, Tensor]
     adapter_config: dict[str, Any]
     head_config: dict[str, Any]
+    source_format: str = "adaptermix"
 
     @property
     def name(self) -> str:
@@ -61,51 +71,74 @@ class Checkpoint:
         return self.manifest.domain
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`, or a `CheckpointError` naming the file."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path} is unreadable or not JSON ({exc}): re-create the checkpoint") from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} is not a JSON object: re-create the checkpoint")
+    return data
 
 
-def _read_tensors(path: Path) -> dict[str, Tensor]:
+def check_finite(tensors: Mapping[str, Tensor], path: Path) -> None:
+    """Refuse NaN/Inf weights: mixing them would silently poison every mixture they enter."""
+    for key, t in tensors.items():
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise CheckpointError(f"{path}: tensor {key!r} contains NaN/Inf: the adapter diverged; retrain it")
+
+
+def read_tensors(path: Path) -> dict[str, Tensor]:
+    """Tensors of a safetensors file, checked finite."""
     try:
         tensors = load_file(str(path))
     except (OSError, SafetensorError) as exc:
         raise CheckpointError(f"{path} is not a readable safetensors file ({exc}): re-create the checkpoint") from exc
-    for key, t in tensors.items():
-        if t.is_floating_point() and not torch.isfinite(t).all():
-            raise CheckpointError(f"{path}: tensor {key!r} contains NaN/Inf: the adapter diverged; retrain it")
+    check_finite(tensors, path)
     return tensors
 
 
-def read_checkpoint(path: str | Path) -> Checkpoint:
-    """Load a checkpoint directory written by adaptermix.
+def read_ours(path: str | Path) -> Checkpoint:
+    """Load a checkpoint directory written by adaptermix (it has a manifest.json).
 
     Raises:
-        CheckpointError: missing directory or file, unreadable JSON/safetensors, NaN/Inf weights,
-            or a manifest of an unknown schema.
+        CheckpointError: a missing file, unreadable JSON/safetensors, NaN/Inf weights, or a
+            manifest of an unknown schema.
     """
     path = Path(path)
-    if not path.is_dir():
-        raise CheckpointError(f"checkpoint {path} does not exist: train one with `adaptermix train` or check the path")
     compact = not (path / ADAPTER_WEIGHTS).is_file() and (path / SPARSE_WEIGHTS).is_file()
-    for fname in _FILES:
-        if not (path / fname).is_file() and not (compact and fname == ADAPTER_WEIGHTS):
+    headless = not (path / HEAD_CONFIG).exists() and not (path / HEAD_WEIGHTS).exists()
+    for fname in FILES:
+        optional = (compact and fname == ADAPTER_WEIGHTS) or (headless and fname in (HEAD_CONFIG, HEAD_WEIGHTS))
+        if not (path / fname).is_file() and not optional:
             raise CheckpointError(f"checkpoint {path} lacks {fname}: it is incomplete; re-create it")
-    raw = _read_json(path / MANIFEST_NAME)
+    raw = read_json(path / MANIFEST_NAME)
     check_schema_version(raw, str(path / MANIFEST_NAME))
     try:
         manifest = Manifest.model_validate(raw)
     except ValueError as exc:
         first = str(exc).splitlines()[1:3]
         raise CheckpointError(f"{path / MANIFEST_NAME} does not match the manifest schema ({' '.join(first)})") from exc
-    adapter_config = _read_json(path / ADAPTER_CONFIG)
-    head_config = _read_json(path / HEAD_CONFIG)
-    weights = load_sparse(path / SPARSE_WEIGHTS) if compact else _read_tensors(path / ADAPTER_WEIGHTS)
+    adapter_config = read_json(path / ADAPTER_CONFIG)
+    weights = load_sparse(path / SPARSE_WEIGHTS) if compact else read_tensors(path / ADAPTER_WEIGHTS)
     adapter = canonicalize(weights, adapter_config.get("name", manifest.name))
-    head = canonicalize(_read_tensors(path / HEAD_WEIGHTS), head_config.get("name", manifest.name))
+    head: dict[str, Tensor] = {}
+    head_config: dict[str, Any] = {}
+    if not headless:
+        head_config = read_json(path / HEAD_CONFIG)
+        head = canonicalize(read_tensors(path / HEAD_WEIGHTS), head_config.get("name", manifest.name))
     return Checkpoint(path, manifest, adapter, head, adapter_config, head_config)
+
+
+def refuse_existing(out: str | Path, overwrite: bool) -> None:
+    """Fail before any work when `out` exists (`atomic_dir` would only notice at the end).
+
+    Raises:
+        CheckpointError: `out` exists and `overwrite` is False.
+    """
+    if Path(out).exists() and not overwrite:
+        raise CheckpointError(f"{out} already exists: choose another --out or pass --overwrite")
 
 
 @contextlib.contextmanager
@@ -116,8 +149,7 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
         CheckpointError: `out` exists and `overwrite` is False.
     """
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise CheckpointError(f"{out} already exists: choose another --out or pass --overwrite")
+    refuse_existing(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -137,8 +169,14 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """`data` as indented, key-sorted JSON (into a directory that `atomic_dir` will publish)."""
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def save_tensors(tensors: Mapping[str, Tensor], path: Path) -> None:
+    """A safetensors file of contiguous tensors, tagged as PyTorch's (what AdapterHub and PEFT write)."""
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={"format": "pt"})
 
 
 def write_files(
@@ -148,20 +186,25 @@ def write_files(
     head: Mapping[str, Tensor],
     adapter_config: Mapping[str, Any],
     head_config: Mapping[str, Any],
+    compact: bool = False,
 ) -> None:
-    """Write the five checkpoint files into an existing (temporary) directory.
+    """Write the checkpoint files into an existing (temporary) directory.
 
     The AdapterHub configs are copied with their `name` set to `manifest.name`, and the tensors
-    renamed to match, so `model.load_adapter(directory)` works on the result.
+    renamed to match, so `model.load_adapter(directory)` works on the result (unless `compact`:
+    then the adapter is stored as `adapter.sparse.safetensors`, which only adaptermix reads).
+    An empty `head` writes no head files (an adapter that was saved without a head).
     """
     name = manifest.name
-    save_file({k: v.contiguous() for k, v in named(adapter, name).items()}, str(directory / ADAPTER_WEIGHTS),
-              metadata={"format": "pt"})
-    save_file({k: v.contiguous() for k, v in named(head, name).items()}, str(directory / HEAD_WEIGHTS),
-              metadata={"format": "pt"})
-    _write_json(directory / ADAPTER_CONFIG, {**adapter_config, "name": name})
-    _write_json(directory / HEAD_CONFIG, {**head_config, "name": name})
-    _write_json(directory / MANIFEST_NAME, manifest.model_dump(mode="json"))
+    if compact:
+        save_sparse(named(adapter, name), directory / SPARSE_WEIGHTS)
+    else:
+        save_tensors(named(adapter, name), directory / ADAPTER_WEIGHTS)
+    write_json(directory / ADAPTER_CONFIG, {**adapter_config, "name": name})
+    if head:
+        save_tensors(named(head, name), directory / HEAD_WEIGHTS)
+        write_json(directory / HEAD_CONFIG, {**head_config, "name": name})
+    write_json(directory / MANIFEST_NAME, manifest.model_dump(mode="json"))
 
 
 def write_checkpoint(
@@ -172,10 +215,11 @@ def write_checkpoint(
     adapter_config: Mapping[str, Any],
     head_config: Mapping[str, Any],
     overwrite: bool = False,
+    compact: bool = False,
 ) -> Path:
     """Atomically write a checkpoint directory (see `write_files`). Returns its path."""
     with atomic_dir(out, overwrite) as tmp:
-        write_files(tmp, manifest, adapter, head, adapter_config, head_config)
+        write_files(tmp, manifest, adapter, head, adapter_config, head_config, compact)
     return Path(out)
 
 

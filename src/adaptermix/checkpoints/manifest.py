@@ -15,7 +15,7 @@ Schema (version 1; documented in docs/checkpoints.md):
 - `metrics`: e.g. {"validation": {...}, "test": {...}}
 - `extra`: free-form facts of later stages (e.g. achieved sparsity)
   ("pruned": requested/achieved sparsity, scope, `storage`; a "compact" one keeps its adapter in
-  `adapter.sparse.safetensors`, nonzero values + packed bitmask, see `adaptermix.training.sparse`)
+  `adapter.sparse.safetensors`, nonzero values + packed bitmask, see `adaptermix.checkpoints.sparse`)
 - `versions`: adaptermix, torch, transformers, adapters; `created`: UTC ISO time
 """
 

@@ -1,0 +1,165 @@
+"""Robustness conditions: FGSM (white-box) and TextFooler (black-box) as study conditions.
+
+PAPER.md §5 asks how mixing changes adversarial robustness (Table 1's black-box and white-box
+columns, Findings #2 and #3). Each attack row scores a seeded sample of `n` examples of the target's
+scored split: the same sample for every mixture of that target, drawn from the examples the `clean`
+condition scores, so rows of one target are paired. A row's accuracy is the accuracy under attack;
+its per-example correctness (under attack, in sample order) is stored for paired comparisons; its
+metrics hold TextAttack's summary (`clean_accuracy` on the same sample, `attack_success_rate`,
+`n_skipped`, `avg_perturbed_words_pct`, `avg_queries`, ...). Undefined rates (no attacked example)
+are left out rather than stored as NaN.
+
+Modes (TextFooler):
+- `adaptive`: every mixture is attacked itself, the paper's setting; a query budget bounds the cost.
+- `transfer`: examples are crafted once per target against the target's own adapter alone, then
+  every mixture scores them (2 queries per example): cheap enough for exhaustive sweeps. At k = 1
+  (the adapter alone) the two modes agree.
+FGSM perturbs input embeddings of the very model scored, so it is adaptive only; one forward and
+backward per batch makes it cheap on every mixture.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from adaptermix.attacks import (
+    AttackRecord,
+    AttackSpec,
+    Example,
+    ModelWrapper,
+    attack_examples,
+    load_resources,
+    sample_examples,
+    score_perturbed,
+    summarize,
+)
+from adaptermix.attacks.fgsm import check_epsilon
+from adaptermix.data.domains import get_domain
+from adaptermix.evaluation.conditions import Scored, ScoringContext, autocast, register
+from adaptermix.methods.inference import classification_metrics
+
+DEFAULT_EXAMPLES = 100  # examples attacked per target (issue 8's default)
+MODES = ("adaptive", "transfer")
+
+# Metrics of `results.summarize` stored per row (the rest of its keys are labels or parameters).
+_METRICS = ("clean_accuracy", "accuracy_under_attack", "attack_success_rate", "n_successful", "n_failed",
+            "n_skipped", "avg_perturbed_words_pct", "avg_queries")
+
+
+def _check_common(params: dict[str, Any]) -> dict[str, Any]:
+    n, seed = params["n"], params["seed"]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n={n!r}: attack at least one example per target (an integer ≥ 1)")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed={seed!r}: give an integer")
+    return params
+
+
+def _check_fgsm(params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        params["epsilon"] = check_epsilon(float(params["epsilon"]))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
+    return _check_common(params)
+
+
+def _check_textfooler(params: dict[str, Any]) -> dict[str, Any]:
+    if params["mode"] not in MODES:
+        raise ValueError(f"mode={params['mode']!r}: choose one of {', '.join(MODES)}")
+    budget = params["query_budget"]
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+        raise ValueError(f"query_budget={budget!r}: give a positive integer, or null for none")
+    try:
+        _spec("textfooler", params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ValueError(f"{'.'.join(str(x) for x in err['loc'])}={err.get('input')!r}: {err['msg']}") from None
+    return _check_common(params)
+
+
+def _spec(attack: str, params: dict[str, Any]) -> AttackSpec:
+    keys = set(AttackSpec.model_fields) - {"attack"}
+    return AttackSpec(attack=attack, **{k: v for k, v in params.items() if k in keys})
+
+
+def _examples(context: ScoringContext, n: int, seed: int) -> list[Example]:
+    """The target's seeded sample, drawn from exactly the examples the clean condition scores."""
+    scored = len(context.target.encoded)
+    key = ("attack-examples", context.target.domain, context.target.split, scored, n, seed)
+    if key not in context.cache:
+        data = get_domain(context.target.domain).load(context.evaluator.cache_dir)
+        split = data.split(context.target.split).take(scored)
+        context.cache[key] = sample_examples(split, min(n, scored), seed)
+    examples: list[Example] = context.cache[key]
+    return examples
+
+
+def _scored(records: Sequence[AttackRecord], attack: str, params: dict[str, Any], n_labels: int,
+            extra: dict[str, float] | None = None) -> Scored:
+    summary = summarize(attack, records, params)
+    metrics = {k: float(summary[k]) for k in _METRICS if not math.isnan(float(summary[k]))}
+    metrics.update(extra or {})
+    labels = np.array([r.label for r in records])
+    # The label each example ends with: the clean one where the attack was skipped (already wrong).
+    under = np.array([r.prediction if r.status == "skipped" else r.perturbed_prediction for r in records])
+    accuracy, macro_f1 = classification_metrics(under, labels, n_labels)
+    return Scored(
+        accuracy=accuracy, macro_f1=macro_f1, n_examples=len(records), correct=under == labels,
+        tokens=sum(r.words for r in records), padded_tokens=sum(r.words for r in records), metrics=metrics,
+    )
+
+
+@register("fgsm", params={"epsilon": 0.01, "n": DEFAULT_EXAMPLES, "seed": 0, "batch_size": 32},
+          check=_check_fgsm,
+          cite="PAPER.md §5: white-box FGSM on input embeddings, ε = 0.01 (Goodfellow et al. 2015)")
+def fgsm(context: ScoringContext, params: dict[str, Any]) -> Scored:
+    """Attack the resident mixture itself with FGSM; accuracy under attack on the target's sample."""
+    examples = _examples(context, params["n"], params["seed"])
+    wrapper = ModelWrapper.from_evaluator(context.evaluator, batch_size=params["batch_size"])
+    spec = _spec("fgsm", params)
+    with autocast(context.precision):
+        records = attack_examples(wrapper, examples, spec)
+    return _scored(records, "fgsm", spec.params(), len(context.target.label_names))
+
+
+@register("textfooler",
+          params={"mode": "adaptive", "n": DEFAULT_EXAMPLES, "seed": 0, "max_candidates": 50, "min_cos": 0.8,
+                  "min_sim": 0.84, "window": 15, "query_budget": None, "vectors": None},
+          check=_check_textfooler,
+          cite="PAPER.md §5: black-box TextFooler (Jin et al. 2020); MiniLM stands in for USE")
+def textfooler(context: ScoringContext, params: dict[str, Any]) -> Scored:
+    """TextFooler against the mixture (adaptive) or with examples crafted on the target's adapter (transfer)."""
+    examples = _examples(context, params["n"], params["seed"])
+    wrapper = ModelWrapper.from_evaluator(context.evaluator)
+    spec = _spec("textfooler", params)
+    res_key = ("textfooler-resources", params["vectors"])
+    if res_key not in context.cache:
+        from pathlib import Path
+
+        vectors = None if params["vectors"] is None else Path(params["vectors"])
+        context.cache[res_key] = load_resources(context.evaluator.cache_dir, vectors_file=vectors)
+    resources = context.cache[res_key]
+    n_labels = len(context.target.label_names)
+    if params["mode"] == "adaptive":
+        with autocast(context.precision):
+            records = attack_examples(wrapper, examples, spec, resources)
+        return _scored(records, "textfooler", spec.params(), n_labels)
+    craft_key = ("textfooler-transfer", context.target_index, context.target.domain, tuple(sorted(params.items(),
+                                                                                            key=lambda kv: kv[0])))
+    if craft_key not in context.cache:
+        if context.alone is None:
+            raise RuntimeError("transfer mode needs the engine's `alone` context (the target's adapter alone)")
+        with context.alone(), autocast(context.precision):
+            context.cache[craft_key] = attack_examples(wrapper, examples, spec, resources)
+    crafted: list[AttackRecord] = context.cache[craft_key]
+    with autocast(context.precision):
+        records = score_perturbed(wrapper, crafted)
+    success = [r for r in crafted if r.status == "successful"]
+    extra = {"crafted_success_rate": len(success) / max(1, sum(r.status != "skipped" for r in crafted)),
+             "craft_queries": float(np.mean([r.queries for r in crafted])) if crafted else 0.0}
+    return _scored(records, "textfooler", {**spec.params(), "mode": "transfer"}, n_labels, extra)

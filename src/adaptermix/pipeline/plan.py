@@ -1,0 +1,285 @@
+"""`adaptermix run RECIPE --dry-run`: what a recipe would do, and about how long, without doing it.
+
+Counts are exact (trainings still to do; evaluations per stage, less the rows a store already
+holds); a sampled sweep's count is an expectation. Times come from one forward-pass throughput
+measured here in about two seconds (`measure_throughput`) on the recipe's encoder when it loads
+offline, else on the embedded MiniLM scaled by the ratio of per-token FLOPs (12·L·h² + 2·L·h·I
+from the encoder's config, or the known configs below). Training counts a step as three forward
+passes (forward + backward); attacks are counted in forward-pass equivalents. Treat the time as
+the order of magnitude it is: it ignores start-up, tokenization and padding.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from adaptermix.pipeline.recipe import Recipe, StudyPlan, stage_names, stale_domains
+from adaptermix.pipeline.stages import prune_mixers, sparse_mixers
+
+#: PAPER.md §2 (Table 2): (train, test) sizes of the 13 hub domains, for hosts without the hub.
+PAPER_SIZES: dict[str, tuple[int, int]] = {
+    "mnli": (392_702, 9_815), "mrpc": (3_668, 408), "sst2": (67_349, 872), "rte": (2_490, 277),
+    "qnli": (104_743, 5_463), "qqp": (363_846, 40_430), "rct": (178_882, 30_135), "ag": (120_000, 7_600),
+    "authorship": (2_743, 686), "financial": (4_846, 484), "imdb": (22_500, 2_500), "tweets": (31_962, 3_196),
+    "wiki": (127_656, 63_978),
+}
+#: (layers, hidden, intermediate) of encoders the dry run may not be able to load offline.
+KNOWN_ENCODERS: dict[str, tuple[int, int, int]] = {
+    "minilm": (6, 384, 1536), "bert-base-uncased": (12, 768, 3072), "bert-base-cased": (12, 768, 3072),
+    "roberta-base": (12, 768, 3072), "roberta-large": (24, 1024, 4096), "bert-large-uncased": (24, 1024, 4096),
+}
+#: Forward passes per example, relative to clean scoring (rough: FGSM = forward + backward + forward;
+#: TextFooler ≈ one query per word and candidate tried).
+CONDITION_COST = {"clean": 1.0, "fgsm": 4.0, "textfooler": 60.0}
+#: Tokens per example assumed where a split cannot be read offline (capped at max_length).
+DEFAULT_TOKENS = 64
+#: Tokens per document of the dataset analysis's sentence encoder (it truncates at 256).
+ANALYSIS_TOKENS = 160
+
+
+@dataclass(frozen=True)
+class StageEstimate:
+    """One stage of one study: how much work, and about how long."""
+
+    study: str
+    stage: str
+    count: int
+    unit: str
+    seconds: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Forward-pass tokens per second measured on encoder `probe` (on `device`, with `threads` threads)."""
+
+    tokens_per_s: float
+    probe: str
+    device: str
+    threads: int
+
+    def for_encoder(self, encoder: str) -> float:
+        """Tokens/s expected of `encoder`: the measured rate times the probe's FLOPs per token over its."""
+        mine, theirs = _shape(encoder), _shape(self.probe)
+        return self.tokens_per_s * (_flops(*theirs) / _flops(*mine) if mine and theirs else 1.0)
+
+
+def _flops(layers: int, hidden: int, inter: int) -> float:
+    return layers * (4 * hidden * hidden + 2 * hidden * inter)  # attention projections + feed-forward
+
+
+def _shape(encoder: str) -> tuple[int, int, int] | None:
+    name = "minilm" if encoder in ("minilm", "all-MiniLM-L6-v2") else encoder
+    if name in KNOWN_ENCODERS:
+        return KNOWN_ENCODERS[name]
+    config = Path(encoder).expanduser() / "config.json"
+    if config.is_file():
+        import json
+
+        c = json.loads(config.read_text(encoding="utf-8"))
+        return int(c["num_hidden_layers"]), int(c["hidden_size"]), int(c.get("intermediate_size", 4 * c["hidden_size"]))
+    return None
+
+
+def measure_throughput(encoder: str, seconds: float = 1.5, seq: int = 64, batch: int = 32) -> Throughput:
+    """Forward tokens/s of `encoder` (or of MiniLM, scaled) on random token ids, for about `seconds`."""
+    import torch
+    from transformers import AutoModel
+
+    from adaptermix.methods.encoder import resolve_encoder
+
+    local = encoder == "minilm" or Path(encoder).expanduser().is_dir()
+    probe = encoder if local else "minilm"
+    model = AutoModel.from_pretrained(resolve_encoder(probe)).eval()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    if device.type == "cuda":  # the sweep's GPU batches are far larger, and `precision: auto` is bf16 there
+        batch, seq = 8 * batch, 2 * seq
+    vocab = int(model.config.vocab_size)
+    ids = torch.randint(5, vocab, (batch, seq), device=device)
+    done, start = 0, time.perf_counter()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    with torch.inference_mode(), autocast:
+        model(input_ids=ids)  # warm-up
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            model(input_ids=ids)
+            done += ids.numel()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+    rate = done / (time.perf_counter() - start)
+    return Throughput(rate, probe, device.type, torch.get_num_threads())
+
+
+def _sizes(domain: str, cache_dir: Path | None) -> tuple[int, int, float | None]:
+    """(train, test, mean tokens per example or None) without downloading anything."""
+    from adaptermix.data.domains import cached_sizes, get_domain
+
+    if domain in PAPER_SIZES:
+        train, test = PAPER_SIZES[domain]
+        return train, test, None
+    spec = get_domain(domain)  # an unknown name fails here, as the run would
+    sizes = cached_sizes(spec, cache_dir)  # None unless it loads without a download
+    if sizes is None:
+        return 10_000, 1_000, None
+    data = spec.load(cache_dir)
+    sample = data.test.text[:200]
+    words = sum(len(t.split()) for t in sample) / max(len(sample), 1)
+    return sizes[0], sizes[2], 1.3 * words + 2  # word pieces ≈ 1.3 per word, plus [CLS] and [SEP]
+
+
+def _sampled_draws(n: int, k: int, ci: float, min_samples: int) -> int:
+    """Expected draws of a (target, k) group at a ±ci-point 95 % half-width (sd of ~3 points assumed)."""
+    population = math.comb(n - 1, k - 1)
+    want = max(min_samples, math.ceil((2.0 * 3.0 / ci) ** 2))
+    return min(population, want)
+
+
+def _cost(recipe: Recipe) -> float:
+    """Forward-pass equivalents of one mixture under every condition of the eval spec."""
+    total = 0.0
+    for c in recipe.eval.conditions:
+        frac = 1.0
+        if "n" in c.params and recipe.eval.max_examples:
+            frac = min(1.0, float(c.params["n"]) / recipe.eval.max_examples)
+        total += CONDITION_COST.get(c.condition, 1.0) * frac
+    return total
+
+
+def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[StageEstimate]:
+    """Per stage of one study: the work left and its estimated time at `rate`."""
+    n = len(recipe.domains)
+    ev = recipe.eval
+    sizes = {d: _sizes(d, recipe.cache_dir) for d in recipe.domains}
+    tok_s = rate.for_encoder(study.encoder)
+
+    def tokens(d: str) -> float:
+        known = sizes[d][2]
+        return min(ev.max_length, known if known is not None else DEFAULT_TOKENS)
+
+    def examples(d: str) -> int:
+        return min(sizes[d][1], ev.max_examples or sizes[d][1])
+
+    eval_s = sum(examples(d) * tokens(d) for d in recipe.domains) / n / tok_s  # one mixture, clean, mean target
+    out: list[StageEstimate] = []
+    stale = stale_domains(recipe, study)
+    train_s = 0.0
+    from adaptermix.methods.presets import get_preset
+
+    preset = get_preset(study.preset)
+    for d in stale:
+        t = recipe.train
+        batch = t.batch_size or preset.batch_size
+        per_epoch = math.ceil(min(sizes[d][0], t.max_train_examples or sizes[d][0]) / batch)
+        steps = t.max_steps or (t.epochs or preset.epochs_for(d)) * per_epoch
+        length = min(t.max_length or preset.max_length, tokens(d) if sizes[d][2] else DEFAULT_TOKENS)
+        train_s += 3 * steps * batch * length / tok_s
+    out.append(StageEstimate(study.label, "train", len(stale), "trainings", train_s,
+                             f"{n - len(stale)} reused" if n - len(stale) else ""))
+    pairs = len(ev.mixers) * len(ev.conditions)
+    sw = recipe.sweep
+    if sw.mode == "exhaustive":
+        mixtures, note = n * 2 ** (n - 1), "every subset"
+    elif sw.mode == "ends":
+        mixtures, note = n * (2 if n > 1 else 1), "k = 1 and k = n"
+    else:
+        mixtures = sum(_sampled_draws(n, k, sw.ci, 3) for _ in range(n) for k in range(1, n + 1))
+        note = f"sampled to ±{sw.ci} points (expected)"
+    sweep_n = mixtures * pairs
+    left, stored = _left(sweep_n, _stored(study.store, [(m.label, c.label) for m in ev.mixers
+                                                         for c in ev.conditions]))
+    out.append(StageEstimate(study.label, "sweep", sweep_n, "evaluations",
+                             left / max(pairs, 1) * len(ev.mixers) * _cost(recipe) * eval_s,
+                             f"{mixtures:,} mixtures × {len(ev.mixers)} mixers × {len(ev.conditions)} conditions"
+                             f", {note}{stored}"))
+    if recipe.prune is not None:
+        p = recipe.prune
+        count = n * len(p.sparsities) * len(p.scopes)
+        left, stored = _left(count, _stored(study.store, [(m.label, "clean")
+                                                          for m in prune_mixers(p.sparsities, p.scopes)]))
+        out.append(StageEstimate(study.label, "prune (Fig. 8a)", count, "evaluations", left * eval_s,
+                                 f"{n} adapters × {len(p.sparsities)} sparsities × {len(p.scopes)} scopes{stored}"))
+    if recipe.sparse_mix is not None:
+        sm = recipe.sparse_mix
+        ls = max(min(sm.l_max or n, n) - 1, 0)
+        sets = n * ls
+        count = sets * (len(sm.sparsities) + 1)
+        in_sweep = sets if sw.mode == "exhaustive" and any(m.label == "average" for m in ev.mixers) else 0
+        left, stored = _left(count - in_sweep, _stored(study.store, [(m.label, "clean")
+                                                                     for m in sparse_mixers(sm.sparsities, sm.m)[1:]]))
+        out.append(StageEstimate(study.label, "sparse_mix (Fig. 8b)", count, "evaluations", left * eval_s,
+                                 f"{sets} Alg. 1 sets × ({len(sm.sparsities)} sparsities + average)"
+                                 + (f"; {in_sweep} average rows come from the sweep" if in_sweep else "") + stored))
+    if recipe.data_analysis is not None:
+        da = recipe.data_analysis
+        docs = sum(min(da.max_docs, sizes[d][0]) for d in da.domains)
+        # The analysis embeds with MiniLM whatever the study's encoder, once per recipe (the embeddings
+        # are cached on disk); LDA takes a few seconds a domain in every study.
+        first = study == recipe.studies()[0]
+        seconds = first * docs * ANALYSIS_TOKENS / rate.for_encoder("minilm") + 2.0 * len(da.domains)
+        out.append(StageEstimate(study.label, "data_analysis", 1, "analysis", seconds,
+                                 f"{len(da.domains)} domains × ≤ {da.max_docs} documents, {da.n_topics} topics"))
+    return out
+
+
+def _stored(store: Path, labels: list[tuple[str, str]]) -> int:
+    """Rows a store already holds for these (mixer, condition) labels (0 without a store)."""
+    if not store.is_file():
+        return 0
+    from adaptermix.store import Store, StoreError
+
+    try:
+        with Store.read(store) as s:
+            return sum(s.count(condition=c, mixer=m) for m, c in labels)
+    except StoreError:  # another study's or a broken store: `run` will say so; the plan counts it empty
+        return 0
+
+
+def _left(count: int, stored: int) -> tuple[int, str]:
+    left = max(count - stored, 0)
+    return left, (f"; {stored:,} stored, {left:,} to do" if stored else "")
+
+
+def plan_recipe(recipe: Recipe, rate: Throughput | None = None) -> tuple[list[StageEstimate], Throughput]:
+    """Every stage of every study of `recipe`, with times at `rate` (measured here when None)."""
+    studies = recipe.studies()
+    if rate is None:
+        rate = measure_throughput(studies[0].encoder)
+    out: list[StageEstimate] = []
+    for study in studies:
+        out.extend(plan_study(recipe, study, rate))
+    return out, rate
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def format_plan(recipe: Recipe, stages: list[StageEstimate], rate: Throughput) -> str:
+    """The dry-run table: study, stage, work, estimated time; then the total and what it rests on."""
+    studies = recipe.studies()
+    lines = [f"plan for recipe {recipe.name!r}: {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}, "
+             f"{len(recipe.domains)} domains, stages {', '.join(stage_names(recipe))} (nothing is run)",
+             "", "| study | stage | work | est. time | detail |", "|---|---|---:|---:|---|"]
+    for s in stages:
+        lines.append(f"| {s.study} | {s.stage} | {s.count:,} {s.unit} | {_duration(s.seconds)} | {s.note} |")
+    total = sum(s.seconds for s in stages)
+    evals = sum(s.count for s in stages if s.unit == "evaluations")
+    trains = sum(s.count for s in stages if s.unit == "trainings")
+    lines += ["", f"total: {trains:,} trainings, {evals:,} evaluations; estimated {_duration(total)} on this "
+                  f"machine ({os.cpu_count()} CPUs)",
+              f"measured: {rate.tokens_per_s:,.0f} forward tokens/s of {rate.probe} on {rate.device} "
+              f"({rate.threads} threads); other encoders scaled by FLOPs per token"]
+    return "\n".join(lines)

@@ -1,0 +1,466 @@
+"""The paper's findings, re-measured from the stored rows, each with our statistic and a verdict (issue 9).
+
+Nothing here is hand-written about the outcome: every sentence is formatted from numbers computed
+on the store. A finding whose rows are not in the study says "not measured" and which rows it needs.
+The verdict thresholds are declared once (`THRESHOLDS`) and documented in docs/report.md.
+
+Verdicts: `holds`, `does not hold`, `mixed` (some targets/cells agree, others do not, or the parts of
+a two-part finding disagree), `not measured`. Accuracy differences carry a 95 % bootstrap interval,
+paired over test examples when the rows store per-example correctness, else over the units
+(targets, member sets, cells); each says which (`reporting.uncertainty`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from adaptermix.analysis.correlation import correlate
+from adaptermix.reporting.robustness import clean_on_sample
+from adaptermix.reporting.sec7 import dense_upper_rows, prune_points, sparse_points
+from adaptermix.reporting.study import Study, correctness
+from adaptermix.reporting.sweep_tables import SweepData, Table
+from adaptermix.reporting.sweep_tables import greedy_table as _greedy_table
+from adaptermix.reporting.uncertainty import CI, bootstrap_mean, paired_example_bootstrap
+from adaptermix.store import EvalRow
+
+HOLDS, FAILS, MIXED, NOT_MEASURED = "holds", "does not hold", "mixed", "not measured"
+VERDICTS = (HOLDS, FAILS, MIXED, NOT_MEASURED)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every number a verdict depends on, in one place (docs/report.md explains each).
+
+    Attributes:
+        slope_pts: a target's accuracy "falls with k" when the least-squares slope of its mean
+            accuracy on k is below this (points per added adapter).
+        share_holds: a finding over targets or cells holds when at least this share agrees.
+        share_fails: ... and does not hold when at most this share agrees; between the two: mixed.
+        within_pts: the paper's "within 3 points" for mixtures of ≤ 3 adapters (Finding 3).
+        many_share: "in many domains": at least this share of the targets.
+        similar_pts: adversarial and clean average drops are "similar" when they differ by at most this.
+        alpha: significance level of correlations and sign tests.
+        keep_pts: pruning "keeps accuracy" on a target that loses at most this many points.
+        prune_sparsity: the sparsity the pruning finding is judged at (the paper: 90 %).
+        near_upper_pts: Alg. 1's pick is "near the empirical upper bound" within this many points on average.
+    """
+
+    slope_pts: float = -0.1
+    share_holds: float = 0.75
+    share_fails: float = 0.25
+    within_pts: float = 3.0
+    many_share: float = 0.5
+    similar_pts: float = 3.0
+    alpha: float = 0.05
+    keep_pts: float = 1.0
+    prune_sparsity: float = 0.9
+    near_upper_pts: float = 3.0
+
+
+THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding of the paper, measured.
+
+    Attributes:
+        id: a stable short name (`accuracy-falls-with-k`).
+        claim: the paper's statement, with its section.
+        statistic: our measurement in one or two sentences.
+        verdict: one of `VERDICTS`.
+        uncertainty: the headline difference with its 95 % interval and how it was resampled, or "".
+        table: the per-target (or per-cell) numbers behind the statistic, or None.
+    """
+
+    id: str
+    claim: str
+    statistic: str
+    verdict: str
+    uncertainty: str = ""
+    table: Table | None = None
+
+
+def _by_share(agree: int, total: int, th: Thresholds, low: float | None = None) -> str:
+    if total == 0:
+        return NOT_MEASURED
+    share = agree / total
+    if share >= (th.share_holds if low is None else low):
+        return HOLDS
+    return FAILS if share <= th.share_fails else MIXED
+
+
+def _ci_text(ci: CI) -> str:
+    return f"{ci.text()} (95 % CI, {ci.method}, n = {ci.n})"
+
+
+def difference(pairs: dict[str, list[tuple[EvalRow, EvalRow]]], unit: str) -> CI:
+    """Mean accuracy difference a − b over row pairs: paired over examples when every row has them.
+
+    Args:
+        pairs: target → (row_a, row_b) pairs evaluated on that target's test split.
+        unit: what one pair is, for the fallback bootstrap over pairs ("targets", "member sets").
+    """
+    vecs = {t: [(correctness(a), correctness(b)) for a, b in ps] for t, ps in pairs.items()}
+    flat = [v for ps in vecs.values() for pair in ps for v in pair]
+    if flat and all(v is not None for v in flat):
+        ok = {t: [(a, b) for a, b in ps if a is not None and b is not None] for t, ps in vecs.items()}
+        if all(a.size == b.size for ps in ok.values() for a, b in ps):
+            return paired_example_bootstrap(ok)
+    return bootstrap_mean([a.accuracy - b.accuracy for ps in pairs.values() for a, b in ps], unit)
+
+
+def accuracy_falls(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
+    """PAPER.md §10 item 1 (Sec. 3.4, Fig. 3): every target's accuracy falls as k grows; ≈ 12 points at k = 13."""
+    claim = "Accuracy of every target falls as more adapters are mixed (≈ 12 points at k = 13) — Sec. 3.4, Fig. 3"
+    data = study.sweep()
+    t = Table("finding_slope", "Accuracy vs k per target (clean, average)",
+              ("target", "ks", "slope_pts_per_adapter", "acc_k1_pct", "acc_kn_pct", "drop_pts", "falls"))
+    slopes: list[float] = []
+    pairs: dict[str, list[tuple[EvalRow, EvalRow]]] = {}
+    for target in data.targets:
+        aggs = sorted((a for a in data.aggs if a.target == target), key=lambda a: a.k)
+        single, full = data.ends(target)
+        drop = None if single is None or full is None else 100 * (single.accuracy - full.accuracy)
+        if single is not None and full is not None:
+            pairs[target] = [(single, full)]
+        if len(aggs) < 2:
+            t.rows.append((target, ",".join(str(a.k) for a in aggs), None, None, None, drop, "–"))
+            continue
+        slope = 100 * float(np.polyfit([a.k for a in aggs], [a.mean for a in aggs], 1)[0])
+        slopes.append(slope)
+        t.rows.append((target, f"{aggs[0].k}–{aggs[-1].k}", slope, 100 * aggs[0].mean, 100 * aggs[-1].mean, drop,
+                       "yes" if slope < th.slope_pts else "no"))
+    falls = sum(s < th.slope_pts for s in slopes)
+    if not slopes:
+        return Finding("accuracy-falls-with-k", claim, "needs clean rows of at least two mixture sizes per target",
+                       NOT_MEASURED, table=t)
+    p = float(stats.binomtest(falls, len(slopes), 0.5, alternative="greater").pvalue)
+    stat = (f"accuracy falls (slope < {th.slope_pts:g} pts per adapter) on {falls} of {len(slopes)} targets "
+            f"(one-sided sign test p = {p:.2g}); median slope {float(np.median(slopes)):+.2f} pts per adapter")
+    unc = ""
+    if pairs:
+        ci = difference(pairs, "targets")
+        stat += f"; mean drop k = 1 → {data.n}: {100 * ci.estimate:.2f} pts over {len(pairs)} targets"
+        unc = f"drop k = 1 → {data.n}: {_ci_text(ci)}"
+    t.notes.append("slope: least-squares fit of the mean accuracy per k on k; drop = acc(k = 1) − acc(k = n)")
+    return Finding("accuracy-falls-with-k", claim, stat, _by_share(falls, len(slopes), th), unc, t)
+
+
+def small_mixtures(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
+    """PAPER.md §10 item 3 (Sec. 4.1): mixing ≤ 3 adapters stays within 3 points in many domains."""
+    claim = f"Mixing up to 3 adapters stays within {th.within_pts:g} points in many domains — Sec. 4.1"
+    data = study.sweep()
+    t = Table("finding_small_mixtures", "Drop from the single adapter to mixtures of k ≤ 3 (clean, average)",
+              ("target", "drop_k2_pts", "drop_k3_pts", "worst_pts", "worst_ci", "within"))
+    within: list[str] = []
+    measured = 0
+    all_pairs: dict[str, list[tuple[EvalRow, EvalRow]]] = {}
+    for target in data.targets:
+        single = data.lookup(target, [target])
+        if single is None:
+            continue
+        drops: dict[int, float] = {}
+        by_k: dict[int, list[tuple[EvalRow, EvalRow]]] = {}
+        for k in (2, 3):
+            rows = data.target_rows(target, k)
+            if rows:
+                by_k[k] = [(single, r) for r in rows]
+                drops[k] = 100 * (single.accuracy - float(np.mean([r.accuracy for r in rows])))
+        if not drops:
+            continue
+        measured += 1
+        worst_k = max(drops, key=lambda k: drops[k])
+        ci = difference({target: by_k[worst_k]}, "member sets")
+        ok = drops[worst_k] <= th.within_pts
+        within += [target] if ok else []
+        all_pairs[target] = [p for ps in by_k.values() for p in ps]
+        t.rows.append((target, drops.get(2), drops.get(3), drops[worst_k], ci.text(), "yes" if ok else "no"))
+    if measured == 0:
+        return Finding("small-mixtures-within-3", claim, "needs clean rows at k = 1 and k = 2 or 3", NOT_MEASURED,
+                       table=t)
+    verdict = HOLDS if len(within) / measured >= th.many_share else (FAILS if not within else MIXED)
+    stat = (f"{len(within)} of {measured} targets stay within {th.within_pts:g} points at every k ≤ 3"
+            + (f" ({', '.join(within)})" if within else ""))
+    ci = difference(all_pairs, "member sets")
+    t.notes.append("drop = acc(k = 1) − mean acc over the stored member sets of size k; worst = the larger of the two")
+    return Finding("small-mixtures-within-3", claim, stat, verdict, f"mean drop at k ≤ 3: {_ci_text(ci)}", t)
+
+
+def _drops(clean: SweepData, adv: SweepData, target: str) -> tuple[float, float, str] | None:
+    """(attack drop, clean drop, which clean) from k = 1 to n; the clean drop on the attacked examples if stored.
+
+    Attack rows may score a sample of the test split; comparing them with clean rows on the whole split
+    would mix the attack's effect with the sample's (a smaller sample varies more), so the clean accuracy
+    on the same examples (`metrics["clean_accuracy"]`) is preferred, as `reporting.robustness` does.
+    """
+    a1, an = adv.ends(target)
+    if a1 is None or an is None:
+        return None
+    s1, sn = clean_on_sample(a1), clean_on_sample(an)
+    if s1 is not None and sn is not None:
+        return a1.accuracy - an.accuracy, s1 - sn, "same examples"
+    c1, cn = clean.ends(target)
+    if c1 is None or cn is None:
+        return None
+    return a1.accuracy - an.accuracy, c1.accuracy - cn.accuracy, "clean rows"
+
+
+def _variance_cells(clean: SweepData, adv: SweepData) -> tuple[int, int]:
+    """(cells where the accuracy variance over member sets is larger under attack, cells compared)."""
+    larger = total = 0
+    for target in adv.targets:
+        for k in sorted({r.k for r in adv.target_rows(target)}):
+            rows = adv.target_rows(target, k)
+            if len(rows) < 2:
+                continue
+            same = [clean_on_sample(r) for r in rows]
+            ref = [x for x in same if x is not None]
+            if len(ref) != len(rows):  # no same-sample clean accuracy: the clean rows of that size
+                ref = [r.accuracy for r in clean.target_rows(target, k)]
+            if len(ref) < 2:
+                continue
+            total += 1
+            larger += float(np.var([r.accuracy for r in rows], ddof=1)) > float(np.var(ref, ddof=1))
+    return larger, total
+
+
+def adversarial_drops(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding]:
+    """PAPER.md §10 item 2 (Sec. 4.1, Table 1): adversarial drops ≈ clean drops; variance is larger.
+
+    (`reporting.robustness` tabulates the two parts as the paper's Findings #2 and #3.) One finding per
+    stored attack condition (average mixer): the difference of the average drops
+    (k = 1 → n) with a bootstrap over targets, and the share of (target, k) cells whose accuracy
+    variance across member sets (ddof = 1) is larger under attack. Both compare with clean accuracy on
+    the attacked examples where the rows store it.
+    """
+    claim = "Adversarial drops are similar in size to clean drops; variance across mixtures is larger — Sec. 4.1"
+    conditions = [c for c in study.conditions() if c != "clean"]
+    if not conditions:
+        return [Finding("adversarial-vs-clean", claim, "no rows of an attack condition in this study",
+                        NOT_MEASURED)]
+    clean = study.sweep()
+    out: list[Finding] = []
+    for cond in conditions:
+        adv = study.sweep(cond)
+        t = Table(f"finding_adv_{len(out) + 1}", f"Drops from k = 1 to k = {study.n}: {cond} vs clean",
+                  ("target", "drop_attack_pts", "drop_clean_pts", "difference_pts", "clean_reference"))
+        diffs: list[float] = []
+        for target in adv.targets:
+            found = _drops(clean, adv, target)
+            if found is not None:
+                da, dc, ref = found
+                diffs.append(da - dc)
+                t.rows.append((target, 100 * da, 100 * dc, 100 * (da - dc), ref))
+        larger, cells = _variance_cells(clean, adv)
+        parts, words, unc = [], [], ""
+        if diffs:
+            ci = bootstrap_mean(diffs, "targets")
+            parts.append(HOLDS if abs(100 * ci.estimate) <= th.similar_pts else FAILS)
+            words.append(f"average drop under attack − clean = {100 * ci.estimate:+.2f} pts over {len(diffs)} "
+                         f"targets (similar if within ±{th.similar_pts:g})")
+            unc = f"difference of average drops: {_ci_text(ci)}"
+        else:
+            words.append("no target has k = 1 and k = n rows under both conditions")
+        if cells:
+            parts.append(_by_share(larger, cells, th))
+            words.append(f"variance across member sets larger under attack in {larger} of {cells} (target, k) cells")
+        else:
+            words.append("variance not compared: fewer than two member sets of any size under attack")
+        verdict = NOT_MEASURED if not parts else parts[0] if len(set(parts)) == 1 else MIXED
+        out.append(Finding(f"adversarial-vs-clean-{len(out) + 1}", f"{claim} [{cond}]", "; ".join(words), verdict,
+                           unc, t))
+    return out
+
+
+#: x variables of the FSD–accuracy finding, in order of preference: (attribute, rows kept, description).
+_CORR_X: tuple[tuple[str, Callable[[EvalRow], bool], str], ...] = (
+    ("mixture_fsd", lambda r: r.k >= 2, "mean FSD between the mixture and its members, k ≥ 2"),
+    ("flip_fraction", lambda r: r.k >= 2, "flip fraction of the target, k ≥ 2"),
+    ("pair_fsd", lambda r: r.k == 2, "pair FSD, k = 2"),
+)
+
+
+def fsd_correlation(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
+    """PAPER.md §10 item 4, first part (Sec. 5, Figs. 5–6): FSD correlates strongly and negatively with accuracy."""
+    claim = "FSD correlates negatively with in-domain accuracy — Sec. 5, Figs. 5–6"
+    data = study.sweep()
+    usable = [(a, keep, d) for a, keep, d in _CORR_X
+              if sum(getattr(r, a) is not None and keep(r) for r in data.rows) >= 3]
+    if not usable:
+        return Finding("fsd-accuracy-correlation", claim, "needs clean rows at k ≥ 2 with an FSD statistic",
+                       NOT_MEASURED)
+    attr, keep, desc = usable[0]
+    t = Table("finding_correlation", f"Correlation of accuracy with the {desc}",
+              ("scope", "n", "pearson_r", "pearson_p", "spearman_rho", "spearman_p", "negative_significant"),
+              formats={"pearson_p": ".2g", "spearman_p": ".2g", "pearson_r": ".3f", "spearman_rho": ".3f"})
+    negative = measured = 0
+    px: list[float] = []
+    py: list[float] = []
+    for scope in [*data.targets, "pooled"]:
+        if scope == "pooled":
+            x, y = px, py
+        else:
+            pts = [(getattr(r, attr), r.accuracy) for r in data.target_rows(scope) if keep(r)]
+            x, y = [p[0] for p in pts if p[0] is not None], [p[1] for p in pts if p[0] is not None]
+            px, py = px + x, py + y
+        try:
+            c = correlate(x, y)
+        except ValueError:
+            t.rows.append((scope, len(x), None, None, None, None, "–"))
+            continue
+        sig = c.pearson_r < 0 and c.pearson_p < th.alpha
+        if scope != "pooled":
+            measured += 1
+            negative += sig
+        t.rows.append((scope, c.n, c.pearson_r, c.pearson_p, c.spearman_rho, c.spearman_p, "yes" if sig else "no"))
+    pooled = t.rows[-1]
+    stat = (f"x = {desc}: r < 0 with p < {th.alpha:g} on {negative} of {measured} targets; pooled r = "
+            + ("–" if pooled[2] is None else f"{pooled[2]:.3f} (p = {pooled[3]:.2g}), ρ = {pooled[4]:.3f}"))
+    t.notes.append("pooled mixes targets whose accuracy levels differ; the per-target rows are the cleaner test")
+    return Finding("fsd-accuracy-correlation", claim, stat, _by_share(negative, measured, th), table=t)
+
+
+def greedy_vs_twin(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
+    """PAPER.md §10 item 4, second part (Sec. 6, Fig. 7): Alg. 1 ≈ upper bound, its max-FSD twin ≈ lower bound."""
+    claim = "Greedy min-FSD selection (Alg. 1) is near the empirical upper bound; max-FSD near the lower — Sec. 6"
+    data = study.sweep()
+    g = _greedy_table(data)
+    col = {c: i for i, c in enumerate(g.columns)}
+    wins = losses = ties = same = 0
+    pairs: dict[str, list[tuple[EvalRow, EvalRow]]] = {}
+    gaps_up: list[float] = []
+    for row in g.rows:
+        lo_acc, hi_acc = row[col["min_fsd_acc_pct"]], row[col["max_fsd_acc_pct"]]
+        if lo_acc is None or hi_acc is None:
+            continue
+        if row[col["min_fsd_members"]] == row[col["max_fsd_members"]]:
+            same += 1  # l = n, or both picks coincide: not a contest
+            continue
+        target = row[col["target"]]
+        lo = data.lookup(target, row[col["min_fsd_members"]].split("+"))
+        hi = data.lookup(target, row[col["max_fsd_members"]].split("+"))
+        if lo is None or hi is None:  # cannot happen: both accuracies were read from these rows
+            continue
+        pairs.setdefault(target, []).append((lo, hi))
+        wins += lo.accuracy > hi.accuracy
+        losses += lo.accuracy < hi.accuracy
+        ties += lo.accuracy == hi.accuracy
+        if row[col["upper_pct"]] is not None:
+            gaps_up.append(row[col["upper_pct"]] - lo_acc)
+    cells = wins + losses + ties
+    if cells == 0:
+        why = "no FSD matrix in the store" if data.fsd is None else "no stored rows for the greedy member sets"
+        return Finding("greedy-vs-max-fsd", claim, why, NOT_MEASURED, table=g)
+    p = float(stats.binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue) if wins + losses else 1.0
+    gap = float(np.mean(gaps_up)) if gaps_up else float("nan")
+    stat = (f"min-FSD pick beat its max-FSD twin in {wins} of {cells} (target, l) cells, lost {losses}, tied {ties}"
+            f" (sign test p = {p:.2g}); mean gap to the empirical upper bound {gap:.2f} pts"
+            + (f"; {same} cells where both picks are the same set left out" if same else ""))
+    if wins <= losses:
+        verdict = FAILS
+    elif p < th.alpha and gap <= th.near_upper_pts:
+        verdict = HOLDS
+    else:
+        verdict = MIXED
+    ci = difference(pairs, "cells")
+    return Finding("greedy-vs-max-fsd", claim, stat, verdict, f"min-FSD − max-FSD accuracy: {_ci_text(ci)}", g)
+
+
+def pruning_keeps(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding]:
+    """Sec. 7 (Alg. 2, Fig. 8a): pruning a single adapter to 90 % sparsity keeps its accuracy; one finding per scope."""
+    pct = round(100 * th.prune_sparsity)
+    claim = f"Magnitude pruning to {pct} % sparsity keeps single-adapter accuracy — Sec. 7, Fig. 8a"
+    points = [p for p in prune_points(study) if abs(p.sparsity - th.prune_sparsity) < 1e-9]
+    dense = study.sweep()
+    scopes = sorted({p.scope for p in points})
+    if not scopes:
+        return [Finding("pruning-keeps-accuracy", claim, f"no pruned single adapters at {pct} % sparsity stored",
+                        NOT_MEASURED)]
+    out = []
+    for scope in scopes:
+        t = Table(f"finding_pruning_{scope}", f"Pruned to {pct} % ({scope} scope) vs dense",
+                  ("target", "dense_pct", "pruned_pct", "drop_pts", "kept"))
+        pairs: dict[str, list[tuple[EvalRow, EvalRow]]] = {}
+        kept = 0
+        order = {d: i for i, d in enumerate(study.meta.domains)}
+        for p in sorted((p for p in points if p.scope == scope), key=lambda p: order.get(p.row.target, -1)):
+            base = dense.lookup(p.row.target, [p.row.target])
+            if base is None:
+                continue
+            drop = 100 * (base.accuracy - p.row.accuracy)
+            kept += drop <= th.keep_pts
+            pairs[p.row.target] = [(base, p.row)]
+            t.rows.append((p.row.target, 100 * base.accuracy, 100 * p.row.accuracy, drop,
+                           "yes" if drop <= th.keep_pts else "no"))
+        if not pairs:
+            out.append(Finding(f"pruning-keeps-{scope}", f"{claim} [{scope}]",
+                               "no dense single-adapter rows to compare with", NOT_MEASURED, table=t))
+            continue
+        ci = difference(pairs, "targets")
+        stat = (f"{kept} of {len(pairs)} targets lose at most {th.keep_pts:g} point(s) at {pct} % ({scope} scope); "
+                f"mean drop {100 * ci.estimate:.2f} pts")
+        out.append(Finding(f"pruning-keeps-{scope}", f"{claim} [{scope}]", stat, _by_share(kept, len(pairs), th),
+                           f"mean drop: {_ci_text(ci)}", t))
+    return out
+
+
+def sparse_beats_upper(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
+    """Sec. 7 (Alg. 4, Fig. 8b): sparse mixing at 80/90 % beats the dense mixtures' empirical upper bound."""
+    claim = "Sparse mixing (Alg. 4, 80/90 %) beats the dense mixtures' empirical upper bound — Sec. 7, Fig. 8b"
+    points = [p for p in sparse_points(study) if p.row.k >= 2]
+    if not points:
+        return Finding("sparse-beats-upper", claim, "no sparse-mixing rows (Alg. 4) stored", NOT_MEASURED)
+    upper = dense_upper_rows(study)
+    t = Table("finding_sparse", "Sparse mixing vs the dense upper bound, per sparsity",
+              ("sparsity_pct", "cells", "beats_upper", "mean_vs_upper_pts", "beats_dense_pick"))
+    pairs: dict[str, list[tuple[EvalRow, EvalRow]]] = {}
+    beats = cells = 0
+    dense = study.sweep()
+    for s in sorted({p.sparsity for p in points}):
+        n = b = bd = 0
+        diffs = []
+        for p in (p for p in points if p.sparsity == s):
+            up = upper.get((p.row.target, p.row.k))
+            if up is None:
+                continue
+            n += 1
+            b += p.row.accuracy > up.accuracy
+            pick = dense.lookup(p.row.target, p.row.members)
+            bd += pick is not None and p.row.accuracy > pick.accuracy
+            diffs.append(100 * (p.row.accuracy - up.accuracy))
+            pairs.setdefault(p.row.target, []).append((p.row, up))
+        t.rows.append((round(100 * s), n, b, float(np.mean(diffs)) if diffs else None, bd))
+        beats, cells = beats + b, cells + n
+    if cells == 0:
+        return Finding("sparse-beats-upper", claim, "no dense rows of the same sizes to bound the sparse mixtures",
+                       NOT_MEASURED, table=t)
+    ci = difference(pairs, "cells")
+    stat = f"sparse mixtures beat the dense upper bound in {beats} of {cells} (target, l) cells"
+    t.notes.append("upper bound: the best stored dense (average) mixture of the same size on the same target")
+    return Finding("sparse-beats-upper", claim, stat, _by_share(beats, cells, th),
+                   f"sparse − dense upper bound: {_ci_text(ci)}", t)
+
+
+def compute_findings(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding]:
+    """Every finding, in the order of the paper (Sec. 3.4, 4.1, 5, 6, 7)."""
+    return [accuracy_falls(study, th), small_mixtures(study, th), *adversarial_drops(study, th),
+            fsd_correlation(study, th), greedy_vs_twin(study, th), *pruning_keeps(study, th),
+            sparse_beats_upper(study, th)]
+
+
+def findings_table(findings: Sequence[Finding]) -> Table:
+    """One row per finding: the claim, our statistic, the verdict and the interval (the summary's table)."""
+    t = Table("findings", "The paper's findings, re-measured on this study",
+              ("finding", "our statistic", "verdict", "uncertainty"))
+    for f in findings:
+        t.rows.append((f.claim, f.statistic, f.verdict, f.uncertainty or "–"))
+    return t
+
+
+__all__ = ["FAILS", "HOLDS", "MIXED", "NOT_MEASURED", "THRESHOLDS", "VERDICTS", "Finding", "Thresholds",
+           "compute_findings", "findings_table"]

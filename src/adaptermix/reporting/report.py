@@ -1,0 +1,159 @@
+"""The study's one HTML report, `index.html`, and the files beside it (issue 9).
+
+`write_html_report(store, out)` reads the store once, builds the sections in the paper's order —
+summary (setup, headline numbers, the findings' verdicts), dataset analysis (Sec. 3.1), mixing
+(Sec. 3.4), robustness (Sec. 4), signs (Sec. 5), Alg. 1 (Sec. 6), pruning and sparse mixing (Sec. 7),
+findings — renders them into one self-contained page, and writes every figure (PNG) and table (CSV,
+Markdown) of those sections beside it. Reporting reads only the store, never a model.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from adaptermix.fileio import atomic_write_bytes
+from adaptermix.reporting.dataset import dataset_section
+from adaptermix.reporting.document import Section
+from adaptermix.reporting.findings import Finding, compute_findings, findings_table
+from adaptermix.reporting.html import render_document
+from adaptermix.reporting.sec7 import sec7_section
+from adaptermix.reporting.sections import greedy_section, mixing_section, signs_section
+from adaptermix.reporting.study import Study, load_study, mixer_spec
+from adaptermix.reporting.sweep_tables import Table
+
+INDEX = "index.html"
+ROBUSTNESS_TITLE = "Robustness under attack (Sec. 4, Table 1)"
+ROBUSTNESS_HOW = ("add attack conditions (e.g. `fgsm`, `textfooler`) to the recipe's eval section and re-run "
+                  "`adaptermix run RECIPE`")
+#: Section ids in report order; tests and scripts may rely on them.
+SECTION_IDS = ("summary", "dataset", "mixing", "robustness", "signs", "greedy", "sec7", "findings")
+
+
+def _setup_table(study: Study) -> Table:
+    m = study.meta
+    cfg = m.eval_config
+    rows = Counter((mixer_spec(r)[0], r.condition) for r in study.rows)
+    labels = {key: len({r.mixer for r in study.rows if (mixer_spec(r)[0], r.condition) == key}) for key in rows}
+    t = Table("setup", "Setup (from the store)", ("item", "value"))
+    t.rows = [
+        ("store", study.path.name),
+        ("base encoder (fingerprint)", m.base_fingerprint),
+        ("adapter method", m.method),
+        (f"domains (n = {study.n})", ", ".join(m.domains)),
+        ("test budget", f"split {cfg.get('split', '?')}, at most {cfg.get('max_examples', 'all')} examples, "
+                        f"max length {cfg.get('max_length', '?')} tokens"),
+        ("precision", f"requested {cfg.get('precision', 'not recorded')}; used {', '.join(study.precisions) or '–'}"),
+        ("code version", ", ".join(study.code_versions) or "–"),
+        ("eval config hash", m.eval_config_hash),
+        ("rows stored", "; ".join(f"{mx} / {c}: {n}" + (f" ({labels[mx, c]} settings)" if labels[mx, c] > 1 else "")
+                                  for (mx, c), n in sorted(rows.items())) or "none"),
+        ("FSD matrix stored", "yes" if study.fsd is not None else "no"),
+        ("dataset analysis stored", "yes" if study.corpus_json is not None else "no"),
+    ]
+    return t
+
+
+def _headline_table(study: Study) -> Table:
+    t = Table("headline", "Headline numbers (clean, average mixer)", ("measure", "value"))
+    data = study.sweep()
+    full = "+".join(sorted(study.meta.domains))
+    pairs = [(data.by_key.get(f"{d}|{d}"), data.by_key.get(f"{d}|{full}")) for d in data.targets]
+    ends = [(a.accuracy, b.accuracy) for a, b in pairs if a is not None and b is not None]
+    t.rows.append(("clean evaluations stored", f"{len(data.rows)} of {study.n * 2 ** (study.n - 1)} (n·2^(n−1))"))
+    if ends:
+        single = 100 * sum(a for a, _ in ends) / len(ends)
+        mixed = 100 * sum(b for _, b in ends) / len(ends)
+        t.rows += [("mean accuracy, single adapter (k = 1)", f"{single:.2f} %"),
+                   (f"mean accuracy, all {study.n} adapters mixed", f"{mixed:.2f} %"),
+                   ("mean drop (paper: 11.91 points over 13 domains)", f"{single - mixed:.2f} points "
+                                                                       f"over {len(ends)} targets")]
+    return t
+
+
+def summary_section(study: Study, findings: list[Finding]) -> Section:
+    """The top of the report: setup, headline numbers, and every finding's verdict."""
+    sec = Section("summary", "Summary", intro=(
+        "Everything below is computed from the study store alone; the verdicts are formatted from the stored rows "
+        "with the thresholds of docs/report.md."))
+    sec.tables += [_setup_table(study), _headline_table(study), findings_table(findings)]
+    return sec
+
+
+def findings_section(findings: list[Finding]) -> Section:
+    """One subsection per finding: the claim, our statistic, the interval, the verdict, the numbers behind it."""
+    sec = Section("findings", "Findings, re-measured", intro=(
+        "Verdicts: holds / does not hold / mixed (the targets or the parts of the finding disagree) / not measured. "
+        "Intervals are 95 % percentile bootstraps, paired over test examples where rows store per-example results, "
+        "else over the units named."))
+    for i, f in enumerate(findings):
+        text = f"Our statistic: {f.statistic}." + (f"\n\nUncertainty: {f.uncertainty}." if f.uncertainty else "")
+        verdict = Table(f"verdict_{i + 1}", "Verdict", ("verdict",), [(f.verdict,)])
+        child = Section(f"finding-{i + 1}", f"{i + 1}. {f.claim}", intro=text, tables=[verdict])
+        if f.table is not None:
+            child.tables.append(f.table)
+        sec.children.append(child)
+    return sec
+
+
+def robustness(study: Study) -> Section:
+    """The lead's robustness section (`reporting.robustness`, when present and when attack rows exist)."""
+    try:
+        module = importlib.import_module("adaptermix.reporting.robustness")
+    except ImportError:
+        module = None
+    build: Callable[[Path], Section | None] | None = getattr(module, "robustness_section", None)
+    section = build(study.path) if build is not None else None
+    return section if section is not None else Section.missing("robustness", ROBUSTNESS_TITLE, ROBUSTNESS_HOW)
+
+
+def build_sections(study: Study) -> list[Section]:
+    """Every section in the paper's order (`SECTION_IDS`)."""
+    findings = compute_findings(study)
+    return [summary_section(study, findings), dataset_section(study.corpus_json), mixing_section(study),
+            robustness(study), signs_section(study), greedy_section(study), sec7_section(study),
+            findings_section(findings)]
+
+
+def _side_files(sections: list[Section]) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for top in sections:
+        for sec in top.walk():
+            for fig in sec.figures:
+                if fig.name:
+                    files[fig.name] = fig.png
+            for t in sec.tables:
+                if not t.name.startswith("verdict_"):
+                    files[f"{t.name}.csv"] = t.to_csv().encode()
+                    files[f"{t.name}.md"] = t.to_markdown().encode()
+    return files
+
+
+def write_html_report(store_path: str | Path, out_dir: str | Path) -> Path:
+    """Write `out_dir/index.html` (self-contained) and each section's PNG/CSV/Markdown files beside it.
+
+    Args:
+        store_path: the study .sqlite file (opened read-only).
+        out_dir: the report folder (created); the recipe's is `<study>/report`.
+
+    Returns:
+        The path of index.html.
+
+    Raises:
+        StoreError: `store_path` is missing, not a store, or of another schema version.
+    """
+    study = load_study(store_path)
+    sections = build_sections(study)
+    out = Path(out_dir)
+    page = render_document(f"adaptermix study report: {study.path.name}",
+                           f"{study.meta.method} adapters on {study.meta.base_fingerprint}, {study.n} domains — "
+                           "a reproduction of Nguyen & Le (2024)", sections,
+                           footer=f"Written by adaptermix {', '.join(study.code_versions) or ''} from {study.path}.")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in _side_files(sections).items():
+        atomic_write_bytes(out / name, data)
+    # index.html last: a reader who sees it sees every file it refers to.
+    atomic_write_bytes(out / INDEX, page.encode("utf-8"))
+    return out / INDEX
