@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,32 +14,13 @@ from adaptermix.analysis.corpus.run import analyze_documents
 from adaptermix.analysis.corpus.writer import output_files, write_corpus_analysis
 from adaptermix.errors import ConfigError
 from conftest import one_line_error, run_cli
+from corpus_fixtures import HashEmbedder
 
 THEMES = {
     "finance": "stock market price trade bank shares profit",
     "sport": "goal match team player league coach season",
     "film": "movie actor film plot scene director cast",
 }
-
-
-class HashEmbedder:
-    """A deterministic bag-of-hashed-words encoder (dim 16, unit rows) that counts its calls."""
-
-    identity = "hash-16"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        self.calls += 1
-        out = np.zeros((len(texts), 16), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.split():
-                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % 16] += 1
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
-        if progress:
-            progress(len(texts))
-        return out
 
 
 def _corpus(theme: str, n: int = 40) -> list[str]:

@@ -22,7 +22,7 @@ from adaptermix.reporting.study import CORPUS_KIND
 from adaptermix.reporting.sweep_tables import greedy_members
 from adaptermix.store import EvalRow, Store, pack_correct
 from adaptermix.store.synthetic import DEFAULT_DOMAINS, synthetic_study
-from test_corpus_report import HashEmbedder
+from corpus_fixtures import HashEmbedder  # the same fake sentence encoder
 
 Accuracy = Callable[[str, tuple[str, ...]], float]  # (target, members) -> accuracy in [0, 1]
 FGSM = "fgsm(epsilon=0.01)"

@@ -21,7 +21,7 @@ from adaptermix.pipeline.stages import ALG1_KEY, ALG1_KIND, CORPUS_KIND, alg1_se
 from adaptermix.pruning.magnitude import magnitude_prune
 from adaptermix.store import Store
 from conftest import one_line_error, run_cli, toy_rows
-from test_corpus_report import HashEmbedder  # the same fake sentence encoder
+from corpus_fixtures import HashEmbedder  # the same fake sentence encoder
 
 DOMAINS = ("dom0", "dom1", "dom2")
 

@@ -26,7 +26,6 @@ from adaptermix.checkpoints.ours import (
 )
 from adaptermix.checkpoints.resolve import (
     detect_format,
-    foreign_options,
     read_checkpoint,
     require_domain,
     require_head,
@@ -36,7 +35,7 @@ from adaptermix.checkpoints.sparse import SPARSE_WEIGHTS
 __all__ = [
     "ADAPTER_CONFIG", "ADAPTER_WEIGHTS", "EXPORT_FORMATS", "HEAD_CONFIG", "HEAD_WEIGHTS", "MANIFEST_NAME",
     "SPARSE_WEIGHTS", "UNKNOWN_DOMAIN", "BaseInfo", "Checkpoint", "ImportOptions", "Manifest", "Member",
-    "atomic_dir", "check_mixable", "detect_format", "export_adapter", "foreign_options", "import_checkpoint",
+    "atomic_dir", "check_mixable", "detect_format", "export_adapter", "import_checkpoint",
     "mixture_manifest", "read_checkpoint", "read_mixable", "read_ours", "refuse_existing", "require_domain",
     "require_head", "state_sha256", "unique_names", "write_checkpoint", "write_files",
 ]

@@ -12,10 +12,8 @@ called incomplete, and anything else gets one line naming what was found and wha
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator, Sequence
-from contextvars import ContextVar
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -62,23 +60,6 @@ def detect_format(path: str | Path) -> Format:
     raise CheckpointError(f"{path} is no checkpoint adaptermix reads (found {_found(path)}): expected {EXPECTED}")
 
 
-# Flags a command was given for foreign directories, for readers deep inside API functions that take
-# only paths (e.g. `evaluate_checkpoint`); explicit arguments to `read_checkpoint` win over them.
-_OPTIONS: ContextVar[ImportOptions | None] = ContextVar("adaptermix_import_options", default=None)
-
-
-@contextlib.contextmanager
-def foreign_options(
-    domain: str | None = None, encoder: str | None = None, labels: Sequence[str] | None = None
-) -> Iterator[None]:
-    """Within the block, `read_checkpoint` reads PEFT/AdapterHub directories with these flags by default."""
-    token = _OPTIONS.set(ImportOptions(domain, encoder, tuple(labels) if labels is not None else None))
-    try:
-        yield
-    finally:
-        _OPTIONS.reset(token)
-
-
 def read_checkpoint(
     path: str | Path,
     domain: str | None = None,
@@ -91,8 +72,7 @@ def read_checkpoint(
         path: the directory.
         domain, encoder, labels: for a PEFT or AdapterHub directory only (ours records all three):
             the domain of its head, the base encoder (overriding the one its config names) and the
-            head's label names (see `adaptermix.checkpoints.foreign.ImportOptions`); each defaults
-            to the one set by an enclosing `foreign_options`.
+            head's label names (see `adaptermix.checkpoints.foreign.ImportOptions`).
 
     Returns:
         The `Checkpoint`; a foreign one carries a manifest built from its files (`source_format`
@@ -106,9 +86,7 @@ def read_checkpoint(
     fmt = detect_format(path)
     if fmt == "adaptermix":
         return read_ours(path)
-    default = _OPTIONS.get() or ImportOptions()
-    options = ImportOptions(domain or default.domain, encoder or default.encoder,
-                            tuple(labels) if labels is not None else default.labels)
+    options = ImportOptions(domain, encoder, tuple(labels) if labels is not None else None)
     return read_peft(path, options) if fmt == "peft" else read_adapterhub(path, options)
 
 

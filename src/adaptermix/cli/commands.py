@@ -125,15 +125,15 @@ def evaluate(
                                           "(default: the domain's)."),
 ) -> None:
     """Accuracy and macro-F1 of a checkpoint (single adapter or mixture) on a domain split."""
-    from adaptermix.checkpoints import detect_format, foreign_options
+    from adaptermix.checkpoints import detect_format, read_checkpoint
     from adaptermix.evaluation.evaluator import evaluate_checkpoint
 
     fmt = detect_format(checkpoint)
     if domain is None and fmt != "adaptermix":
         raise ConfigError(f"{checkpoint} is a {fmt} checkpoint, which records no domain: pass --domain with the "
                           "domain of its head")
-    with foreign_options(domain, encoder, split_labels(labels)):
-        m = evaluate_checkpoint(checkpoint, domain, split, max_examples, max_length, cache_dir)
+    ckpt = read_checkpoint(checkpoint, domain, encoder, split_labels(labels))
+    m = evaluate_checkpoint(ckpt, domain, split, max_examples, max_length, cache_dir)
     if as_json:
         typer.echo(json.dumps(m.as_dict(), indent=2))
     else:

@@ -47,6 +47,8 @@ class ScoringContext:
         cache: per-worker scratch space that lives across mixtures (e.g. transfer-mode examples).
         alone: a context manager factory; inside it the resident model holds the target's adapter
             alone (not the mixture), so a transfer attack can craft its examples there once.
+        is_alone: the resident mixture *is* the target's adapter alone (k = 1 under a mixer that
+            returns a single member unchanged), so work done on the adapter alone can be shared.
     """
 
     evaluator: Evaluator
@@ -56,6 +58,7 @@ class ScoringContext:
     members: tuple[int, ...] = ()
     cache: dict[Any, Any] = field(default_factory=dict)
     alone: Callable[[], contextlib.AbstractContextManager[None]] | None = None
+    is_alone: bool = False
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,8 @@ class SweepWorker:
             self._load(mixture)
             flip, fsd = self._signs(chunk.target, members, mixture, chunk.mix)
             context = ScoringContext(self.evaluator, tgt, self.precision, chunk.target, tuple(sorted(members)),
-                                     self._cache, functools.partial(self._alone, chunk.target, mixture))
+                                     self._cache, functools.partial(self._alone, chunk.target, mixture),
+                                     is_alone=len(members) == 1 and torch.equal(mixture, self.stacked[chunk.target]))
             s = condition.run(context, cond.params)
             results.append(MixResult(
                 target=chunk.target, members=tuple(sorted(members)), accuracy=s.accuracy, macro_f1=s.macro_f1,

@@ -168,19 +168,22 @@ class Evaluator:
 
 
 def evaluate_checkpoint(
-    path: str | Path,
+    path: str | Path | Checkpoint,
     domain: str | None = None,
     split: str = "test",
     max_examples: int | None = None,
     max_length: int = 128,
     cache_dir: Path | None = None,
 ) -> Metrics:
-    """Evaluate a checkpoint directory on a domain split (its own domain by default).
+    """Evaluate a checkpoint (a directory in any supported format, or one already read) on a domain split
+    (its own domain by default). A PEFT/AdapterHub directory that needs flags is read first with
+    `read_checkpoint(path, domain, encoder, labels)` and passed as the `Checkpoint`.
 
     Raises:
         CheckpointError / DataError / ConfigError: bad checkpoint, data, or a label-set mismatch.
     """
-    ckpt = read_checkpoint(path)
+    ckpt = path if isinstance(path, Checkpoint) else read_checkpoint(path)
+    path = ckpt.path
     evaluator = Evaluator.for_checkpoint(ckpt, max_length, cache_dir)
     evaluator.check(ckpt)
     target = evaluator.target(domain or ckpt.domain, split, max_examples)

@@ -20,6 +20,7 @@ backward per batch makes it cheap on every mixture.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -145,18 +146,23 @@ def textfooler(context: ScoringContext, params: dict[str, Any]) -> Scored:
         context.cache[res_key] = load_resources(context.evaluator.cache_dir, vectors_file=vectors)
     resources = context.cache[res_key]
     n_labels = len(context.target.label_names)
-    if params["mode"] == "adaptive":
+    if params["mode"] == "adaptive" and not context.is_alone:
         with autocast(context.precision):
             records = attack_examples(wrapper, examples, spec, resources)
         return _scored(records, "textfooler", spec.params(), n_labels)
-    craft_key = ("textfooler-transfer", context.target_index, context.target.domain, tuple(sorted(params.items(),
-                                                                                            key=lambda kv: kv[0])))
+    # The attack on the target's adapter alone: transfer mode crafts there once, and adaptive mode on a
+    # mixture that *is* the adapter alone (k = 1) is that very attack, so both share one result.
+    shared = {k: v for k, v in params.items() if k != "mode"}
+    craft_key = ("textfooler-alone", context.target_index, context.target.domain, tuple(sorted(shared.items())))
     if craft_key not in context.cache:
         if context.alone is None:
             raise RuntimeError("transfer mode needs the engine's `alone` context (the target's adapter alone)")
-        with context.alone(), autocast(context.precision):
+        place = contextlib.nullcontext() if context.is_alone else context.alone()
+        with place, autocast(context.precision):
             context.cache[craft_key] = attack_examples(wrapper, examples, spec, resources)
     crafted: list[AttackRecord] = context.cache[craft_key]
+    if params["mode"] == "adaptive":
+        return _scored(crafted, "textfooler", spec.params(), n_labels)
     with autocast(context.precision):
         records = score_perturbed(wrapper, crafted)
     success = [r for r in crafted if r.status == "successful"]
