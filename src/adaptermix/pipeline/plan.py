@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from adaptermix.evaluation.spec import ConditionSpec
 from adaptermix.pipeline.recipe import Recipe, StudyPlan, stage_names, stale_domains
 from adaptermix.pipeline.stages import prune_mixers, sparse_mixers
 
@@ -141,15 +142,16 @@ def _sampled_draws(n: int, k: int, ci: float, min_samples: int) -> int:
     return min(population, want)
 
 
-def _cost(recipe: Recipe) -> float:
-    """Forward-pass equivalents of one mixture under every condition of the eval spec."""
-    total = 0.0
-    for c in recipe.eval.conditions:
-        frac = 1.0
-        if "n" in c.params and recipe.eval.max_examples:
-            frac = min(1.0, float(c.params["n"]) / recipe.eval.max_examples)
-        total += CONDITION_COST.get(c.condition, 1.0) * frac
-    return total
+def _cost(recipe: Recipe, c: ConditionSpec) -> tuple[float, float]:
+    """(forward-pass equivalents per mixture, per target once) of condition `c`: a transfer attack crafts
+    once per target and then scores 2 texts per example."""
+    frac = 1.0
+    if "n" in c.params and recipe.eval.max_examples:
+        frac = min(1.0, float(c.params["n"]) / recipe.eval.max_examples)
+    cost = CONDITION_COST.get(c.condition, 1.0) * frac
+    if c.params.get("mode") == "transfer":
+        return 2.0 * frac, cost
+    return cost, 0.0
 
 
 def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[StageEstimate]:
@@ -182,21 +184,25 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
         train_s += 3 * steps * batch * length / tok_s
     out.append(StageEstimate(study.label, "train", len(stale), "trainings", train_s,
                              f"{n - len(stale)} reused" if n - len(stale) else ""))
-    pairs = len(ev.mixers) * len(ev.conditions)
     sw = recipe.sweep
     if sw.mode == "exhaustive":
-        mixtures, note = n * 2 ** (n - 1), "every subset"
+        per_k, note = {k: n * math.comb(n - 1, k - 1) for k in range(1, n + 1)}, "every subset"
     elif sw.mode == "ends":
-        mixtures, note = n * (2 if n > 1 else 1), "k = 1 and k = n"
+        per_k, note = {k: n for k in {1, n}}, "k = 1 and k = n"
     else:
-        mixtures = sum(_sampled_draws(n, k, sw.ci, 3) for _ in range(n) for k in range(1, n + 1))
+        per_k = {k: n * _sampled_draws(n, k, sw.ci, 3) for k in range(1, n + 1)}
         note = f"sampled to ±{sw.ci} points (expected)"
-    sweep_n = mixtures * pairs
-    left, stored = _left(sweep_n, _stored(study.store, [(m.label, c.label) for m in ev.mixers
-                                                         for c in ev.conditions]))
-    out.append(StageEstimate(study.label, "sweep", sweep_n, "evaluations",
-                             left / max(pairs, 1) * len(ev.mixers) * _cost(recipe) * eval_s,
-                             f"{mixtures:,} mixtures × {len(ev.mixers)} mixers × {len(ev.conditions)} conditions"
+    sweep_n, seconds = 0, 0.0
+    for _, ci in ev.pairs():  # a condition's `mixers` and `sizes` narrow what it scores
+        cond = ev.conditions[ci]
+        count = sum(m for k, m in per_k.items() if cond.scores_size(k, n))
+        per_mixture, per_target = _cost(recipe, cond)
+        sweep_n += count
+        seconds += (count * per_mixture + (n * per_target if count else 0.0)) * eval_s
+    labels = [(ev.mixers[mi].label, ev.conditions[ci].label) for mi, ci in ev.pairs()]
+    left, stored = _left(sweep_n, _stored(study.store, labels))
+    out.append(StageEstimate(study.label, "sweep", sweep_n, "evaluations", seconds * left / max(sweep_n, 1),
+                             f"{len(ev.pairs())} (mixer, condition) pairs over {sum(per_k.values()):,} mixtures"
                              f", {note}{stored}"))
     if recipe.prune is not None:
         p = recipe.prune
