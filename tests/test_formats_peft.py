@@ -162,6 +162,12 @@ def test_commands_take_peft_directories_as_they_are(peft_dirs, toy_domain, cache
         assert code == 0, err
         assert read_checkpoint(tmp_path / argv[0]).domain == toy_domain
 
+    code, out, err = run_cli(["attack", a, "--attack", "fgsm", "--domain", toy_domain, "--max-examples", "8",
+                              "--cache-dir", str(cache_dir), "--json"], capsys)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["n_examples"] == 8 and summary["accuracy_under_attack"] <= summary["clean_accuracy"]
+
 
 def test_import_writes_our_checkpoint(peft_dirs, toy_domain, tmp_path, capsys):
     out = tmp_path / "imported"

