@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from adaptermix.reporting import findings as F
+from adaptermix.reporting.robustness import describe_label
 from adaptermix.reporting.study import load_study
 from adaptermix.reporting.uncertainty import PAIRED, bootstrap_mean, paired_example_bootstrap
 from adaptermix.store import EvalRow
@@ -90,7 +91,7 @@ def test_full_study_verdicts(full) -> None:
     assert by_id["sparse-beats-upper"].verdict == F.HOLDS
     assert "24 of 24" in by_id["sparse-beats-upper"].statistic
     adv = by_id["adversarial-vs-clean-1"]
-    assert FGSM in adv.claim and "8 of 8 (target, k) cells" in adv.statistic and adv.verdict == F.HOLDS
+    assert describe_label(FGSM) in adv.claim and "8 of 8 (target, k) cells" in adv.statistic and adv.verdict == F.HOLDS
     assert all(f.verdict in F.VERDICTS for f in by_id.values())
 
 

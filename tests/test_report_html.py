@@ -39,7 +39,7 @@ def test_sections_in_the_papers_order_and_every_kind_present(full_report: Path) 
     assert not_run == [], not_run
     for needle in ("Fig. 3", "Fig. 4", "Fig. 5", "Fig. 6", "Fig. 7", "Fig. 8a", "Fig. 8b", "Table 1", "Table 3",
                    "Fig. 2a", "Fig. 2b", "Table 7", "Sec. 5.2", "The paper&#x27;s findings, re-measured",
-                   "fgsm(epsilon=0.01)", "global scope"):
+                   "FGSM (white-box, ε = 0.01)", "global scope"):
         assert needle in page, needle
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats
 
 from adaptermix.analysis.correlation import correlate
-from adaptermix.reporting.robustness import clean_on_sample
+from adaptermix.reporting.robustness import clean_on_sample, describe_label
 from adaptermix.reporting.sec7 import dense_upper_rows, prune_points, sparse_points
 from adaptermix.reporting.study import Study, correctness
 from adaptermix.reporting.sweep_tables import SweepData, Table
@@ -247,7 +247,7 @@ def adversarial_drops(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding
     out: list[Finding] = []
     for cond in conditions:
         adv = study.sweep(cond)
-        t = Table(f"finding_adv_{len(out) + 1}", f"Drops from k = 1 to k = {study.n}: {cond} vs clean",
+        t = Table(f"finding_adv_{len(out) + 1}", f"Drops from k = 1 to k = {study.n}: {describe_label(cond)} vs clean",
                   ("target", "drop_attack_pts", "drop_clean_pts", "difference_pts", "clean_reference"))
         diffs: list[float] = []
         for target in adv.targets:
@@ -272,8 +272,8 @@ def adversarial_drops(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding
         else:
             words.append("variance not compared: fewer than two member sets of any size under attack")
         verdict = NOT_MEASURED if not parts else parts[0] if len(set(parts)) == 1 else MIXED
-        out.append(Finding(f"adversarial-vs-clean-{len(out) + 1}", f"{claim} [{cond}]", "; ".join(words), verdict,
-                           unc, t))
+        out.append(Finding(f"adversarial-vs-clean-{len(out) + 1}", f"{claim} [{describe_label(cond)}]",
+                           "; ".join(words), verdict, unc, t))
     return out
 
 

@@ -40,6 +40,7 @@ figcaption { color: var(--muted); font-size: 0.92rem; margin-top: 0.3rem; }
 table { border-collapse: collapse; font-size: 0.86rem; min-width: 40%; }
 caption { text-align: left; font-weight: 600; padding: 0.3rem 0; }
 th, td { border-bottom: 1px solid var(--line); padding: 0.25rem 0.6rem; vertical-align: top; }
+td { overflow-wrap: anywhere; }
 th { background: var(--bg-alt); text-align: left; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fafbfc; }

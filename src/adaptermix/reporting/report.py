@@ -9,9 +9,7 @@ Markdown) of those sections beside it. Reporting reads only the store, never a m
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 from adaptermix.fileio import atomic_write_bytes
@@ -19,6 +17,7 @@ from adaptermix.reporting.dataset import dataset_section
 from adaptermix.reporting.document import Section
 from adaptermix.reporting.findings import Finding, compute_findings, findings_table
 from adaptermix.reporting.html import render_document
+from adaptermix.reporting.robustness import describe_label, robustness_section
 from adaptermix.reporting.sec7 import sec7_section
 from adaptermix.reporting.sections import greedy_section, mixing_section, signs_section
 from adaptermix.reporting.study import Study, load_study, mixer_spec
@@ -48,7 +47,8 @@ def _setup_table(study: Study) -> Table:
         ("precision", f"requested {cfg.get('precision', 'not recorded')}; used {', '.join(study.precisions) or '–'}"),
         ("code version", ", ".join(study.code_versions) or "–"),
         ("eval config hash", m.eval_config_hash),
-        ("rows stored", "; ".join(f"{mx} / {c}: {n}" + (f" ({labels[mx, c]} settings)" if labels[mx, c] > 1 else "")
+        ("rows stored", "; ".join(f"{mx} / {describe_label(c)}: {n}"
+                                  + (f" ({labels[mx, c]} settings)" if labels[mx, c] > 1 else "")
                                   for (mx, c), n in sorted(rows.items())) or "none"),
         ("FSD matrix stored", "yes" if study.fsd is not None else "no"),
         ("dataset analysis stored", "yes" if study.corpus_json is not None else "no"),
@@ -99,13 +99,8 @@ def findings_section(findings: list[Finding]) -> Section:
 
 
 def robustness(study: Study) -> Section:
-    """The lead's robustness section (`reporting.robustness`, when present and when attack rows exist)."""
-    try:
-        module = importlib.import_module("adaptermix.reporting.robustness")
-    except ImportError:
-        module = None
-    build: Callable[[Path], Section | None] | None = getattr(module, "robustness_section", None)
-    section = build(study.path) if build is not None else None
+    """Table 1's three columns, adversarial Fig. 3, Findings #2/#3 (`reporting.robustness`), when attack rows exist."""
+    section = robustness_section(study.path)
     return section if section is not None else Section.missing("robustness", ROBUSTNESS_TITLE, ROBUSTNESS_HOW)
 
 

@@ -12,7 +12,6 @@ and carry, in their metrics, the clean accuracy on that same sample. Two compari
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -34,21 +33,32 @@ def condition_name(label: str) -> str:
     return label.split("(", 1)[0]
 
 
-def describe(data: SweepData, label: str) -> str:
-    """A reader's name for a condition: `TextFooler (transfer, 100 ex.)`, `FGSM (ε = 0.01, 100 ex.)`."""
-    name = condition_name(label)
-    params: dict[str, object] = {}
-    if data.rows:
-        try:
-            params = dict(json.loads(data.rows[0].condition_params or "{}").get("params") or {})
-        except (json.JSONDecodeError, AttributeError):
-            params = {}
-    n = f"{params['n']} ex." if "n" in params else ""
+def label_params(label: str) -> dict[str, str]:
+    """The parameters written in a row label: `fgsm(epsilon=0.01,n=50)` → {"epsilon": "0.01", "n": "50"}."""
+    _, _, rest = label.partition("(")
+    out: dict[str, str] = {}
+    for part in filter(None, rest.rstrip(")").split(",")):
+        key, _, value = part.partition("=")
+        out[key] = value
+    return out
+
+
+def describe_label(label: str) -> str:
+    """A reader's name for a condition label: `FGSM (white-box, ε = 0.01, 50 ex.)`,
+    `TextFooler (black-box, transfer, 40 ex.)`; other labels as they are."""
+    name, params = condition_name(label), label_params(label)
+    n = f", {params['n']} ex." if "n" in params else ""
     if name == "fgsm":
-        return f"FGSM (white-box, ε = {params.get('epsilon', '?')}{', ' + n if n else ''})"
+        return f"FGSM (white-box, ε = {params.get('epsilon', '0.01')}{n})"
     if name == "textfooler":
-        return f"TextFooler (black-box, {params.get('mode', 'adaptive')}{', ' + n if n else ''})"
-    return name
+        return f"TextFooler (black-box, {params.get('mode', 'adaptive')}{n})"
+    return label
+
+
+def describe(data: SweepData, label: str) -> str:
+    """`describe_label` of a condition (kept for callers holding the condition's rows)."""
+    del data
+    return describe_label(label)
 
 
 def load_conditions(store_path: str | Path, mixer: str = "average") -> dict[str, SweepData]:
