@@ -270,7 +270,9 @@ def _duration(seconds: float) -> str:
         return f"{seconds / 60:.1f} min"
     if seconds < 3 * 86400:
         return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+    if seconds < 2 * 365 * 86400:
+        return f"{seconds / 86400:,.0f} days"
+    return f"{seconds / (365 * 86400):,.0f} years"
 
 
 def format_plan(recipe: Recipe, stages: list[StageEstimate], rate: Throughput) -> str:
