@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from adaptermix.errors import ConfigError
 
@@ -72,3 +72,21 @@ def with_defaults(kind: str, name: str, given: dict, defaults: dict) -> dict:
         takes = ", ".join(sorted(defaults)) or "no parameters"
         raise ValueError(f"{kind} {name!r} does not take {unknown[0]!r} (it takes {takes})")
     return {**defaults, **{k: v for k, v in given.items() if v is not None}}
+
+
+class Parametrised(Protocol):
+    """A registered item with a canonical name and declared parameters (a mixer, a condition)."""
+
+    name: str
+
+    def resolve(self, params: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def resolve_named(registry: Registry[Any], name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(canonical name, parameters with defaults filled in and checked) of a registry entry, for the
+    frozen specs that name one (`MixSpec`, `ConditionSpec`); any failure as one ConfigError line."""
+    try:
+        item: Parametrised = registry.get(name)
+        return item.name, item.resolve(dict(params))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

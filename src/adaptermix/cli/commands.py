@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from adaptermix.cli import options
 from adaptermix.errors import ConfigError
 
 
@@ -82,11 +83,11 @@ def mix(
                                               "magnitude or sparse."),
     weights: str = typer.Option(None, help="Comma-separated weights, one per checkpoint (normalised only for "
                                            "average and sparse)."),
-    density: float = typer.Option(None, help="ties/dare/magnitude: share of entries kept (default 0.2)."),
-    majority_sign: str = typer.Option(None, help="ties/dare_ties: total or frequency."),
+    density: float = options.DENSITY,
+    majority_sign: str = options.MAJORITY_SIGN,
     seed: int = typer.Option(None, help="dare: seed of the drop masks."),
-    scope: str = typer.Option(None, help="ties/magnitude: trim per tensor (default), layer or global."),
-    reference: str = typer.Option("raw", help="raw (the paper's) or init (task vectors from the shared init)."),
+    scope: str = options.SCOPE,
+    reference: str = options.REFERENCE,
     space: str = typer.Option("factors", help="LoRA: factors (A, B separately) or delta (ΔW = B·A)."),
     rank: int = typer.Option(None, help="space=delta, non-linear mixer: truncated-SVD rank (default: r)."),
     domain: str = typer.Option(None, help="PEFT/AdapterHub --head-from: the domain of its head (see docs/formats.md)."),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from adaptermix.cli import options
 from adaptermix.errors import ConfigError
 
 
@@ -39,11 +40,11 @@ def sweep(
     precision: str = typer.Option("auto", help="auto (bf16 on GPU, and on CPU where a probe finds it faster), fp32 "
                                                "or bf16."),
     mixers: str = typer.Option("average", help="Comma-separated mixers: average,ties,dare_ties,... (one store)."),
-    density: float = typer.Option(None, help="ties/dare/magnitude: share of entries kept (default 0.2)."),
-    majority_sign: str = typer.Option(None, help="ties/dare_ties: total or frequency."),
+    density: float = options.DENSITY,
+    majority_sign: str = options.MAJORITY_SIGN,
     mix_seed: int = typer.Option(None, help="dare: seed of the drop masks."),
-    scope: str = typer.Option(None, help="ties/magnitude: trim per tensor (default), layer or global."),
-    reference: str = typer.Option("raw", help="raw (the paper's) or init (task vectors from the shared init)."),
+    scope: str = options.SCOPE,
+    reference: str = options.REFERENCE,
     conditions: str = typer.Option("clean", help="Comma-separated conditions: clean, fgsm, textfooler."),
     epsilon: float = typer.Option(None, help="fgsm: perturbation size on input embeddings (default 0.01)."),
     attack_mode: str = typer.Option(None, help="textfooler: adaptive (attack every mixture; default) or transfer "

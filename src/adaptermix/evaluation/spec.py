@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from adaptermix.errors import ConfigError
 from adaptermix.mixing.spec import MixSpec, _canonical, _label
+from adaptermix.registry import resolve_named
 
 Precision = Literal["auto", "fp32", "bf16"]
 
@@ -50,13 +51,9 @@ class ConditionSpec(BaseModel):
     def _resolve(self) -> ConditionSpec:
         from adaptermix.evaluation.conditions import CONDITIONS
 
-        try:
-            cond = CONDITIONS.get(self.condition)
-            resolved = cond.resolve(dict(self.params))
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        object.__setattr__(self, "condition", cond.name)
-        object.__setattr__(self, "params", resolved)
+        name, params = resolve_named(CONDITIONS, self.condition, self.params)
+        object.__setattr__(self, "condition", name)
+        object.__setattr__(self, "params", params)
         return self
 
     @property

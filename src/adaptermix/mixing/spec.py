@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from adaptermix.errors import ConfigError
+from adaptermix.registry import resolve_named
 
 
 def _canonical(value: Any) -> str:
@@ -40,15 +40,11 @@ class MixSpec(BaseModel):
 
     @model_validator(mode="after")
     def _resolve(self) -> MixSpec:
-        from adaptermix.mixing.mix import get_mixer
+        from adaptermix.mixing.mixers import MIXERS
 
-        try:
-            mx = get_mixer(self.mixer)
-            resolved = mx.resolve(dict(self.params))
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        object.__setattr__(self, "mixer", mx.name)
-        object.__setattr__(self, "params", resolved)
+        name, params = resolve_named(MIXERS, self.mixer, self.params)
+        object.__setattr__(self, "mixer", name)
+        object.__setattr__(self, "params", params)
         return self
 
     @property
