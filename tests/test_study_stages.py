@@ -178,6 +178,31 @@ def test_progress_off_a_terminal_is_a_few_lines_per_stage():
     assert len(lines) <= 9
 
 
+def test_eta_weighs_units_by_their_expected_work():
+    # 90 cheap clean rows, then 10 attacked rows costing 100 clean ones each: after the clean rows the ETA
+    # must count the expensive rest, not 10 more cheap rows.
+    now = [0.0]
+    display = Display(enabled=False, clock=lambda: now[0])
+    weighted, unweighted = display.stage("sweep", None), display.stage("sweep", 100)
+    weighted.add_total(90, work=90.0)
+    weighted.add_total(10, work=1000.0)
+    now[0] += 90.0
+    weighted.update(90, work=90.0)
+    unweighted.update(90)
+    assert weighted.eta() == pytest.approx(1000.0)
+    assert unweighted.eta() == pytest.approx(10.0)
+
+
+def test_condition_costs_put_a_transfer_attacks_crafting_per_target():
+    from adaptermix.evaluation.spec import ConditionSpec
+
+    clean, fgsm = ConditionSpec().cost(300), ConditionSpec(condition="fgsm", params={"n": 30}).cost(300)
+    transfer = ConditionSpec(condition="textfooler", params={"mode": "transfer", "n": 30}).cost(300)
+    assert clean == (1.0, 0.0)
+    assert fgsm[0] == pytest.approx(0.1 * 6.0) and fgsm[1] == 0.0
+    assert transfer[1] > 100 * transfer[0] > 0  # crafting dominates; scoring a crafted text is cheap
+
+
 def test_predictions_come_back_in_the_splits_order(ran, cache_dir):
     # The evaluator scores length-sorted batches; the vector must still follow the split's own order.
     import torch

@@ -151,6 +151,43 @@ def test_ray_backend_matches_local(study, cache_dir, tmp_path):
 
 
 
+def test_ray_backend_pulls_chunks_only_as_actors_free_up(monkeypatch):
+    # A sweep claims a chunk's lease when the backend pulls it: pulling every chunk up front would
+    # keep a second sweep on the same store from sharing the work.
+    ray = pytest.importorskip("ray")
+    from dataclasses import dataclass
+
+    from adaptermix.evaluation import backends
+
+    @dataclass(frozen=True)
+    class Config:
+        threads: int = 1
+
+    class Echo:  # defined here so that Ray ships it by value
+        def __init__(self, config: Config) -> None:
+            self.config = config
+
+        def run(self, chunk: int) -> list[int]:
+            return [chunk]
+
+    monkeypatch.setattr(backends, "SweepWorker", Echo)
+    pulled: list[int] = []
+
+    def chunks():
+        for i in range(12):
+            pulled.append(i)
+            yield i
+
+    results: list[int] = []
+    try:
+        for out in backends.RayBackend(workers=2).map(Config(), chunks()):  # type: ignore[arg-type]
+            assert len(pulled) <= len(results) + 1 + 2 * 2, "more than two chunks per actor in flight"
+            results.extend(out)
+    finally:
+        ray.shutdown()
+    assert sorted(results) == list(range(12))
+
+
 def test_discover_skips_interrupted_temporary_directories(study, tmp_path):
     import shutil
 

@@ -79,6 +79,8 @@ def run(
         typer.echo(format_table(r.rows))
         typer.echo(f"store: {r.store}")
         typer.echo(f"report: {r.index_html or '-'}")
+    if result.overview is not None:
+        typer.echo(f"overview of the {1 + len(result.others)} studies: {result.overview}")
 
 
 def register(app: typer.Typer) -> None:

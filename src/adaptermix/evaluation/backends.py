@@ -101,7 +101,8 @@ class RayBackend:
         self.gpus = num_gpus_per_worker
 
     def map(self, config: WorkerConfig, chunks: Iterable[Chunk]) -> Iterator[list[MixResult]]:
-        # Ray's pool takes the chunks at once, so their leases are all claimed up front (and renewed).
+        # Like the process pool, at most two chunks per actor are in flight: the sweep claims a chunk's
+        # lease only as it is pulled, so another sweep on the same store can take the rest.
         import ray
 
         if not ray.is_initialized():
@@ -115,8 +116,22 @@ class RayBackend:
         actor_cls = ray.remote(num_cpus=cpus, num_gpus=self.gpus, max_restarts=3, max_task_retries=3)(SweepWorker)
         actors = [actor_cls.remote(config) for _ in range(self.workers)]
         pool = ray.util.ActorPool(actors)
+        queue = iter(chunks)
+        in_flight = 0
+        more = True
         try:
-            yield from pool.map_unordered(lambda actor, chunk: actor.run.remote(chunk), list(chunks))
+            while True:
+                while more and in_flight < 2 * self.workers:
+                    chunk = next(queue, None)
+                    if chunk is None:
+                        more = False
+                    else:
+                        pool.submit(lambda actor, item: actor.run.remote(item), chunk)
+                        in_flight += 1
+                if not in_flight:
+                    break
+                yield pool.get_next_unordered()
+                in_flight -= 1
         finally:
             for actor in actors:
                 ray.kill(actor)  # type: ignore[arg-type]

@@ -20,6 +20,16 @@ from adaptermix.registry import resolve_named
 
 Precision = Literal["auto", "fp32", "bf16"]
 
+#: Cost of scoring one example under a condition, in clean scorings of one example. Measured on the
+#: offline study (MiniLM, 64 tokens, AMD EPYC Zen 4, 2 threads; docs/findings.md): FGSM rows cost 6×
+#: clean per example (forward, backward and forward in fp32); an adaptive TextFooler row 600× (a query
+#: per word and synonym tried); a transfer row crafts once per target (≈ 740× per example, on the
+#: adapter alone) and then scores each clean and adversarial text (≈ 4×). Longer texts cost TextFooler
+#: more (more words to swap), so on other corpora treat these as an order of magnitude.
+CONDITION_COST: dict[str, float] = {"clean": 1.0, "fgsm": 6.0, "textfooler": 600.0}
+TRANSFER_CRAFT_COST = 740.0
+TRANSFER_SCORE_COST = 4.0
+
 
 class ConditionSpec(BaseModel):
     """How a target split is scored with the resident mixture: `clean`, or an attack and its parameters."""
@@ -60,6 +70,19 @@ class ConditionSpec(BaseModel):
     def label(self) -> str:
         """The row key: `clean`, `fgsm(epsilon=0.01)`, ..."""
         return _label(self.condition, self.params)
+
+    def cost(self, max_examples: int | None) -> tuple[float, float]:
+        """(per mixture, once per target) cost in clean scorings of a `max_examples` split.
+
+        An attack scores its own `n` examples (a fraction of the split); a transfer attack crafts once
+        per target and then only scores texts, so most of its cost is the per-target part.
+        """
+        frac = 1.0
+        if "n" in self.params and max_examples:
+            frac = min(1.0, float(self.params["n"]) / max_examples)
+        if self.params.get("mode") == "transfer":
+            return TRANSFER_SCORE_COST * frac, TRANSFER_CRAFT_COST * frac
+        return CONDITION_COST.get(self.condition, 1.0) * frac, 0.0
 
     def as_json(self) -> str:
         """Canonical JSON of what the rows' scores depend on (not the `mixers`/`sizes` filters when unset)."""

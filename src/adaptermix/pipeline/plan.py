@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from adaptermix.evaluation.spec import ConditionSpec
 from adaptermix.pipeline.recipe import Recipe, StudyPlan, stage_names, stale_domains
 from adaptermix.pipeline.stages import prune_mixers, sparse_mixers
 
@@ -33,9 +32,6 @@ KNOWN_ENCODERS: dict[str, tuple[int, int, int]] = {
     "minilm": (6, 384, 1536), "bert-base-uncased": (12, 768, 3072), "bert-base-cased": (12, 768, 3072),
     "roberta-base": (12, 768, 3072), "roberta-large": (24, 1024, 4096), "bert-large-uncased": (24, 1024, 4096),
 }
-#: Forward passes per example, relative to clean scoring (rough: FGSM = forward + backward + forward;
-#: TextFooler ≈ one query per word and candidate tried).
-CONDITION_COST = {"clean": 1.0, "fgsm": 4.0, "textfooler": 60.0}
 #: Tokens per example assumed where a split cannot be read offline (capped at max_length).
 DEFAULT_TOKENS = 64
 #: Tokens per document of the dataset analysis's sentence encoder (it truncates at 256).
@@ -142,18 +138,6 @@ def _sampled_draws(n: int, k: int, ci: float, min_samples: int) -> int:
     return min(population, want)
 
 
-def _cost(recipe: Recipe, c: ConditionSpec) -> tuple[float, float]:
-    """(forward-pass equivalents per mixture, per target once) of condition `c`: a transfer attack crafts
-    once per target and then scores 2 texts per example."""
-    frac = 1.0
-    if "n" in c.params and recipe.eval.max_examples:
-        frac = min(1.0, float(c.params["n"]) / recipe.eval.max_examples)
-    cost = CONDITION_COST.get(c.condition, 1.0) * frac
-    if c.params.get("mode") == "transfer":
-        return 2.0 * frac, cost
-    return cost, 0.0
-
-
 def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[StageEstimate]:
     """Per stage of one study: the work left and its estimated time at `rate`."""
     n = len(recipe.domains)
@@ -181,7 +165,10 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
         per_epoch = math.ceil(min(sizes[d][0], t.max_train_examples or sizes[d][0]) / batch)
         steps = t.max_steps or (t.epochs or preset.epochs_for(d)) * per_epoch
         length = min(t.max_length or preset.max_length, tokens(d) if sizes[d][2] else DEFAULT_TOKENS)
-        train_s += 3 * steps * batch * length / tok_s
+        # Model selection scores the validation split every `eval_every` steps (or epoch), then the test split.
+        every = t.eval_every or preset.eval_every or per_epoch
+        scored = min(sizes[d][1], t.max_eval_examples or preset.max_eval_examples or sizes[d][1])
+        train_s += (3 * steps * batch + (math.ceil(steps / every) + 1) * scored) * length / tok_s
     out.append(StageEstimate(study.label, "train", len(stale), "trainings", train_s,
                              f"{n - len(stale)} reused" if n - len(stale) else ""))
     sw = recipe.sweep
@@ -196,7 +183,7 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
     for _, ci in ev.pairs():  # a condition's `mixers` and `sizes` narrow what it scores
         cond = ev.conditions[ci]
         count = sum(m for k, m in per_k.items() if cond.scores_size(k, n))
-        per_mixture, per_target = _cost(recipe, cond)
+        per_mixture, per_target = cond.cost(ev.max_examples)
         sweep_n += count
         seconds += (count * per_mixture + (n * per_target if count else 0.0)) * eval_s
     labels = [(ev.mixers[mi].label, ev.conditions[ci].label) for mi, ci in ev.pairs()]

@@ -30,6 +30,10 @@ class Stage:
     def __init__(self, display: Display, name: str, total: int | None, unit: str, index: int) -> None:
         self.display, self.name, self.total, self.unit = display, name, total, unit
         self.done = 0
+        # Optional weights: when units differ in cost (an attacked row costs hundreds of clean ones),
+        # the caller passes each unit's expected `work` and the ETA follows the work, not the count.
+        self.work_total = 0.0
+        self.work_done = 0.0
         self.index = index
         self._start = display.clock()
         self._last_line = self._start
@@ -62,24 +66,32 @@ class Stage:
         if not self.done or self.total is None:
             return None
         elapsed = self.display.clock() - self._start
+        if self.work_total > 0 and self.work_done > 0:
+            return elapsed / self.work_done * max(self.work_total - self.work_done, 0.0)
         return elapsed / self.done * max(self.total - self.done, 0)
 
-    def add_total(self, n: int) -> None:
-        """Grow the total (sampled sweeps learn how much work there is as they go)."""
+    def add_total(self, n: int, work: float | None = None) -> None:
+        """Grow the total (sampled sweeps learn how much work there is as they go); `work`: its expected cost."""
         self.total = (self.total or 0) + n
+        self.work_total += work or 0.0
         if self._bar is not None:
             self._bar.total = self.total
             self._bar.refresh()
         elif self.display.enabled:
             self._announce()
 
-    def update(self, n: int = 1, **postfix: str) -> None:
-        """Record `n` more units done; `postfix` (e.g. tok_s="5400") shows beside the bar."""
+    def update(self, n: int = 1, work: float | None = None, **postfix: str) -> None:
+        """Record `n` more units done (of expected cost `work`, when the total was given one);
+        `postfix` (e.g. tok_s="5400") shows beside the bar."""
         self.done += n
+        self.work_done += work or 0.0
         if not self.display.enabled:
             return
         if self._bar is not None:
             self._bar.update(n)
+            eta = self.eta() if self.work_total else None
+            if eta is not None:  # tqdm's own ETA counts units; this one weighs them
+                postfix = {"eta": _duration(eta), **postfix}
             if postfix:
                 self._bar.set_postfix(postfix)
             return

@@ -207,6 +207,7 @@ class RecipeResult:
     stages: dict[str, SweepSummary] = field(default_factory=dict)  # prune, sparse_mix
     analysed: bool = False  # the dataset analysis ran now (False: stored already, or not asked for)
     others: tuple[RecipeResult, ...] = ()
+    overview: Path | None = None  # index.html comparing the studies, when the recipe has several
 
     @property
     def index_html(self) -> Path | None:
@@ -298,10 +299,17 @@ def run_recipe(recipe: Recipe, progress: bool = True, embedder: Embedder | None 
                 f"{s.store} holds results for the previous adapters, and {', '.join(stale[s.out])} must be "
                 "(re)trained with the recipe's new settings: delete the store, or set a new `out` in the recipe"
             )
-    display = Display(enabled=progress, stages=len(studies) * len(stage_names(recipe)))
+    several = len(studies) > 1
+    display = Display(enabled=progress, stages=len(studies) * len(stage_names(recipe)) + several)
     results = [_run_study(recipe, s, stale[s.out], display, embedder) for s in studies]
-    first = results[0]
-    return replace(first, others=tuple(results[1:]))
+    overview = None
+    if several:  # the studies side by side, each linking to its own report
+        from adaptermix.reporting.overview import write_overview
+
+        with display.stage("overview", 1, unit="reports") as bar:
+            overview = write_overview([(s.label, s.store) for s in studies], Path(recipe.out))
+            bar.update(1)
+    return replace(results[0], others=tuple(results[1:]), overview=overview)
 
 
 def _run_study(recipe: Recipe, study: StudyPlan, stale: list[str], display: Display,

@@ -232,6 +232,8 @@ class _Run:
             self.store.close()
             raise
         self.sleep = sleep
+        self.crafts_planned: set[tuple[int, int]] = set()  # (condition, target) of the cost bookkeeping
+        self.crafts_done: set[tuple[int, int]] = set()
 
     def _member_sets(self, given: dict[str, tuple[tuple[str, ...], ...]] | None) -> dict[int, list[tuple[int, ...]]]:
         """Explicit sets as sorted index tuples per target index (validated), or {} when none are given."""
@@ -257,6 +259,22 @@ class _Run:
     def close(self) -> None:
         self.leases.close()
         self.store.close()
+
+    def cost(self, condition: int, target: int, count: int, crafted: set[tuple[int, int]]) -> float:
+        """Expected cost of `count` rows of one target under one condition, in clean scorings, for the
+        progress ETA: an attack row costs far more than a clean one, and a transfer attack crafts once per
+        target (counted the first time `crafted` sees the target under that condition)."""
+        per_mixture, per_target = self.spec.conditions[condition].cost(self.spec.max_examples)
+        once = 0.0
+        if per_target and (condition, target) not in crafted:
+            crafted.add((condition, target))
+            once = per_target
+        return count * per_mixture + once
+
+    def add_total(self, stage: Stage, todo: Sequence[Work]) -> None:
+        stage.add_total(sum(len(c.subsets) for _, c in todo),
+                        work=sum(self.cost(c.condition, c.target, len(c.subsets), self.crafts_planned)
+                                 for _, c in todo))
 
     def key(self, target: int, members: tuple[int, ...]) -> str:
         return f"{self.names[target]}|{self.members_key(members)}"
@@ -321,7 +339,8 @@ class _Run:
                     elif state is Claim.DONE:  # another sweep stored it meanwhile
                         by_others.append(chunk)
                         summary.reused += len(chunk.subsets)
-                        stage.update(len(chunk.subsets))
+                        stage.update(len(chunk.subsets), work=self.cost(chunk.condition, chunk.target,
+                                                                        len(chunk.subsets), self.crafts_done))
                     else:
                         deferred.append((cid, chunk))
 
@@ -337,7 +356,8 @@ class _Run:
                     summary.tokens += r.tokens
                 summary.evaluated += len(results)
                 summary.seconds = before + time.perf_counter() - start
-                stage.update(len(results), tok_s=f"{summary.tokens_per_s:.0f}")
+                stage.update(len(results), work=self.cost(first.condition, first.target, len(results),
+                                                          self.crafts_done), tok_s=f"{summary.tokens_per_s:.0f}")
             if by_others:
                 got.update(self._stored(by_others))
             pending = deferred
@@ -413,7 +433,7 @@ def _exhaustive(run: _Run, sets: dict[int, list[tuple[int, ...]]], summary: Swee
             work = list(run.work(mi, ci, t, subsets, done))
             summary.reused += len(subsets) - sum(len(c.subsets) for _, c in work)
             todo.extend(work)
-    stage.add_total(sum(len(c.subsets) for _, c in todo))
+    run.add_total(stage, todo)
     run.execute(todo, summary, stage)
 
 
@@ -464,7 +484,7 @@ def _sampled(run: _Run, sizes: Sequence[int], summary: SweepSummary, stage: Stag
             work = list(run.work(mi, ci, t, subsets, have[(mi, ci)]))
             summary.reused += len(subsets) - sum(len(c.subsets) for _, c in work)
             todo.extend(work)
-        stage.add_total(sum(len(c.subsets) for _, c in todo))
+        run.add_total(stage, todo)
         known.update(run.execute(todo, summary, stage))
         for g, (mi, ci, t), subsets in wanted:
             g.acc.extend(known[(mi, ci, run.key(t, s))] for s in subsets)

@@ -58,6 +58,7 @@ footer { color: var(--muted); font-size: 0.8rem; margin-top: 3rem; }
 """
 
 _CODE = re.compile(r"`([^`]+)`")
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _NUMERIC = re.compile(r"^[+\-−]?\d[\d,]*(\.\d+)?(e[+\-]?\d+)?%?$")
 
 
@@ -66,8 +67,17 @@ def _e(text: object) -> str:
 
 
 def _prose(text: object) -> str:
-    """Escaped text with Markdown-style `code` spans (commands, file names) set as <code>."""
-    return _CODE.sub(r"<code>\1</code>", _e(text))
+    """Escaped text with Markdown-style `code` spans (commands, file names) set as <code>, and Markdown links
+    `[text](path)` to relative paths (another report beside this one) set as <a>; a link with a scheme or an
+    absolute path stays text, so a page never points off the folder it was sent in."""
+    return _LINK.sub(_link, _CODE.sub(r"<code>\1</code>", _e(text)))
+
+
+def _link(m: re.Match[str]) -> str:
+    text, href = m.group(1), m.group(2)
+    if ":" in href or href.startswith(("/", "\\")):
+        return m.group(0)
+    return f'<a href="{href}">{text}</a>'
 
 
 def data_uri(png: bytes) -> str:
@@ -82,7 +92,7 @@ def _paragraphs(text: str, cls: str = "") -> str:
 
 def _cell(table: Table, column: str, value: object) -> str:
     text = table.cell(column, value)
-    if column == "verdict":
+    if column == "verdict" or column.startswith("verdict: "):
         slug = re.sub(r"[^a-z]+", "-", text.lower()).strip("-")
         return f'<td><span class="verdict v-{slug}">{_e(text)}</span></td>'
     numeric = isinstance(value, int | float) and not isinstance(value, bool) or bool(_NUMERIC.match(text))

@@ -10,6 +10,7 @@ Markdown) of those sections beside it. Reporting reads only the store, never a m
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from adaptermix.fileio import atomic_write_bytes
@@ -112,7 +113,8 @@ def build_sections(study: Study) -> list[Section]:
             findings_section(findings)]
 
 
-def _side_files(sections: list[Section]) -> dict[str, bytes]:
+def side_files(sections: Sequence[Section]) -> dict[str, bytes]:
+    """File name → bytes of every figure (PNG) and table (CSV, Markdown) of `sections`, to write beside a page."""
     files: dict[str, bytes] = {}
     for top in sections:
         for sec in top.walk():
@@ -147,7 +149,7 @@ def write_html_report(store_path: str | Path, out_dir: str | Path) -> Path:
                            "a reproduction of Nguyen & Le (2024)", sections,
                            footer=f"Written by adaptermix {', '.join(study.code_versions) or ''} from {study.path}.")
     out.mkdir(parents=True, exist_ok=True)
-    for name, data in _side_files(sections).items():
+    for name, data in side_files(sections).items():
         atomic_write_bytes(out / name, data)
     # index.html last: a reader who sees it sees every file it refers to.
     atomic_write_bytes(out / INDEX, page.encode("utf-8"))

@@ -95,7 +95,8 @@ class Table:
 
     def to_markdown(self) -> str:
         lines = [f"### {self.title}", "", "| " + " | ".join(self.columns) + " |",
-                 "|" + "|".join("---:" if c not in _TEXT_COLUMNS else "---" for c in self.columns) + "|"]
+                 "|" + "|".join("---" if c in _TEXT_COLUMNS or c.startswith("verdict: ") else "---:"
+                                for c in self.columns) + "|"]
         for row in self.rows:
             cells = [self.cell(c, v) for c, v in zip(self.columns, row, strict=True)]
             lines.append("| " + " | ".join(cells) + " |")
@@ -116,7 +117,7 @@ class Table:
 _TEXT_COLUMNS = {"target", "scope", "x", "ks", "note", "argmax_members", "argmin_members", "min_fsd_members",
                  "max_fsd_members", "members", "mixer", "condition", "partner", "adapter", "item", "value", "measure",
                  "finding", "our statistic", "verdict", "uncertainty", "claim", "worst_ci", "within", "falls",
-                 "negative_significant", "clean_reference", "precision"}
+                 "negative_significant", "clean_reference", "precision", "study", "method"}
 _P_FORMATS = {"pearson_p": ".2g", "spearman_p": ".2g", "pearson_r": ".3f", "spearman_rho": ".3f"}
 
 

@@ -1,0 +1,165 @@
+"""A recipe's overview page: its studies (encoder × adapter method) side by side (issue 9).
+
+A recipe with several encoders or methods writes one study, and one report, per pair. The paper
+compares them (Houlsby, Pfeiffer and LoRA on two encoders), so `write_overview(studies, out)` reads
+every study's store and writes `out/index.html`: per study the headline numbers, the mean accuracy
+per mixture size (one figure), Table 1's averages under each condition, and each finding's verdict,
+with a link to the study's own report. Like the study reports it reads only the stores.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from adaptermix.fileio import atomic_write_bytes
+from adaptermix.reporting.document import Figure, Section
+from adaptermix.reporting.findings import Finding, compute_findings
+from adaptermix.reporting.html import render_document
+from adaptermix.reporting.report import INDEX, side_files
+from adaptermix.reporting.robustness import condition_name, describe_label, table1_robustness
+from adaptermix.reporting.study import Study, load_study
+from adaptermix.reporting.sweep_tables import Table
+
+#: Section ids of the overview, in order.
+OVERVIEW_IDS = ("studies", "accuracy-by-k", "robustness", "verdicts")
+
+
+def _ends(study: Study) -> tuple[float, float, int] | None:
+    """(mean accuracy alone, mean accuracy of the all-adapter mixture, targets) over targets with both ends."""
+    data = study.sweep()
+    pairs = [data.ends(t) for t in data.targets]
+    ends = [(a.accuracy, b.accuracy) for a, b in pairs if a is not None and b is not None]
+    if not ends:
+        return None
+    return 100 * float(np.mean([a for a, _ in ends])), 100 * float(np.mean([b for _, b in ends])), len(ends)
+
+
+def studies_table(labels: Sequence[str], studies: Sequence[Study]) -> Table:
+    t = Table("overview_studies", "The studies of this recipe (clean, average mixer)",
+              ("study", "method", "domains", "clean rows", "single_pct", "all_mixed_pct", "drop_pts"))
+    for label, s in zip(labels, studies, strict=True):
+        ends = _ends(s)
+        single, mixed = (None, None) if ends is None else ends[:2]
+        t.rows.append((label, s.meta.method, s.n, len(s.sweep().rows), single, mixed,
+                       None if ends is None else single - mixed))  # type: ignore[operator]
+    t.notes.append("single_pct: mean accuracy of each target's adapter alone (k = 1); all_mixed_pct: of the mixture "
+                   "of all adapters; drop_pts: their difference (paper: 11.91 points over 13 domains)")
+    return t
+
+
+def by_k_table(labels: Sequence[str], studies: Sequence[Study]) -> Table:
+    """Mean over targets of the mean accuracy of the stored mixtures of each size k (clean, average)."""
+    n = max(s.n for s in studies)
+    t = Table("overview_by_k", "Mean accuracy (%) per mixture size k, clean, average mixer", ("k", *labels))
+    for k in range(1, n + 1):
+        cells: list[float | None] = []
+        for s in studies:
+            means = [a.mean for a in s.sweep().aggs if a.k == k]
+            cells.append(100 * float(np.mean(means)) if means else None)
+        t.rows.append((k, *cells))
+    t.notes.append("per target the mean over the stored member sets of size k (every set in an exhaustive sweep, a "
+                   "sample in a sampled one), then the mean over targets")
+    return t
+
+
+def _by_k_figure(table: Table) -> bytes:
+    from adaptermix.reporting.heatmap import _plt, _png
+    from adaptermix.reporting.sweep_figures import k_axes
+
+    fig, ax = _plt().subplots(figsize=(6.4, 3.6))
+    ks = [int(r[0]) for r in table.rows]
+    for i, label in enumerate(table.columns[1:], start=1):
+        pts = [(k, r[i]) for k, r in zip(ks, table.rows, strict=True) if r[i] is not None]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), marker="o", label=label)
+    k_axes(ax, ks, "mean in-domain accuracy (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return bytes(_png(fig))
+
+
+def table1_table(labels: Sequence[str], studies: Sequence[Study]) -> Table:
+    """Table 1's average row (drop from k = 1 to k = n, points) of each study, one column per condition."""
+    from adaptermix.reporting.robustness import load_conditions
+
+    per_study: list[dict[str, float | None]] = []
+    names: list[str] = []
+    for s in studies:
+        datas = load_conditions(s.path)
+        found: dict[str, float | None] = {}
+        if datas:
+            table = table1_robustness(datas)
+            average = next((r for r in table.rows if r[0] == "average"), None)
+            for i, c in enumerate(datas):
+                name = "clean" if condition_name(c) == "clean" else describe_label(c)
+                found[name] = None if average is None else average[i + 1]
+                if name not in names:
+                    names.append(name)
+        per_study.append(found)
+    t = Table("overview_table1", "Table 1 averages: accuracy drop from k = 1 to k = n (points)", ("study", *names))
+    for label, found in zip(labels, per_study, strict=True):
+        t.rows.append((label, *(found.get(c) for c in names)))
+    t.notes.append("each study's Table 1 average over the targets with both ends stored under every condition; "
+                   "paper (13 domains): clean 11.91, TextFooler 12.03, FGSM 10.30")
+    return t
+
+
+def verdicts_table(labels: Sequence[str], findings: Sequence[Sequence[Finding]]) -> Table:
+    """One row per finding (claim), one verdict column per study."""
+    claims: list[str] = []
+    for fs in findings:
+        claims += [f.claim for f in fs if f.claim not in claims]
+    t = Table("overview_verdicts", "The paper's findings: verdict per study",
+              ("finding", *(f"verdict: {label}" for label in labels)))
+    for claim in claims:
+        t.rows.append((claim, *(next((f.verdict for f in fs if f.claim == claim), "not measured")
+                                for fs in findings)))
+    t.notes.append("each study's report states the statistic and the 95 % interval behind its verdict")
+    return t
+
+
+def _link(path: Path, out: Path) -> str:
+    return Path(os.path.relpath(path, out)).as_posix()
+
+
+def overview_sections(labels: Sequence[str], studies: Sequence[Study], out: Path) -> list[Section]:
+    """The overview's sections (`OVERVIEW_IDS`) for studies whose reports lie in `<store folder>/report`."""
+    findings = [compute_findings(s) for s in studies]
+    links = ", ".join(f"[{label}]({_link(s.path.parent / 'report' / INDEX, out)})"
+                      for label, s in zip(labels, studies, strict=True))
+    by_k = by_k_table(labels, studies)
+    return [
+        Section("studies", "Studies", intro=f"One study per encoder and adapter method, each with its own report: "
+                                            f"{links}.", tables=[studies_table(labels, studies)]),
+        Section("accuracy-by-k", "Accuracy as more adapters are mixed (Fig. 3, per study)",
+                figures=[Figure(_by_k_figure(by_k), "Mean in-domain accuracy against the number of adapters "
+                                "mixed, one line per study (clean, average mixer).", table=by_k.name,
+                                name="overview_by_k.png")],
+                tables=[by_k]),
+        Section("robustness", "Robustness (Table 1 averages)", tables=[table1_table(labels, studies)]),
+        Section("verdicts", "Findings, per study", tables=[verdicts_table(labels, findings)]),
+    ]
+
+
+def write_overview(studies: Sequence[tuple[str, str | Path]], out_dir: str | Path) -> Path:
+    """Write `out_dir/index.html` and its tables (CSV, Markdown) and figure (PNG) for (label, store) pairs.
+
+    Raises:
+        StoreError: a store is missing, not a store, or of another schema version.
+    """
+    out = Path(out_dir)
+    labels = [label for label, _ in studies]
+    loaded = [load_study(path) for _, path in studies]
+    sections = overview_sections(labels, loaded, out)
+    page = render_document("adaptermix recipe overview", f"{len(loaded)} studies side by side — a reproduction of "
+                           "Nguyen & Le (2024)", sections,
+                           footer="Written by adaptermix from " + ", ".join(str(s.path) for s in loaded) + ".")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in side_files(sections).items():
+        atomic_write_bytes(out / name, data)
+    atomic_write_bytes(out / INDEX, page.encode("utf-8"))
+    return out / INDEX
