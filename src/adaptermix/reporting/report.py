@@ -144,7 +144,9 @@ def write_html_report(store_path: str | Path, out_dir: str | Path) -> Path:
     study = load_study(store_path)
     sections = build_sections(study)
     out = Path(out_dir)
-    page = render_document(f"adaptermix study report: {study.path.name}",
+    # A recipe names every store study.sqlite: its folder (quickstart, minilm-houlsby, ...) names the study.
+    name = f"{study.path.parent.name}/{study.path.name}" if study.path.parent.name else study.path.name
+    page = render_document(f"adaptermix study report: {name}",
                            f"{study.meta.method} adapters on {study.meta.base_fingerprint}, {study.n} domains — "
                            "a reproduction of Nguyen & Le (2024)", sections,
                            footer=f"Written by adaptermix {', '.join(study.code_versions) or ''} from {study.path}.")
