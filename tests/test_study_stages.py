@@ -14,9 +14,11 @@ import yaml
 from adaptermix.analysis.corpus import CorpusAnalysis
 from adaptermix.checkpoints import read_checkpoint
 from adaptermix.evaluation.evaluator import Evaluator
+from adaptermix.evaluation.spec import CONDITION_COST, TRANSFER_CRAFT_COST
 from adaptermix.pipeline import load_recipe, run_recipe
 from adaptermix.pipeline.plan import Throughput, format_plan, plan_recipe
 from adaptermix.pipeline.progress import Display
+from adaptermix.pipeline.recipe import Recipe
 from adaptermix.pipeline.stages import ALG1_KEY, ALG1_KIND, CORPUS_KIND, alg1_sets
 from adaptermix.pruning.magnitude import magnitude_prune
 from adaptermix.store import Store
@@ -141,6 +143,26 @@ def test_paper_recipe_plans_53248_clean_evaluations_per_study():
     sweeps = [s for s in stages if s.stage == "sweep"]
     assert len(sweeps) == 6 and all(s.count == 53_248 for s in sweeps)
     assert "53,248 evaluations" in format_plan(recipe, stages, rate)
+
+
+def test_plan_counts_the_attack_on_each_adapter_alone_once():
+    # Adaptive TextFooler at k = 1 is the transfer condition's attack on the adapter alone (same settings): the
+    # engine runs it once per target, and so must the estimate; with another seed it is a second attack.
+    raw = yaml.safe_load(Path("recipes/offline-study.yaml").read_text(encoding="utf-8"))
+    transfer = {"condition": "textfooler", "mode": "transfer", "n": 15, "sizes": [1, 2, 8]}
+
+    def sweep_seconds(*conditions: dict) -> float:
+        recipe = Recipe.model_validate({**raw, "methods": ["pfeiffer"],
+                                        "eval": {**raw["eval"], "conditions": ["clean", transfer, *conditions]}})
+        stages, _ = plan_recipe(recipe, Throughput(20_000.0, "minilm", "cpu", 2))
+        return next(s.seconds for s in stages if s.stage == "sweep")
+
+    base = sweep_seconds()
+    shared = sweep_seconds({"condition": "textfooler", "mode": "adaptive", "n": 15, "sizes": "ends"})
+    second = sweep_seconds({"condition": "textfooler", "mode": "adaptive", "n": 15, "seed": 1, "sizes": "ends"})
+    assert base < shared < second
+    # shared: only the k = n attacks are new; another seed adds one attack on each adapter alone as well.
+    assert (second - shared) / (shared - base) == pytest.approx(TRANSFER_CRAFT_COST / CONDITION_COST["textfooler"])
 
 
 def test_offline_study_recipe_validates():

@@ -71,18 +71,26 @@ class ConditionSpec(BaseModel):
         """The row key: `clean`, `fgsm(epsilon=0.01)`, ..."""
         return _label(self.condition, self.params)
 
-    def cost(self, max_examples: int | None) -> tuple[float, float]:
+    def cost(self, max_examples: int | None, transfer: bool = False) -> tuple[float, float]:
         """(per mixture, once per target) cost in clean scorings of a `max_examples` split.
 
-        An attack scores its own `n` examples (a fraction of the split); a transfer attack crafts once
-        per target and then only scores texts, so most of its cost is the per-target part.
+        An attack scores its own `n` examples (a fraction of the split); a transfer attack (or, with
+        `transfer`, this attack's settings in transfer mode) crafts once per target and then only scores
+        texts, so most of its cost is the per-target part.
         """
         frac = 1.0
         if "n" in self.params and max_examples:
             frac = min(1.0, float(self.params["n"]) / max_examples)
-        if self.params.get("mode") == "transfer":
+        if self.params.get("mode") == "transfer" or (transfer and self.alone_attack() is not None):
             return TRANSFER_SCORE_COST * frac, TRANSFER_CRAFT_COST * frac
         return CONDITION_COST.get(self.condition, 1.0) * frac, 0.0
+
+    def alone_attack(self) -> tuple[object, ...] | None:
+        """For TextFooler, the settings of its attack on a target's adapter alone (all but `mode`): a transfer
+        condition crafts it, and adaptive mode at k = 1 is that same attack, so the engine runs it once."""
+        if self.condition != "textfooler":
+            return None
+        return tuple(sorted((k, repr(v)) for k, v in self.params.items() if k != "mode"))
 
     def as_json(self) -> str:
         """Canonical JSON of what the rows' scores depend on (not the `mixers`/`sizes` filters when unset)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from adaptermix.pipeline.recipe import Recipe, StudyPlan, stage_names, stale_domains
@@ -32,6 +32,10 @@ KNOWN_ENCODERS: dict[str, tuple[int, int, int]] = {
     "minilm": (6, 384, 1536), "bert-base-uncased": (12, 768, 3072), "bert-base-cased": (12, 768, 3072),
     "roberta-base": (12, 768, 3072), "roberta-large": (24, 1024, 4096), "bert-large-uncased": (24, 1024, 4096),
 }
+#: A scored mixture takes this many times the probe's forward time on its tokens (mixing and loading the
+#: adapters, padding, the head): the offline study's clean rows ran at 8,000–8,900 useful tokens/s where the
+#: bf16 probe measured 12,800 (AMD EPYC Zen 4, 2 threads; docs/findings.md).
+ROW_OVERHEAD = 1.5
 #: Tokens per example assumed where a split cannot be read offline (capped at max_length).
 DEFAULT_TOKENS = 64
 #: Tokens per document of the dataset analysis's sentence encoder (it truncates at 256).
@@ -58,11 +62,16 @@ class Throughput:
     probe: str
     device: str
     threads: int
+    #: The same at the sweep's precision (`eval.precision` as resolved here), when it differs from fp32.
+    eval_tokens_per_s: float | None = None
+    eval_precision: str = "fp32"
 
-    def for_encoder(self, encoder: str) -> float:
-        """Tokens/s expected of `encoder`: the measured rate times the probe's FLOPs per token over its."""
+    def for_encoder(self, encoder: str, scoring: bool = False) -> float:
+        """Tokens/s expected of `encoder` (`scoring`: at the sweep's precision): the measured rate times the
+        probe's FLOPs per token over its."""
         mine, theirs = _shape(encoder), _shape(self.probe)
-        return self.tokens_per_s * (_flops(*theirs) / _flops(*mine) if mine and theirs else 1.0)
+        rate = self.eval_tokens_per_s if scoring and self.eval_tokens_per_s else self.tokens_per_s
+        return rate * (_flops(*theirs) / _flops(*mine) if mine and theirs else 1.0)
 
 
 def _flops(layers: int, hidden: int, inter: int) -> float:
@@ -82,11 +91,15 @@ def _shape(encoder: str) -> tuple[int, int, int] | None:
     return None
 
 
-def measure_throughput(encoder: str, seconds: float = 1.5, seq: int = 64, batch: int = 32) -> Throughput:
-    """Forward tokens/s of `encoder` (or of MiniLM, scaled) on random token ids, for about `seconds`."""
+def measure_throughput(encoder: str, seconds: float = 1.5, seq: int = 64, batch: int = 32,
+                       precision: str = "fp32") -> Throughput:
+    """Forward tokens/s of `encoder` (or of MiniLM, scaled) on random token ids, for about `seconds`; measured
+    again under bf16 autocast when `precision` resolves to bf16 on this CPU (the sweep scores so; training
+    stays fp32). A GPU probe runs bf16 with the sweep's larger batches."""
     import torch
     from transformers import AutoModel
 
+    from adaptermix.evaluation.precision import resolve_precision
     from adaptermix.methods.encoder import resolve_encoder
 
     local = encoder == "minilm" or Path(encoder).expanduser().is_dir()
@@ -94,24 +107,31 @@ def measure_throughput(encoder: str, seconds: float = 1.5, seq: int = 64, batch:
     model = AutoModel.from_pretrained(resolve_encoder(probe)).eval()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
-    if device.type == "cuda":  # the sweep's GPU batches are far larger, and `precision: auto` is bf16 there
+    if device.type == "cuda":
         batch, seq = 8 * batch, 2 * seq
-    vocab = int(model.config.vocab_size)
-    ids = torch.randint(5, vocab, (batch, seq), device=device)
-    done, start = 0, time.perf_counter()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    with torch.inference_mode(), autocast:
-        model(input_ids=ids)  # warm-up
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            model(input_ids=ids)
-            done += ids.numel()
+    ids = torch.randint(5, int(model.config.vocab_size), (batch, seq), device=device)
+
+    def rate(bf16: bool) -> float:
+        done = 0
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            model(input_ids=ids)  # warm-up
             if device.type == "cuda":
                 torch.cuda.synchronize()
-    rate = done / (time.perf_counter() - start)
-    return Throughput(rate, probe, device.type, torch.get_num_threads())
+            start = time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                model(input_ids=ids)
+                done += ids.numel()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+        return done / (time.perf_counter() - start)
+
+    threads = torch.get_num_threads()
+    if device.type == "cuda":
+        return Throughput(rate(True), probe, device.type, threads, eval_precision="bf16")
+    fp32 = Throughput(rate(False), probe, device.type, threads)
+    if resolve_precision(precision) == "bf16":
+        return replace(fp32, eval_tokens_per_s=rate(True), eval_precision="bf16")
+    return fp32
 
 
 def _sizes(domain: str, cache_dir: Path | None) -> tuple[int, int, float | None]:
@@ -132,9 +152,10 @@ def _sizes(domain: str, cache_dir: Path | None) -> tuple[int, int, float | None]
 
 
 def _sampled_draws(n: int, k: int, ci: float, min_samples: int) -> int:
-    """Expected draws of a (target, k) group at a ±ci-point 95 % half-width (sd of ~3 points assumed)."""
+    """Expected draws of a (target, k) group at a ±ci-point 95 % half-width, assuming a standard deviation of
+    2.5 points across member sets (the offline study's sampled sweeps drew 3.5–4.5 sets per group at ±2.5)."""
     population = math.comb(n - 1, k - 1)
-    want = max(min_samples, math.ceil((2.0 * 3.0 / ci) ** 2))
+    want = max(min_samples, math.ceil((2.0 * 2.5 / ci) ** 2))
     return min(population, want)
 
 
@@ -152,7 +173,9 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
     def examples(d: str) -> int:
         return min(sizes[d][1], ev.max_examples or sizes[d][1])
 
-    eval_s = sum(examples(d) * tokens(d) for d in recipe.domains) / n / tok_s  # one mixture, clean, mean target
+    score_s = rate.for_encoder(study.encoder, scoring=True)
+    # one mixture, clean, mean target
+    eval_s = ROW_OVERHEAD * sum(examples(d) * tokens(d) for d in recipe.domains) / n / score_s
     out: list[StageEstimate] = []
     stale = stale_domains(recipe, study)
     train_s = 0.0
@@ -180,12 +203,24 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
         per_k = {k: n * _sampled_draws(n, k, sw.ci, 3) for k in range(1, n + 1)}
         note = f"sampled to ±{sw.ci} points (expected)"
     sweep_n, seconds = 0, 0.0
+    crafted: set[tuple[object, ...]] = set()  # attacks on each adapter alone already counted (shared, below)
     for _, ci in ev.pairs():  # a condition's `mixers` and `sizes` narrow what it scores
         cond = ev.conditions[ci]
         count = sum(m for k, m in per_k.items() if cond.scores_size(k, n))
         per_mixture, per_target = cond.cost(ev.max_examples)
         sweep_n += count
-        seconds += (count * per_mixture + (n * per_target if count else 0.0)) * eval_s
+        alone = cond.alone_attack()
+        if alone is not None and count and cond.params.get("mode") != "transfer" and cond.scores_size(1, n):
+            # Adaptive TextFooler at k = 1 is the attack on the adapter alone, which a transfer condition with
+            # the same settings crafts anyway: one attack per target for both.
+            count_left = count - per_k.get(1, 0)
+            per_target = cond.cost(ev.max_examples, transfer=True)[1]
+        else:
+            count_left = count
+        once = n * per_target if count and per_target and alone not in crafted else 0.0
+        if once and alone is not None:
+            crafted.add(alone)
+        seconds += (count_left * per_mixture + once) * eval_s
     labels = [(ev.mixers[mi].label, ev.conditions[ci].label) for mi, ci in ev.pairs()]
     left, stored = _left(sweep_n, _stored(study.store, labels))
     out.append(StageEstimate(study.label, "sweep", sweep_n, "evaluations", seconds * left / max(sweep_n, 1),
@@ -243,7 +278,7 @@ def plan_recipe(recipe: Recipe, rate: Throughput | None = None) -> tuple[list[St
     """Every stage of every study of `recipe`, with times at `rate` (measured here when None)."""
     studies = recipe.studies()
     if rate is None:
-        rate = measure_throughput(studies[0].encoder)
+        rate = measure_throughput(studies[0].encoder, precision=recipe.eval.precision)
     out: list[StageEstimate] = []
     for study in studies:
         out.extend(plan_study(recipe, study, rate))
@@ -276,5 +311,8 @@ def format_plan(recipe: Recipe, stages: list[StageEstimate], rate: Throughput) -
     lines += ["", f"total: {trains:,} trainings, {evals:,} evaluations; estimated {_duration(total)} on this "
                   f"machine ({os.cpu_count()} CPUs)",
               f"measured: {rate.tokens_per_s:,.0f} forward tokens/s of {rate.probe} on {rate.device} "
-              f"({rate.threads} threads); other encoders scaled by FLOPs per token"]
+              f"({rate.threads} threads)"
+              + (f", {rate.eval_tokens_per_s:,.0f} under bf16 autocast (the sweep's precision here)"
+                 if rate.eval_tokens_per_s else "")
+              + "; other encoders scaled by FLOPs per token"]
     return "\n".join(lines)
