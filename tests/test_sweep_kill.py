@@ -129,6 +129,8 @@ def gated_upsert(self, rows, *args, **kwargs):
             time.sleep(0.01)
 
 Store.upsert = gated_upsert
+import faulthandler, signal
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for every stack if Ctrl-C hangs
 from adaptermix.cli.main import main
 main()
 """
@@ -150,7 +152,14 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(adapters, cache_dir, tmp_path
         pytest.fail(f"the sweep never reached the gate (exit {proc.returncode}): {err[-2000:]}")
     assert proc.poll() is None  # held at the gate: it cannot have finished
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # faulthandler: every thread's stack to stderr
+        time.sleep(2)
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"the sweep did not stop within 120 s of Ctrl-C; its threads:\n{err[-6000:]}")
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     stored = _count(store)

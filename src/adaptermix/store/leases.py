@@ -151,7 +151,9 @@ class Leases:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        # After a failure of the connection the leases cannot be deleted: they expire on their own.
+        # After a failure of the connection the leases cannot be deleted: they expire on their own. So do not
+        # wait a minute for a busy store here (a Ctrl-C must end the process promptly): one second at most.
         with contextlib.suppress(sqlite3.Error):
+            self._con.execute("PRAGMA busy_timeout = 1000")
             self._con.execute("DELETE FROM leases WHERE owner = ?", (self.owner,))
         self._con.close()
