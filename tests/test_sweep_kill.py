@@ -113,7 +113,12 @@ def test_sigkill_at_random_points_then_resume_equals_uninterrupted(adapters, cac
 # waits until it is interrupted. The sweep cannot finish before the signal, and the signal lands at a
 # known point (between chunks, with exactly GATE_ROWS rows stored), so every assertion is exact.
 _GATED_MAIN = """
-import os, pathlib, time
+import os, pathlib, signal, time
+# A terminal's Ctrl-C reaches a process whose SIGINT is neither ignored nor blocked. A child of the test
+# process inherits the test process's signal mask and ignored signals, which libraries loaded by earlier
+# tests may have changed, so start from a terminal's state.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from adaptermix.store import Store
 
 real_upsert = Store.upsert
@@ -129,7 +134,7 @@ def gated_upsert(self, rows, *args, **kwargs):
             time.sleep(0.01)
 
 Store.upsert = gated_upsert
-import faulthandler, signal
+import faulthandler
 faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for every stack if Ctrl-C hangs
 from adaptermix.cli.main import main
 main()
@@ -151,6 +156,8 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(adapters, cache_dir, tmp_path
         _, err = proc.communicate()
         pytest.fail(f"the sweep never reached the gate (exit {proc.returncode}): {err[-2000:]}")
     assert proc.poll() is None  # held at the gate: it cannot have finished
+    status = Path(f"/proc/{proc.pid}/status")
+    signals = [ln for ln in status.read_text().splitlines() if ln.startswith("Sig")] if status.exists() else []
     proc.send_signal(signal.SIGINT)
     try:
         _, err = proc.communicate(timeout=120)
@@ -159,7 +166,8 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(adapters, cache_dir, tmp_path
         time.sleep(2)
         proc.kill()
         _, err = proc.communicate()
-        pytest.fail(f"the sweep did not stop within 120 s of Ctrl-C; its threads:\n{err[-6000:]}")
+        pytest.fail(f"the sweep did not stop within 120 s of Ctrl-C ({'; '.join(signals)}); its threads:\n"
+                    f"{err[-6000:]}")
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     stored = _count(store)
