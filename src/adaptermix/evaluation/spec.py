@@ -71,18 +71,21 @@ class ConditionSpec(BaseModel):
         """The row key: `clean`, `fgsm(epsilon=0.01)`, ..."""
         return _label(self.condition, self.params)
 
-    def cost(self, max_examples: int | None, transfer: bool = False) -> tuple[float, float]:
-        """(per mixture, once per target) cost in clean scorings of a `max_examples` split.
+    def cost(self, max_examples: int | None, k: int | None = None) -> tuple[float, float]:
+        """(per mixture of `k` adapters, once per target) cost in clean scorings of a `max_examples` split.
 
-        An attack scores its own `n` examples (a fraction of the split); a transfer attack (or, with
-        `transfer`, this attack's settings in transfer mode) crafts once per target and then only scores
-        texts, so most of its cost is the per-target part.
+        An attack scores its own `n` examples (a fraction of the split). The once-per-target part is the
+        attack on the target's adapter alone: a transfer condition crafts it, and adaptive TextFooler at
+        k = 1 is that very attack, so conditions with the same `alone_attack()` share it.
         """
         frac = 1.0
         if "n" in self.params and max_examples:
             frac = min(1.0, float(self.params["n"]) / max_examples)
-        if self.params.get("mode") == "transfer" or (transfer and self.alone_attack() is not None):
-            return TRANSFER_SCORE_COST * frac, TRANSFER_CRAFT_COST * frac
+        if self.alone_attack() is not None:
+            if self.params.get("mode") == "transfer":
+                return TRANSFER_SCORE_COST * frac, TRANSFER_CRAFT_COST * frac
+            if k == 1:
+                return 0.0, TRANSFER_CRAFT_COST * frac
         return CONDITION_COST.get(self.condition, 1.0) * frac, 0.0
 
     def alone_attack(self) -> tuple[object, ...] | None:

@@ -62,9 +62,8 @@ class Throughput:
     probe: str
     device: str
     threads: int
-    #: The same at the sweep's precision (`eval.precision` as resolved here), when it differs from fp32.
+    #: The same under bf16 autocast, when the sweep's precision (`eval.precision` as resolved here) is bf16 on CPU.
     eval_tokens_per_s: float | None = None
-    eval_precision: str = "fp32"
 
     def for_encoder(self, encoder: str, scoring: bool = False) -> float:
         """Tokens/s expected of `encoder` (`scoring`: at the sweep's precision): the measured rate times the
@@ -127,10 +126,10 @@ def measure_throughput(encoder: str, seconds: float = 1.5, seq: int = 64, batch:
 
     threads = torch.get_num_threads()
     if device.type == "cuda":
-        return Throughput(rate(True), probe, device.type, threads, eval_precision="bf16")
+        return Throughput(rate(True), probe, device.type, threads)
     fp32 = Throughput(rate(False), probe, device.type, threads)
     if resolve_precision(precision) == "bf16":
-        return replace(fp32, eval_tokens_per_s=rate(True), eval_precision="bf16")
+        return replace(fp32, eval_tokens_per_s=rate(True))
     return fp32
 
 
@@ -203,24 +202,19 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
         per_k = {k: n * _sampled_draws(n, k, sw.ci, 3) for k in range(1, n + 1)}
         note = f"sampled to ±{sw.ci} points (expected)"
     sweep_n, seconds = 0, 0.0
-    crafted: set[tuple[object, ...]] = set()  # attacks on each adapter alone already counted (shared, below)
+    crafted: set[tuple[object, ...] | None] = set()  # attacks on each adapter alone already counted
     for _, ci in ev.pairs():  # a condition's `mixers` and `sizes` narrow what it scores
         cond = ev.conditions[ci]
-        count = sum(m for k, m in per_k.items() if cond.scores_size(k, n))
-        per_mixture, per_target = cond.cost(ev.max_examples)
-        sweep_n += count
-        alone = cond.alone_attack()
-        if alone is not None and count and cond.params.get("mode") != "transfer" and cond.scores_size(1, n):
-            # Adaptive TextFooler at k = 1 is the attack on the adapter alone, which a transfer condition with
-            # the same settings crafts anyway: one attack per target for both.
-            count_left = count - per_k.get(1, 0)
-            per_target = cond.cost(ev.max_examples, transfer=True)[1]
-        else:
-            count_left = count
-        once = n * per_target if count and per_target and alone not in crafted else 0.0
-        if once and alone is not None:
-            crafted.add(alone)
-        seconds += (count_left * per_mixture + once) * eval_s
+        once = 0.0
+        for k, count in per_k.items():
+            if cond.scores_size(k, n):
+                per_mixture, per_target = cond.cost(ev.max_examples, k)
+                sweep_n += count
+                seconds += count * per_mixture * eval_s
+                once = max(once, per_target)
+        if once and cond.alone_attack() not in crafted:  # one attack per target, shared by the conditions
+            crafted.add(cond.alone_attack())
+            seconds += n * once * eval_s
     labels = [(ev.mixers[mi].label, ev.conditions[ci].label) for mi, ci in ev.pairs()]
     left, stored = _left(sweep_n, _stored(study.store, labels))
     out.append(StageEstimate(study.label, "sweep", sweep_n, "evaluations", seconds * left / max(sweep_n, 1),

@@ -19,7 +19,7 @@ import hashlib
 import itertools
 import math
 import time
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -232,8 +232,9 @@ class _Run:
             self.store.close()
             raise
         self.sleep = sleep
-        self.crafts_planned: set[tuple[int, int]] = set()  # (condition, target) of the cost bookkeeping
-        self.crafts_done: set[tuple[int, int]] = set()
+        # (attack on the adapter alone, target) already counted, for the progress ETA's cost bookkeeping
+        self.crafts_planned: set[tuple[object, int]] = set()
+        self.crafts_done: set[tuple[object, int]] = set()
 
     def _member_sets(self, given: dict[str, tuple[tuple[str, ...], ...]] | None) -> dict[int, list[tuple[int, ...]]]:
         """Explicit sets as sorted index tuples per target index (validated), or {} when none are given."""
@@ -260,20 +261,24 @@ class _Run:
         self.leases.close()
         self.store.close()
 
-    def cost(self, condition: int, target: int, count: int, crafted: set[tuple[int, int]]) -> float:
-        """Expected cost of `count` rows of one target under one condition, in clean scorings, for the
-        progress ETA: an attack row costs far more than a clean one, and a transfer attack crafts once per
-        target (counted the first time `crafted` sees the target under that condition)."""
-        per_mixture, per_target = self.spec.conditions[condition].cost(self.spec.max_examples)
-        once = 0.0
-        if per_target and (condition, target) not in crafted:
-            crafted.add((condition, target))
-            once = per_target
-        return count * per_mixture + once
+    def cost(self, condition: int, target: int, sizes: Iterable[int], crafted: set[tuple[object, int]]) -> float:
+        """Expected cost of rows of one target under one condition (their mixture sizes), in clean scorings, for
+        the progress ETA (`ConditionSpec.cost`, as the dry run counts it): an attack row costs far more than a
+        clean one, and the attack on the target's adapter alone is counted the first time `crafted` sees it."""
+        cond = self.spec.conditions[condition]
+        total = once = 0.0
+        for k in sizes:
+            per_mixture, per_target = cond.cost(self.spec.max_examples, k)
+            total += per_mixture
+            once = max(once, per_target)
+        if once and (cond.alone_attack(), target) not in crafted:
+            crafted.add((cond.alone_attack(), target))
+            total += once
+        return total
 
     def add_total(self, stage: Stage, todo: Sequence[Work]) -> None:
         stage.add_total(sum(len(c.subsets) for _, c in todo),
-                        work=sum(self.cost(c.condition, c.target, len(c.subsets), self.crafts_planned)
+                        work=sum(self.cost(c.condition, c.target, map(len, c.subsets), self.crafts_planned)
                                  for _, c in todo))
 
     def key(self, target: int, members: tuple[int, ...]) -> str:
@@ -340,7 +345,7 @@ class _Run:
                         by_others.append(chunk)
                         summary.reused += len(chunk.subsets)
                         stage.update(len(chunk.subsets), work=self.cost(chunk.condition, chunk.target,
-                                                                        len(chunk.subsets), self.crafts_done))
+                                                                        map(len, chunk.subsets), self.crafts_done))
                     else:
                         deferred.append((cid, chunk))
 
@@ -356,8 +361,9 @@ class _Run:
                     summary.tokens += r.tokens
                 summary.evaluated += len(results)
                 summary.seconds = before + time.perf_counter() - start
-                stage.update(len(results), work=self.cost(first.condition, first.target, len(results),
-                                                          self.crafts_done), tok_s=f"{summary.tokens_per_s:.0f}")
+                sizes = [len(r.members) for r in results]
+                stage.update(len(results), work=self.cost(first.condition, first.target, sizes, self.crafts_done),
+                             tok_s=f"{summary.tokens_per_s:.0f}")
             if by_others:
                 got.update(self._stored(by_others))
             pending = deferred

@@ -19,7 +19,7 @@ from adaptermix.fileio import atomic_write_bytes
 from adaptermix.reporting.document import Figure, Section
 from adaptermix.reporting.findings import Finding, compute_findings
 from adaptermix.reporting.html import render_document
-from adaptermix.reporting.report import INDEX, side_files
+from adaptermix.reporting.report import INDEX, end_means, side_files
 from adaptermix.reporting.robustness import condition_name, describe_label, label_params, table1_robustness
 from adaptermix.reporting.study import Study, load_study
 from adaptermix.reporting.sweep_tables import Table
@@ -28,21 +28,11 @@ from adaptermix.reporting.sweep_tables import Table
 OVERVIEW_IDS = ("studies", "accuracy-by-k", "robustness", "verdicts")
 
 
-def _ends(study: Study) -> tuple[float, float, int] | None:
-    """(mean accuracy alone, mean accuracy of the all-adapter mixture, targets) over targets with both ends."""
-    data = study.sweep()
-    pairs = [data.ends(t) for t in data.targets]
-    ends = [(a.accuracy, b.accuracy) for a, b in pairs if a is not None and b is not None]
-    if not ends:
-        return None
-    return 100 * float(np.mean([a for a, _ in ends])), 100 * float(np.mean([b for _, b in ends])), len(ends)
-
-
 def studies_table(labels: Sequence[str], studies: Sequence[Study]) -> Table:
     t = Table("overview_studies", "The studies of this recipe (clean, average mixer)",
               ("study", "method", "domains", "clean rows", "single_pct", "all_mixed_pct", "drop_pts"))
     for label, s in zip(labels, studies, strict=True):
-        ends = _ends(s)
+        ends = end_means(s)
         single, mixed = (None, None) if ends is None else ends[:2]
         t.rows.append((label, s.meta.method, s.n, len(s.sweep().rows), single, mixed,
                        None if ends is None else single - mixed))  # type: ignore[operator]
