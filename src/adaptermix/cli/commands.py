@@ -49,10 +49,15 @@ def train(
     adapter_size: int = typer.Option(None, help="Bottleneck width (LoRA: rank). Default: the preset's."),
     lr: float = typer.Option(None, help="Learning rate. Default: the preset's."),
     batch_size: int = typer.Option(None),
-    epochs: int = typer.Option(None),
-    max_steps: int = typer.Option(None, help="Stop after this many optimizer steps."),
+    epochs: int = typer.Option(None, help="Train this many epochs (an explicit budget replaces the preset's)."),
+    max_steps: int = typer.Option(None, help="Train this many optimizer steps (with --epochs: whichever ends first)."),
     max_length: int = typer.Option(None, help="Truncate inputs to this many tokens."),
     eval_every: int = typer.Option(None, help="Steps between validation passes (default: each epoch)."),
+    patience: int = typer.Option(None, help="Early stopping: end after this many validation passes without a gain "
+                                            "of --min-delta (needs --epochs or --max-steps)."),
+    min_delta: float = typer.Option(0.0, help="Early stopping: the least validation-accuracy gain that counts "
+                                              "(a fraction: 0.002 = 0.2 points)."),
+    precision: str = typer.Option("auto", help="auto (bf16 autocast where the CPU's probe favours it), fp32 or bf16."),
     max_train_examples: int = typer.Option(None),
     max_eval_examples: int = typer.Option(None),
     cache_dir: Path = typer.Option(None, help="Corpus/token cache (default $ADAPTERMIX_CACHE or ~/.cache/adaptermix)."),
@@ -66,13 +71,16 @@ def train(
     cfg = TrainConfig(
         domain=domain, out=out, method=method, encoder=encoder, preset=preset, seed=seed, adapter_size=adapter_size,
         learning_rate=lr, batch_size=batch_size, epochs=epochs, max_steps=max_steps, max_length=max_length,
-        eval_every=eval_every, max_train_examples=max_train_examples, max_eval_examples=max_eval_examples,
+        eval_every=eval_every, patience=patience, min_delta=min_delta, precision=precision,  # type: ignore[arg-type]
+        max_train_examples=max_train_examples, max_eval_examples=max_eval_examples,
         cache_dir=cache_dir, overwrite=overwrite, progress=not quiet,
     )
     result = run_train(cfg)
     typer.echo(f"{result.path}: validation acc {100 * result.validation.accuracy:.2f}, "
                f"test acc {100 * result.test.accuracy:.2f} (n={result.test.n}), {result.steps} steps, "
                f"{result.seconds:.0f} s")
+    if result.run is not None:
+        typer.echo(f"  {result.run.describe()}")
 
 
 def mix(

@@ -12,26 +12,15 @@ everything they need from the context, so adding them does not touch the engine.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from adaptermix.evaluation.evaluator import EvalTarget, Evaluator
+from adaptermix.methods.precision import autocast
 from adaptermix.registry import Registry, with_defaults
-
-
-@contextlib.contextmanager
-def autocast(precision: str) -> Iterator[None]:
-    """bf16 autocast on the model's device for `precision == "bf16"`, else nothing."""
-    if precision == "bf16":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        with torch.autocast(device, dtype=torch.bfloat16):
-            yield
-    else:
-        yield
 
 
 @dataclass

@@ -17,8 +17,10 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from adaptermix.pipeline.recipe import Recipe, StudyPlan, stage_names, stale_domains
+from adaptermix.methods.precision import resolve_precision
+from adaptermix.pipeline.recipe import Recipe, StudyPlan, stage_names, stale_domains, train_config
 from adaptermix.pipeline.stages import prune_mixers, sparse_mixers
+from adaptermix.training.config import resolve, step_budget
 
 #: PAPER.md §2 (Table 2): (train, test) sizes of the 13 hub domains, for hosts without the hub.
 PAPER_SIZES: dict[str, tuple[int, int]] = {
@@ -62,7 +64,8 @@ class Throughput:
     probe: str
     device: str
     threads: int
-    #: The same under bf16 autocast, when the sweep's precision (`eval.precision` as resolved here) is bf16 on CPU.
+    #: The same under bf16 autocast, when the sweep's precision (`eval.precision` as resolved here) is bf16 on CPU
+    #: (training uses it too where its precision resolves to bf16).
     eval_tokens_per_s: float | None = None
 
     def for_encoder(self, encoder: str, scoring: bool = False) -> float:
@@ -93,12 +96,11 @@ def _shape(encoder: str) -> tuple[int, int, int] | None:
 def measure_throughput(encoder: str, seconds: float = 1.5, seq: int = 64, batch: int = 32,
                        precision: str = "fp32") -> Throughput:
     """Forward tokens/s of `encoder` (or of MiniLM, scaled) on random token ids, for about `seconds`; measured
-    again under bf16 autocast when `precision` resolves to bf16 on this CPU (the sweep scores so; training
-    stays fp32). A GPU probe runs bf16 with the sweep's larger batches."""
+    again under bf16 autocast when `precision` resolves to bf16 on this CPU (the sweep scores so, and
+    training where its own precision resolves to bf16). A GPU probe runs bf16 with the sweep's larger batches."""
     import torch
     from transformers import AutoModel
 
-    from adaptermix.evaluation.precision import resolve_precision
     from adaptermix.methods.encoder import resolve_encoder
 
     local = encoder == "minilm" or Path(encoder).expanduser().is_dir()
@@ -163,7 +165,8 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
     n = len(recipe.domains)
     ev = recipe.eval
     sizes = {d: _sizes(d, recipe.cache_dir) for d in recipe.domains}
-    tok_s = rate.for_encoder(study.encoder)
+    # Training runs under bf16 autocast where its precision resolves so (the probe's bf16 rate, when measured).
+    tok_s = rate.for_encoder(study.encoder, scoring=resolve_precision(recipe.train.precision) == "bf16")
 
     def tokens(d: str) -> float:
         known = sizes[d][2]
@@ -178,18 +181,17 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
     out: list[StageEstimate] = []
     stale = stale_domains(recipe, study)
     train_s = 0.0
-    from adaptermix.methods.presets import get_preset
-
-    preset = get_preset(study.preset)
     for d in stale:
         t = recipe.train
-        batch = t.batch_size or preset.batch_size
+        # The budget as training resolves it (an upper bound: early stopping can only end sooner).
+        hyper = resolve(train_config(recipe, study, d), d)
+        batch = hyper.batch_size
         per_epoch = math.ceil(min(sizes[d][0], t.max_train_examples or sizes[d][0]) / batch)
-        steps = t.max_steps or (t.epochs or preset.epochs_for(d)) * per_epoch
-        length = min(t.max_length or preset.max_length, tokens(d) if sizes[d][2] else DEFAULT_TOKENS)
+        steps, _ = step_budget(hyper, per_epoch)
+        length = min(hyper.max_length, tokens(d) if sizes[d][2] else DEFAULT_TOKENS)
         # Model selection scores the validation split every `eval_every` steps (or epoch), then the test split.
-        every = t.eval_every or preset.eval_every or per_epoch
-        scored = min(sizes[d][1], t.max_eval_examples or preset.max_eval_examples or sizes[d][1])
+        every = hyper.eval_every or per_epoch
+        scored = min(sizes[d][1], hyper.max_eval_examples or sizes[d][1])
         train_s += (3 * steps * batch + (math.ceil(steps / every) + 1) * scored) * length / tok_s
     out.append(StageEstimate(study.label, "train", len(stale), "trainings", train_s,
                              f"{n - len(stale)} reused" if n - len(stale) else ""))

@@ -27,7 +27,7 @@ from adaptermix.pipeline.stages import data_analysis, prune_config, run_stage_sw
 from adaptermix.pipeline.sweep import SweepConfig, SweepSummary
 from adaptermix.reporting.quickstart import Row, rows_from_store, write_report
 from adaptermix.reporting.sweep import write_sweep_report
-from adaptermix.training.config import TrainConfig
+from adaptermix.training.config import TrainConfig, TrainOverrides
 from adaptermix.training.train import adapter_name, train
 
 if TYPE_CHECKING:
@@ -36,19 +36,8 @@ if TYPE_CHECKING:
 STORE_NAME = "study.sqlite"
 
 
-class TrainSection(BaseModel):
-    """Training overrides on top of the preset (see `TrainConfig`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    max_steps: int | None = Field(default=None, gt=0)
-    epochs: int | None = Field(default=None, gt=0)
-    max_train_examples: int | None = Field(default=None, gt=0)
-    max_eval_examples: int | None = Field(default=None, gt=0)
-    learning_rate: float | None = Field(default=None, gt=0)
-    batch_size: int | None = Field(default=None, gt=0)
-    adapter_size: int | None = Field(default=None, gt=0)
-    max_length: int | None = Field(default=None, ge=8)
-    eval_every: int | None = Field(default=None, gt=0)
+#: Training overrides on top of the preset: the very model the CLI's flags build (one name per knob).
+TrainSection = TrainOverrides
 
 
 class SweepSection(BaseModel):
@@ -244,7 +233,8 @@ def load_recipe(path: str | Path, **overrides: Any) -> Recipe:
         raise ConfigError(f"recipe {path}: field {where!r}: {msg}" if where else f"recipe {path}: {msg}") from exc
 
 
-def _train_config(recipe: Recipe, study: StudyPlan, domain: str, progress: bool = False) -> TrainConfig:
+def train_config(recipe: Recipe, study: StudyPlan, domain: str, progress: bool = False) -> TrainConfig:
+    """The `TrainConfig` of one domain of `study`: the recipe's `train:` overrides on its preset."""
     return TrainConfig(
         domain=domain, out=study.out / "adapters" / adapter_name(domain), method=study.method,
         encoder=study.encoder, preset=study.preset, seed=recipe.seed, cache_dir=recipe.cache_dir, overwrite=True,
@@ -275,7 +265,7 @@ def stage_names(recipe: Recipe) -> list[str]:
 
 def stale_domains(recipe: Recipe, study: StudyPlan) -> list[str]:
     """Domains whose adapter must be (re)trained: no checkpoint with exactly the recipe's settings."""
-    return [d for d in recipe.domains if _reusable((cfg := _train_config(recipe, study, d)).out, cfg) is None]
+    return [d for d in recipe.domains if _reusable((cfg := train_config(recipe, study, d)).out, cfg) is None]
 
 
 def run_recipe(recipe: Recipe, progress: bool = True, embedder: Embedder | None = None) -> RecipeResult:
@@ -316,7 +306,7 @@ def _run_study(recipe: Recipe, study: StudyPlan, stale: list[str], display: Disp
                embedder: Embedder | None) -> RecipeResult:
     tag = f"{study.label} " if study.out != Path(recipe.out) else ""
     # On a terminal the training loop's own step bar shows under the stage's; off one, only stage lines.
-    cfgs = [_train_config(recipe, study, d, display.enabled and display.tty) for d in recipe.domains]
+    cfgs = [train_config(recipe, study, d, display.enabled and display.tty) for d in recipe.domains]
     trained: list[str] = []
     with display.stage(f"{tag}train", len(stale), unit="adapters") as bar:
         for cfg in cfgs:

@@ -1,8 +1,10 @@
 """Train one adapter and its classification head on one domain (PAPER.md §3).
 
-AdamW with linear warm-up and decay, gradient clipping at 1.0, length-bucketed batches; the
-adapter and head with the best validation accuracy are kept (model selection on validation, as
-in the paper); the result is written atomically as a checkpoint directory.
+AdamW with linear warm-up and decay, gradient clipping at 1.0, length-bucketed batches (padded only
+to the longest example of each batch), bf16 autocast where the start-up probe favours it; the
+adapter and head with the best validation accuracy are kept (model selection on validation, as in
+the paper), and training stops early once validation stops improving where `patience` is set; the
+result is written atomically as a checkpoint directory.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from adaptermix.data import get_domain
 from adaptermix.data.tokenize import collate, encode, length_batches
 from adaptermix.errors import ConfigError
 from adaptermix.methods.encoder import DEFAULT_ENCODER
-from adaptermix.methods.inference import Metrics, evaluate_model, model_inputs
+from adaptermix.methods.inference import Metrics, evaluate_model, model_inputs, prepare_batches
 from adaptermix.methods.model import (
     adapter_state,
     attach,
@@ -36,8 +38,10 @@ from adaptermix.methods.model import (
     load_state,
     set_threads,
 )
-from adaptermix.training.config import Hyper, TrainConfig, resolve
+from adaptermix.methods.precision import autocast, resolve_precision
+from adaptermix.training.config import Hyper, TrainConfig, resolve, step_budget
 from adaptermix.training.init import init_record
+from adaptermix.training.stopping import EarlyStopping
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,41 @@ class TrainResult:
     steps: int
     seconds: float
     losses: tuple[float, ...]  # training loss of every step, for curves and tests
+    run: TrainingRun | None = None
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """How training went: recorded in the manifest (`extra.training`) and printed by the CLI.
+
+    `stop_reason` is `early_stopping` (patience ran out), `max_steps` or `epochs` (the budget that
+    bound this run); `validation` holds the best step and the whole validation curve.
+    """
+
+    steps: int
+    budget: int
+    stop_reason: str
+    epochs_run: float
+    precision: str
+    seconds: float
+    tokens: int  # real (non-pad) training tokens
+    padded_tokens: int
+    validation: dict[str, object]
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else float("nan")
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "tokens_per_s": self.tokens_per_s}
+
+    def describe(self) -> str:
+        """One line: why training stopped, and where the kept checkpoint is from."""
+        why = {"early_stopping": f"early stopping (patience {self.validation.get('patience')})",
+               "max_steps": "the step budget (max_steps)", "epochs": "the epoch budget"}[self.stop_reason]
+        return (f"stopped after {self.steps} of {self.budget} steps ({self.epochs_run:g} epochs) by {why}; "
+                f"kept step {self.validation.get('best_step')}; {self.precision}, "
+                f"{self.tokens_per_s:.0f} tokens/s")
 
 
 def adapter_name(domain: str) -> str:
@@ -89,7 +128,7 @@ def _schedule(total: int, warmup_ratio: float):  # noqa: ANN202 - a plain lambda
 
 
 def train(cfg: TrainConfig) -> TrainResult:
-    """Train, select on validation, test, and write the checkpoint to `cfg.out`.
+    """Train, select on validation (stopping early where asked), test, and write the checkpoint to `cfg.out`.
 
     Raises:
         ConfigError / DataError / CheckpointError: bad names, data, or an existing `cfg.out`.
@@ -109,65 +148,80 @@ def train(cfg: TrainConfig) -> TrainResult:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     params = freeze_all_but(model, name)
+    precision = resolve_precision(cfg.precision)
 
     cache = cfg.cache_dir
     train_enc = encode(base.tokenizer, data.train.take(cfg.max_train_examples), hyper.max_length, cache)
     val_enc = encode(base.tokenizer, data.validation.take(hyper.max_eval_examples), hyper.max_length, cache)
     pad_id = base.tokenizer.pad_token_id or 0
     num_labels = len(data.label_names)
+    val_batches = prepare_batches(model, val_enc, pad_id)  # scored many times: collated once
 
     steps_per_epoch = math.ceil(len(train_enc) / hyper.batch_size)
-    total = steps_per_epoch * hyper.epochs
-    if hyper.max_steps is not None:
-        total = min(total, hyper.max_steps)
+    total, bound = step_budget(hyper, steps_per_epoch)
     eval_every = hyper.eval_every or steps_per_epoch
     opt = _optimizer(model, params, hyper)
+    # The schedule decays over the whole budget: early stopping ends the run, it does not reshape it.
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(total, hyper.warmup_ratio))
     torch.manual_seed(cfg.seed)
 
-    best: tuple[float, dict, dict] | None = None
+    stopper = EarlyStopping(hyper.patience, hyper.min_delta)
+    best: tuple[dict, dict] | None = None
     best_metrics: Metrics | None = None
-    step, tokens, start = 0, 0, time.perf_counter()
+    stop_reason = bound
+    step, tokens, padded, start = 0, 0, 0, time.perf_counter()
     losses: list[float] = []
     bar = tqdm(total=total, desc=f"train {name}", unit="step", disable=not cfg.progress, dynamic_ncols=True)
     model.train()
     epoch = 0
-    while step < total:
+    while step < total and stop_reason != "early_stopping":
         for idx in length_batches(train_enc, hyper.batch_size, shuffle_seed=cfg.seed + epoch):
             batch = collate(train_enc, idx, pad_id)
-            loss = nn.functional.cross_entropy(model(**model_inputs(model, batch, device)).logits,
-                                               batch["labels"].to(device))
+            with autocast(precision):
+                logits = model(**model_inputs(model, batch, device)).logits
+            # The loss in fp32 whatever the forward ran in: bf16 log-softmax loses the small gradients.
+            loss = nn.functional.cross_entropy(logits.float(), batch["labels"].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             step += 1
-            losses.append(loss.item())
+            value = loss.item()
+            losses.append(value)
+            if not math.isfinite(value):
+                raise ConfigError(f"training diverged (loss {value}) at step {step}: lower --lr")
             tokens += int(batch["attention_mask"].sum())
-            if not math.isfinite(loss.item()):
-                raise ConfigError(f"training diverged (loss {loss.item()}) at step {step}: lower --lr")
+            padded += batch["attention_mask"].numel()
+            postfix = {"loss": f"{value:.3f}", "tok_s": f"{tokens / (time.perf_counter() - start):.0f}"}
             if step % eval_every == 0 or step == total:
-                metrics = evaluate_model(model, val_enc, pad_id, num_labels)
-                if best is None or metrics.accuracy > best[0]:
-                    best = (metrics.accuracy, adapter_state(model, name), head_state(model, name))
+                with autocast(precision):
+                    metrics = evaluate_model(model, val_enc, pad_id, num_labels, batches=val_batches)
+                if stopper.update(step, metrics.accuracy):
+                    best = (adapter_state(model, name), head_state(model, name))
                     best_metrics = metrics
-                bar.set_postfix(loss=f"{loss.item():.3f}", val_acc=f"{metrics.accuracy:.3f}",
-                                tok_s=f"{tokens / (time.perf_counter() - start):.0f}")
-            else:
-                bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{tokens / (time.perf_counter() - start):.0f}")
+                postfix["val_acc"] = f"{metrics.accuracy:.3f}"
+                if stopper.should_stop:
+                    stop_reason = "early_stopping"
+            bar.set_postfix(postfix)
             bar.update(1)
-            if step >= total:
+            if step >= total or stop_reason == "early_stopping":
                 break
         epoch += 1
     bar.close()
     seconds = time.perf_counter() - start
     if best is None or best_metrics is None:
         raise ConfigError(f"no training step was run on {spec.name}: its training split is empty")
-    load_state(model, name, best[1])
-    load_state(model, name, best[2], heads=True)
+    load_state(model, name, best[0])
+    load_state(model, name, best[1], heads=True)
     test_enc = encode(base.tokenizer, data.test.take(hyper.max_eval_examples), hyper.max_length, cache)
+    # The manifest's metrics are scored in fp32, as `adaptermix evaluate` scores, so they reproduce
+    # anywhere; the validation curve keeps what model selection saw in the training precision.
+    best_metrics = evaluate_model(model, val_enc, pad_id, num_labels, batches=val_batches)
     test_metrics = evaluate_model(model, test_enc, pad_id, num_labels)
+    run = TrainingRun(steps=step, budget=total, stop_reason=stop_reason, epochs_run=round(step / steps_per_epoch, 3),
+                      precision=precision, seconds=seconds, tokens=tokens, padded_tokens=padded,
+                      validation=stopper.as_dict())
 
     manifest = Manifest(
         kind="single",
@@ -181,11 +235,11 @@ def train(cfg: TrainConfig) -> TrainResult:
         base=BaseInfo(encoder=_encoder_ref(cfg.encoder),
                       fingerprint=base.fingerprint, model_type=base.model_type,
                       hidden_size=base.hidden_size, num_layers=base.num_layers),
-        adapter_sha256=state_sha256(best[1]),
+        adapter_sha256=state_sha256(best[0]),
         config={**cfg.model_dump(mode="json", exclude={"out", "overwrite", "progress", "cache_dir"}),
                 "effective": hyper.model_dump(), "steps": step, "data_fingerprint": data.fingerprint},
         metrics={"validation": best_metrics.as_dict(), "test": test_metrics.as_dict()},
-        extra={"init": init},
+        extra={"init": init, "training": run.as_dict()},
         versions=versions(),
         created=utc_now(),
     )
@@ -195,5 +249,5 @@ def train(cfg: TrainConfig) -> TrainResult:
         model.save_adapter(str(tmp), name, with_head=True, use_safetensors=True)
         adapter_cfg = json.loads((tmp / ADAPTER_CONFIG).read_text())
         head_cfg = json.loads((tmp / HEAD_CONFIG).read_text())
-        write_files(tmp, manifest, best[1], best[2], adapter_cfg, head_cfg)
-    return TrainResult(cfg.out, best_metrics, test_metrics, step, seconds, tuple(losses))
+        write_files(tmp, manifest, best[0], best[1], adapter_cfg, head_cfg)
+    return TrainResult(cfg.out, best_metrics, test_metrics, step, seconds, tuple(losses), run)
