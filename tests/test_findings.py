@@ -91,7 +91,10 @@ def test_full_study_verdicts(full) -> None:
     assert by_id["sparse-beats-upper"].verdict == F.HOLDS
     assert "24 of 24" in by_id["sparse-beats-upper"].statistic
     adv = by_id["adversarial-vs-clean-1"]
-    assert describe_label(FGSM) in adv.claim and "8 of 8 (target, k) cells" in adv.statistic and adv.verdict == F.HOLDS
+    assert describe_label(FGSM) in adv.claim and "8 of 8 (target, k) cells" in adv.statistic
+    # −2.63 points over 4 targets is inside ±3, but its interval reaches outside: undecided, and it says how many
+    # targets would decide it.
+    assert adv.verdict == F.UNDECIDED and "targets (now 4)" in adv.to_decide
     assert all(f.verdict in F.VERDICTS for f in by_id.values())
 
 
@@ -193,3 +196,43 @@ def test_attack_is_compared_with_clean_accuracy_on_the_same_examples(tmp_path: P
     assert f.table is not None and {r[-1] for r in f.table.rows} == {"same examples"}
     assert "+0.00 pts over 4 targets" in f.statistic  # the drop part holds ...
     assert "larger under attack in 0 of 8" in f.statistic and f.verdict == F.MIXED  # ... equal variances do not
+
+
+# -- the fourth verdict: undecided ------------------------------------------------------------------------------
+
+
+def _pruned(drop: float):
+    """Pruned single adapters (global, 90 %) that lose `drop` on every target, with per-example results."""
+    def rows(clean: list[EvalRow]) -> list[EvalRow]:
+        out = []
+        for r in clean:
+            if r.k == 1:
+                acc = round((r.accuracy - drop) * 200) / 200
+                out.append(row(r.target, [r.target], acc, correct=correct_vector(acc, 200, IDX[r.target]),
+                               **mixer("prune", sparsity=0.9, scope="global")))
+        return out
+    return rows
+
+
+def test_pruning_is_undecided_when_each_interval_spans_the_threshold(tmp_path: Path) -> None:
+    # 1.5 points lost of 200 examples: above the 1-point threshold, but each paired interval reaches below it.
+    (f,) = F.pruning_keeps(_study(tmp_path, _linear(0.02), examples=True, extra_rows=_pruned(0.015)))
+    assert f.verdict == F.UNDECIDED and "4 undecided" in f.statistic, f.statistic
+    assert f.table is not None and {r[-1] for r in f.table.rows} == {"undecided"}
+    assert "test examples per target (now 200)" in f.to_decide
+    assert "to decide:" in F.findings_table([f]).rows[0][-1]
+
+
+def test_pruning_is_decided_when_the_intervals_clear_the_threshold(tmp_path: Path) -> None:
+    (f,) = F.pruning_keeps(_study(tmp_path, _linear(0.02), examples=True, extra_rows=_pruned(0.20)))
+    assert f.verdict == F.FAILS and f.to_decide == ""
+
+
+def test_side_and_evidence_factor() -> None:
+    from adaptermix.reporting.uncertainty import CI
+
+    ci = CI(0.02, 0.0, 0.04, PAIRED, 10)
+    assert F.side(ci, 0.01) == 0 and F.side(ci, -0.01) == 1 and F.side(ci, 0.04) == -1
+    # half-width 0.02, margin 0.01: four times the evidence halves the interval to the margin
+    assert F.evidence_factor(ci, 0.01) == pytest.approx(4.0)
+    assert F.evidence_factor(CI(0.01, 0.0, 0.02, PAIRED, 10), 0.01) == float("inf")

@@ -5,13 +5,17 @@ on the store. A finding whose rows are not in the study says "not measured" and 
 The verdict thresholds are declared once (`THRESHOLDS`) and documented in docs/report.md.
 
 Verdicts: `holds`, `does not hold`, `mixed` (some targets/cells agree, others do not, or the parts of
-a two-part finding disagree), `not measured`. Accuracy differences carry a 95 % bootstrap interval,
+a two-part finding disagree), `undecided` (the interval of the finding's statistic spans its threshold,
+or the verdict would change with units whose own interval does: then the finding says how much more
+evidence would decide it), `not measured`. A verdict is never stronger than its evidence: `holds` and
+`does not hold` only where the interval lies on one side. Accuracy differences carry a 95 % bootstrap interval,
 paired over test examples when the rows store per-example correctness, else over the units
 (targets, member sets, cells); each says which (`reporting.uncertainty`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -24,11 +28,13 @@ from adaptermix.reporting.sec7 import dense_upper_rows, prune_points, sparse_poi
 from adaptermix.reporting.study import Study, correctness
 from adaptermix.reporting.sweep_tables import SweepData, Table
 from adaptermix.reporting.sweep_tables import greedy_table as _greedy_table
-from adaptermix.reporting.uncertainty import CI, bootstrap_mean, paired_example_bootstrap
+from adaptermix.reporting.uncertainty import CI, PAIRED, bootstrap_mean, paired_example_bootstrap
 from adaptermix.store import EvalRow
 
-HOLDS, FAILS, MIXED, NOT_MEASURED = "holds", "does not hold", "mixed", "not measured"
-VERDICTS = (HOLDS, FAILS, MIXED, NOT_MEASURED)
+HOLDS, FAILS, MIXED, UNDECIDED, NOT_MEASURED = "holds", "does not hold", "mixed", "undecided", "not measured"
+VERDICTS = (HOLDS, FAILS, MIXED, UNDECIDED, NOT_MEASURED)
+#: One-sided z of the level the sign tests use, for "how many cells would decide it" (α = 0.05).
+_Z_ONE_SIDED = 1.645
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,8 @@ class Finding:
         verdict: one of `VERDICTS`.
         uncertainty: the headline difference with its 95 % interval and how it was resampled, or "".
         table: the per-target (or per-cell) numbers behind the statistic, or None.
+        to_decide: for an undecided finding, how much more evidence would decide it (from the
+            measured spread), else "".
     """
 
     id: str
@@ -83,6 +91,7 @@ class Finding:
     verdict: str
     uncertainty: str = ""
     table: Table | None = None
+    to_decide: str = ""
 
 
 def _by_share(agree: int, total: int, th: Thresholds, low: float | None = None) -> str:
@@ -96,6 +105,52 @@ def _by_share(agree: int, total: int, th: Thresholds, low: float | None = None) 
 
 def _ci_text(ci: CI) -> str:
     return f"{ci.text()} (95 % CI, {ci.method}, n = {ci.n})"
+
+
+def side(ci: CI, threshold: float) -> int:
+    """+1 when the whole interval lies above `threshold`, −1 when it lies at or below it, 0 when it spans it.
+
+    "At or below" so that a degenerate interval (one unit, or identical rows) at the threshold is decided.
+    """
+    if ci.lo > threshold:
+        return 1
+    return -1 if ci.hi <= threshold else 0
+
+
+def evidence_factor(ci: CI, threshold: float) -> float:
+    """How many times the present evidence (examples or units) would narrow `ci` enough to clear `threshold`.
+
+    A percentile interval narrows as 1/√n, so clearing a margin m = |estimate − threshold| with a half-width h
+    takes (h / m)² times the data, assuming the estimate stays where it is. Infinite when it sits on the threshold.
+    """
+    half, margin = (ci.hi - ci.lo) / 2, abs(ci.estimate - threshold)
+    if margin == 0:
+        return math.inf
+    return max(1.0, (half / margin) ** 2)
+
+
+def _to_decide(ci: CI, threshold: float, examples: int | None, unit: str = "targets") -> str:
+    """One sentence: how much more evidence would decide a finding whose interval spans `threshold`."""
+    f = evidence_factor(ci, threshold)
+    if math.isinf(f):
+        return "the estimate sits on the threshold: no amount of evidence at this estimate decides it"
+    if ci.method == PAIRED and examples:
+        return (f"about {f:.1f}× the evidence would decide it: ≈ {math.ceil(f * examples):,} test examples per "
+                f"target (now {examples:,})")
+    return f"about {f:.1f}× the evidence would decide it: ≈ {math.ceil(f * ci.n):,} {unit} (now {ci.n})"
+
+
+def _examples(pairs: dict[str, list[tuple[EvalRow, EvalRow]]]) -> int | None:
+    """Test examples per target behind paired rows (the largest), or None without per-example results."""
+    sizes = [v.size for ps in pairs.values() for a, b in ps for v in (correctness(a), correctness(b))
+             if v is not None]
+    return max(sizes) if sizes else None
+
+
+def _robust(verdict_of: Callable[[int], str], agree: int, undecided: int) -> str:
+    """The verdict a share rule gives whichever way the undecided units fall, else `undecided`."""
+    low, high = verdict_of(agree), verdict_of(agree + undecided)
+    return low if low == high else UNDECIDED
 
 
 def difference(pairs: dict[str, list[tuple[EvalRow, EvalRow]]], unit: str) -> CI:
@@ -158,6 +213,7 @@ def small_mixtures(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
     t = Table("finding_small_mixtures", "Drop from the single adapter to mixtures of k ≤ 3 (clean, average)",
               ("target", "drop_k2_pts", "drop_k3_pts", "worst_pts", "worst_ci", "within"))
     within: list[str] = []
+    open_: list[tuple[str, CI]] = []  # targets whose interval spans the threshold
     measured = 0
     all_pairs: dict[str, list[tuple[EvalRow, EvalRow]]] = {}
     for target in data.targets:
@@ -176,19 +232,30 @@ def small_mixtures(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
         measured += 1
         worst_k = max(drops, key=lambda k: drops[k])
         ci = difference({target: by_k[worst_k]}, "member sets")
-        ok = drops[worst_k] <= th.within_pts
-        within += [target] if ok else []
+        where = side(ci, th.within_pts / 100)
+        within += [target] if where < 0 else []
+        open_ += [(target, ci)] if where == 0 else []
         all_pairs[target] = [p for ps in by_k.values() for p in ps]
-        t.rows.append((target, drops.get(2), drops.get(3), drops[worst_k], ci.text(), "yes" if ok else "no"))
+        t.rows.append((target, drops.get(2), drops.get(3), drops[worst_k], ci.text(),
+                       {-1: "yes", 0: "undecided", 1: "no"}[where]))
     if measured == 0:
         return Finding("small-mixtures-within-3", claim, "needs clean rows at k = 1 and k = 2 or 3", NOT_MEASURED,
                        table=t)
-    verdict = HOLDS if len(within) / measured >= th.many_share else (FAILS if not within else MIXED)
+    def rule(agree: int) -> str:
+        return HOLDS if agree / measured >= th.many_share else (FAILS if not agree else MIXED)
+
+    verdict = _robust(rule, len(within), len(open_))
     stat = (f"{len(within)} of {measured} targets stay within {th.within_pts:g} points at every k ≤ 3"
-            + (f" ({', '.join(within)})" if within else ""))
+            + (f" ({', '.join(within)})" if within else "")
+            + (f"; {len(open_)} undecided ({', '.join(x for x, _ in open_)})" if open_ else ""))
     ci = difference(all_pairs, "member sets")
-    t.notes.append("drop = acc(k = 1) − mean acc over the stored member sets of size k; worst = the larger of the two")
-    return Finding("small-mixtures-within-3", claim, stat, verdict, f"mean drop at k ≤ 3: {_ci_text(ci)}", t)
+    t.notes.append("drop = acc(k = 1) − mean acc over the stored member sets of size k; worst = the larger of the "
+                   "two; within: yes / no where the worst drop's 95 % interval lies on one side of the threshold")
+    decide = ""
+    if verdict == UNDECIDED:
+        hardest = max(open_, key=lambda x: evidence_factor(x[1], th.within_pts / 100))
+        decide = f"{hardest[0]}: " + _to_decide(hardest[1], th.within_pts / 100, _examples(all_pairs), "member sets")
+    return Finding("small-mixtures-within-3", claim, stat, verdict, f"mean drop at k ≤ 3: {_ci_text(ci)}", t, decide)
 
 
 def _drops(clean: SweepData, adv: SweepData, target: str) -> tuple[float, float, str] | None:
@@ -257,10 +324,18 @@ def adversarial_drops(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding
                 diffs.append(da - dc)
                 t.rows.append((target, 100 * da, 100 * dc, 100 * (da - dc), ref))
         larger, cells = _variance_cells(clean, adv)
-        parts, words, unc = [], [], ""
+        parts, words, unc, decide = [], [], "", ""
         if diffs:
             ci = bootstrap_mean(diffs, "targets")
-            parts.append(HOLDS if abs(100 * ci.estimate) <= th.similar_pts else FAILS)
+            band = th.similar_pts / 100
+            if -band <= ci.lo and ci.hi <= band:
+                parts.append(HOLDS)
+            elif ci.lo > band or ci.hi < -band:
+                parts.append(FAILS)
+            else:  # the interval reaches both inside and outside ±similar_pts
+                parts.append(UNDECIDED)
+                edge = band if ci.estimate >= 0 else -band
+                decide = f"difference of drops: {_to_decide(ci, edge, None, 'targets')}"
             words.append(f"average drop under attack − clean = {100 * ci.estimate:+.2f} pts over {len(diffs)} "
                          f"targets (similar if within ±{th.similar_pts:g})")
             unc = f"difference of average drops: {_ci_text(ci)}"
@@ -271,9 +346,14 @@ def adversarial_drops(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding
             words.append(f"variance across member sets larger under attack in {larger} of {cells} (target, k) cells")
         else:
             words.append("variance not compared: fewer than two member sets of any size under attack")
-        verdict = NOT_MEASURED if not parts else parts[0] if len(set(parts)) == 1 else MIXED
+        if not parts:
+            verdict = NOT_MEASURED
+        elif UNDECIDED in parts:
+            verdict = UNDECIDED
+        else:
+            verdict = parts[0] if len(set(parts)) == 1 else MIXED
         out.append(Finding(f"adversarial-vs-clean-{len(out) + 1}", f"{claim} [{describe_label(cond)}]",
-                           "; ".join(words), verdict, unc, t))
+                           "; ".join(words), verdict, unc, t, decide if verdict == UNDECIDED else ""))
     return out
 
 
@@ -364,18 +444,25 @@ def greedy_vs_twin(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
         why = "no FSD matrix in the store" if data.fsd is None else "no stored rows for the greedy member sets"
         return Finding("greedy-vs-max-fsd", claim, why, NOT_MEASURED, table=g)
     p = float(stats.binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue) if wins + losses else 1.0
+    p_worse = float(stats.binomtest(losses, wins + losses, 0.5, alternative="greater").pvalue) if wins + losses else 1.0
     gap = float(np.mean(gaps_up)) if gaps_up else float("nan")
     stat = (f"min-FSD pick beat its max-FSD twin in {wins} of {cells} (target, l) cells, lost {losses}, tied {ties}"
             f" (sign test p = {p:.2g}); mean gap to the empirical upper bound {gap:.2f} pts"
             + (f"; {same} cells where both picks are the same set left out" if same else "") + _bounds_note(study))
-    if wins <= losses:
+    decide = ""
+    if p < th.alpha:  # min-FSD significantly beats its twin: near the upper bound too?
+        verdict = HOLDS if gap <= th.near_upper_pts else MIXED
+    elif p_worse < th.alpha:
         verdict = FAILS
-    elif p < th.alpha and gap <= th.near_upper_pts:
-        verdict = HOLDS
-    else:
-        verdict = MIXED
+    else:  # the sign test separates neither way
+        verdict = UNDECIDED
+        z = abs(wins - losses) / math.sqrt(wins + losses) if wins + losses else 0.0
+        decide = (f"about {math.ceil((wins + losses) * (_Z_ONE_SIDED / z) ** 2):,} decisive (target, l) cells at "
+                  f"this win rate would decide the sign test (now {wins + losses})" if z else
+                  "wins and losses are even: no number of cells at this rate decides it")
     ci = difference(pairs, "cells")
-    return Finding("greedy-vs-max-fsd", claim, stat, verdict, f"min-FSD − max-FSD accuracy: {_ci_text(ci)}", g)
+    return Finding("greedy-vs-max-fsd", claim, stat, verdict, f"min-FSD − max-FSD accuracy: {_ci_text(ci)}", g,
+                   decide)
 
 
 def pruning_keeps(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding]:
@@ -394,25 +481,35 @@ def pruning_keeps(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding]:
                   ("target", "dense_pct", "pruned_pct", "drop_pts", "kept"))
         pairs: dict[str, list[tuple[EvalRow, EvalRow]]] = {}
         kept = 0
+        open_: list[tuple[str, CI]] = []
         order = {d: i for i, d in enumerate(study.meta.domains)}
         for p in sorted((p for p in points if p.scope == scope), key=lambda p: order.get(p.row.target, -1)):
             base = dense.lookup(p.row.target, [p.row.target])
             if base is None:
                 continue
             drop = 100 * (base.accuracy - p.row.accuracy)
-            kept += drop <= th.keep_pts
             pairs[p.row.target] = [(base, p.row)]
+            one = difference({p.row.target: pairs[p.row.target]}, "targets")
+            where = side(one, th.keep_pts / 100)
+            kept += where < 0
+            open_ += [(p.row.target, one)] if where == 0 else []
             t.rows.append((p.row.target, 100 * base.accuracy, 100 * p.row.accuracy, drop,
-                           "yes" if drop <= th.keep_pts else "no"))
+                           {-1: "yes", 0: "undecided", 1: "no"}[where]))
         if not pairs:
             out.append(Finding(f"pruning-keeps-{scope}", f"{claim} [{scope}]",
                                "no dense single-adapter rows to compare with", NOT_MEASURED, table=t))
             continue
         ci = difference(pairs, "targets")
-        stat = (f"{kept} of {len(pairs)} targets lose at most {th.keep_pts:g} point(s) at {pct} % ({scope} scope); "
-                f"mean drop {100 * ci.estimate:.2f} pts")
-        out.append(Finding(f"pruning-keeps-{scope}", f"{claim} [{scope}]", stat, _by_share(kept, len(pairs), th),
-                           f"mean drop: {_ci_text(ci)}", t))
+        stat = (f"{kept} of {len(pairs)} targets lose at most {th.keep_pts:g} point(s) at {pct} % ({scope} scope)"
+                + (f", {len(open_)} undecided" if open_ else "") + f"; mean drop {100 * ci.estimate:.2f} pts")
+        verdict = _robust(lambda agree, total=len(pairs): _by_share(agree, total, th), kept, len(open_))
+        decide = ""
+        if verdict == UNDECIDED:
+            hardest = max(open_, key=lambda x: evidence_factor(x[1], th.keep_pts / 100))
+            decide = f"{hardest[0]}: " + _to_decide(hardest[1], th.keep_pts / 100, _examples(pairs))
+        t.notes.append(f"kept: yes / no where the drop's 95 % interval lies on one side of {th.keep_pts:g} point(s)")
+        out.append(Finding(f"pruning-keeps-{scope}", f"{claim} [{scope}]", stat, verdict,
+                           f"mean drop: {_ci_text(ci)}", t, decide))
     return out
 
 
@@ -427,6 +524,7 @@ def sparse_beats_upper(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
               ("sparsity_pct", "cells", "beats_upper", "mean_vs_upper_pts", "beats_dense_pick"))
     pairs: dict[str, list[tuple[EvalRow, EvalRow]]] = {}
     beats = cells = 0
+    open_: list[tuple[str, CI]] = []
     dense = study.sweep()
     for s in sorted({p.sparsity for p in points}):
         n = b = bd = 0
@@ -436,7 +534,11 @@ def sparse_beats_upper(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
             if up is None:
                 continue
             n += 1
-            b += p.row.accuracy > up.accuracy
+            where = side(difference({p.row.target: [(p.row, up)]}, "cells"), 0.0)
+            b += where > 0
+            if where == 0:
+                open_.append((f"{p.row.target} l = {p.row.k} at {round(100 * s)} %",
+                              difference({p.row.target: [(p.row, up)]}, "cells")))
             pick = dense.lookup(p.row.target, p.row.members)
             bd += pick is not None and p.row.accuracy > pick.accuracy
             diffs.append(100 * (p.row.accuracy - up.accuracy))
@@ -447,10 +549,18 @@ def sparse_beats_upper(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
         return Finding("sparse-beats-upper", claim, "no dense rows of the same sizes to bound the sparse mixtures",
                        NOT_MEASURED, table=t)
     ci = difference(pairs, "cells")
-    stat = f"sparse mixtures beat the dense upper bound in {beats} of {cells} (target, l) cells" + _bounds_note(study)
+    stat = (f"sparse mixtures beat the dense upper bound in {beats} of {cells} (target, l) cells"
+            + (f", {len(open_)} undecided" if open_ else "") + _bounds_note(study))
     t.notes.append("upper bound: the best stored dense (average) mixture of the same size on the same target")
-    return Finding("sparse-beats-upper", claim, stat, _by_share(beats, cells, th),
-                   f"sparse − dense upper bound: {_ci_text(ci)}", t)
+    t.notes.append("beats: the cell's paired 95 % interval of sparse − upper bound lies above 0 (undecided cells "
+                   "span 0)")
+    verdict = _robust(lambda agree: _by_share(agree, cells, th), beats, len(open_))
+    decide = ""
+    if verdict == UNDECIDED:
+        hardest = max(open_, key=lambda x: evidence_factor(x[1], 0.0))
+        decide = f"{hardest[0]}: " + _to_decide(hardest[1], 0.0, _examples(pairs), "cells")
+    return Finding("sparse-beats-upper", claim, stat, verdict, f"sparse − dense upper bound: {_ci_text(ci)}", t,
+                   decide)
 
 
 def compute_findings(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding]:
@@ -465,9 +575,10 @@ def findings_table(findings: Sequence[Finding]) -> Table:
     t = Table("findings", "The paper's findings, re-measured on this study",
               ("finding", "our statistic", "verdict", "uncertainty"))
     for f in findings:
-        t.rows.append((f.claim, f.statistic, f.verdict, f.uncertainty or "–"))
+        unc = "; ".join(x for x in (f.uncertainty, f"to decide: {f.to_decide}" if f.to_decide else "") if x)
+        t.rows.append((f.claim, f.statistic, f.verdict, unc or "–"))
     return t
 
 
-__all__ = ["FAILS", "HOLDS", "MIXED", "NOT_MEASURED", "THRESHOLDS", "VERDICTS", "Finding", "Thresholds",
+__all__ = ["FAILS", "HOLDS", "MIXED", "NOT_MEASURED", "THRESHOLDS", "UNDECIDED", "VERDICTS", "Finding", "Thresholds",
            "compute_findings", "findings_table"]

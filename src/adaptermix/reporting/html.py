@@ -50,6 +50,7 @@ p.not-run { color: var(--muted); font-style: italic; }
 .v-holds { background: #dcf2e0; color: #17612a; }
 .v-does-not-hold { background: #fbe0e0; color: #8a1c1c; }
 .v-mixed { background: #fdf0d2; color: #7a5200; }
+.v-undecided { background: #e4ecfb; color: #1f4a8a; }
 .v-not-measured { background: #eceff2; color: #5b6570; }
 code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.9em;
        background: var(--bg-alt); padding: 0 0.2em; border-radius: 3px; }

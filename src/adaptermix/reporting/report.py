@@ -94,11 +94,14 @@ def summary_section(study: Study, findings: list[Finding]) -> Section:
 def findings_section(findings: list[Finding]) -> Section:
     """One subsection per finding: the claim, our statistic, the interval, the verdict, the numbers behind it."""
     sec = Section("findings", "Findings, re-measured", intro=(
-        "Verdicts: holds / does not hold / mixed (the targets or the parts of the finding disagree) / not measured. "
+        "Verdicts: holds / does not hold (the interval lies on one side of the threshold) / mixed (the targets or "
+        "the parts of the finding disagree) / undecided (the interval spans the threshold; the finding says how much "
+        "more evidence would decide it) / not measured. "
         "Intervals are 95 % percentile bootstraps, paired over test examples where rows store per-example results, "
         "else over the units named."))
     for i, f in enumerate(findings):
-        text = f"Our statistic: {f.statistic}." + (f"\n\nUncertainty: {f.uncertainty}." if f.uncertainty else "")
+        text = (f"Our statistic: {f.statistic}." + (f"\n\nUncertainty: {f.uncertainty}." if f.uncertainty else "")
+                + (f"\n\nTo decide it: {f.to_decide}." if f.to_decide else ""))
         verdict = Table(f"verdict_{i + 1}", "Verdict", ("verdict",), [(f.verdict,)])
         child = Section(f"finding-{i + 1}", f"{i + 1}. {f.claim}", intro=text, tables=[verdict])
         if f.table is not None:
