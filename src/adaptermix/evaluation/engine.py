@@ -9,7 +9,11 @@ Why it is fast (PAPER.md §4 needs n·2^(n−1) evaluations, 53,248 for n = 13):
   per adapter and mixer, not once per mixture;
 - no model is rebuilt or reloaded between mixtures, heads are added once per target and swapped;
 - each target's split is tokenized once; batches are length-sorted with dynamic padding;
-- bf16 autocast where it pays (`EvalSpec.precision`, resolved by each worker and stored per row).
+- bf16 autocast where it pays (`EvalSpec.precision`, resolved by each worker and stored per row),
+  with bf16 copies of the frozen encoder's weights made once (`Evaluator.bf16_weights`);
+- under the `clean` condition, up to `WorkerConfig.stack` mixtures of a chunk share each forward
+  (`Evaluator.predictions_many`: one adapter slot per mixture, AdapterHub `Parallel`), each scored
+  exactly as it would be alone (docs/speed.md has the measurements).
 A worker is configured by a frozen `WorkerConfig` holding the study's `EvalSpec`, so the same code
 runs in-process, in local worker processes, or as a Ray actor.
 """
@@ -29,11 +33,18 @@ from torch import Tensor
 
 from adaptermix.checkpoints import Checkpoint, check_mixable, read_checkpoint
 from adaptermix.errors import ConfigError
-from adaptermix.evaluation.conditions import CONDITIONS, ScoringContext
+from adaptermix.evaluation.conditions import CONDITIONS, ScoringContext, autocast
 from adaptermix.evaluation.evaluator import EvalTarget, Evaluator
 from adaptermix.evaluation.precision import resolve_precision
 from adaptermix.evaluation.spec import EvalSpec, MixSpec
+from adaptermix.methods.inference import classification_metrics
 from adaptermix.mixing import Layout, get_mixer, mix_rows
+
+# Mixtures per forward under `clean` when `WorkerConfig.stack` is None. CPU: the stacked forward keeps
+# ~2k tokens (`channel_max_tokens`), so more mixtures mean smaller, tighter per-mixture batches; 8
+# measured best on MiniLM (docs/speed.md). GPU: larger stacks fill the device.
+CPU_STACK = 8
+GPU_STACK = 16
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class WorkerConfig:
     cache_dir: str | None = None
     compile: bool = False
     threads: int | None = None
+    stack: int | None = None  # mixtures per forward under `clean` (None: CPU_STACK / GPU_STACK; 1: one at a time)
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,10 @@ class SweepWorker:
             raise ValueError(f"adapter tensor {missing!r} does not match the model built for it")
         self._params = [slot[k] for k in self.layout.keys]
         device = self._params[0].device
+        if config.stack is not None and config.stack < 1:
+            raise ConfigError(f"stack={config.stack}: give at least 1 mixture per forward")
+        self.stack = config.stack or (GPU_STACK if device.type == "cuda" else CPU_STACK)
+        self._slot_params: list[list[Tensor]] = [self._params]
         # (n, P) float32: row i is adapter i flattened in layout order.
         self.stacked = self.layout.stack([c.adapter for c in self.checkpoints]).to(device)
         self.precision = resolve_precision(spec.precision)
@@ -155,11 +171,17 @@ class SweepWorker:
         out = mix_rows(rows, self.layout, ms.mixer, prepared=True, **ms.params)
         return out if ms.reference == "raw" else self.init_row() + out
 
-    def _load(self, row: Tensor) -> None:
+    def _load(self, row: Tensor, slot: int = 0) -> None:
+        params = self._slot_params[slot]
         with torch.no_grad():
-            for param, (a, b) in zip(self._params, ((o, o + n) for o, n in zip(self.layout.offsets, self.layout.sizes,
-                                                                                 strict=True)), strict=True):
+            for param, (a, b) in zip(params, ((o, o + n) for o, n in zip(self.layout.offsets, self.layout.sizes,
+                                                                           strict=True)), strict=True):
                 param.copy_(row[a:b].view_as(param))
+
+    def _slots(self, count: int) -> None:
+        """Make `count` adapter slots loadable by `_load` (slot 0 is the resident one)."""
+        if len(self._slot_params) < count:
+            self._slot_params = [[slot[k] for k in self.layout.keys] for slot in self.evaluator.slots(count)]
 
     @contextlib.contextmanager
     def _alone(self, target: int, mixture: Tensor) -> Iterator[None]:
@@ -190,11 +212,15 @@ class SweepWorker:
             self.evaluator.use_head(f"t{chunk.target}_{head_ckpt.name}", head_ckpt.head, tgt.label_names)
             self._head_of = chunk.target
         cond = self.config.spec.conditions[chunk.condition]
-        condition = CONDITIONS.get(cond.condition)
-        results = []
         for members in chunk.subsets:
             if chunk.target not in members:
                 raise ValueError(f"mixture {members} does not contain its target {chunk.target}")
+        if cond.condition == "clean":
+            return [r for i in range(0, len(chunk.subsets), self.stack)
+                    for r in self._clean_stacked(chunk, chunk.subsets[i : i + self.stack])]
+        condition = CONDITIONS.get(cond.condition)
+        results = []
+        for members in chunk.subsets:
             start = time.perf_counter()
             mixture = self.mixture(sorted(members), chunk.mix)
             self._load(mixture)
@@ -209,5 +235,36 @@ class SweepWorker:
                 seconds=time.perf_counter() - start, flip_fraction=flip, mixture_fsd=fsd, mix=chunk.mix,
                 condition=chunk.condition, precision=self.precision, metrics=dict(s.metrics),
                 correct=s.correct,
+            ))
+        return results
+
+    def _clean_stacked(self, chunk: Chunk, subsets: Sequence[tuple[int, ...]]) -> list[MixResult]:
+        """The `clean` condition for several mixtures at once: one slot each, one pass over the split.
+
+        Same scores as `conditions.clean` run once per mixture (accuracy, macro-F1, per-example
+        correctness); a row's `seconds` is the pass's time shared equally plus its own mixing time.
+        """
+        tgt = self.target(chunk.target)
+        start = time.perf_counter()
+        self._slots(len(subsets))
+        mixtures = [self.mixture(sorted(m), chunk.mix) for m in subsets]
+        for slot, mixture in enumerate(mixtures):
+            self._load(mixture, slot)
+        with autocast(self.precision), (self.evaluator.bf16_weights() if self.precision == "bf16"
+                                        else contextlib.nullcontext()):
+            preds, padded = self.evaluator.predictions_many(tgt, len(subsets))
+        shared = (time.perf_counter() - start) / len(subsets)
+        labels = tgt.encoded.labels
+        tokens = int(tgt.encoded.lengths.sum())
+        results = []
+        for members, mixture, pred in zip(subsets, mixtures, preds, strict=True):
+            own = time.perf_counter()
+            flip, fsd = self._signs(chunk.target, members, mixture, chunk.mix)
+            accuracy, f1 = classification_metrics(pred, labels, len(tgt.label_names))
+            results.append(MixResult(
+                target=chunk.target, members=tuple(sorted(members)), accuracy=accuracy, macro_f1=f1,
+                n_examples=len(labels), tokens=tokens, padded_tokens=padded,
+                seconds=shared + time.perf_counter() - own, flip_fraction=flip, mixture_fsd=fsd, mix=chunk.mix,
+                condition=chunk.condition, precision=self.precision, correct=pred == labels,
             ))
         return results

@@ -6,7 +6,9 @@ Shared by training (model selection) and evaluation (single adapters and mixture
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,6 +21,12 @@ from adaptermix.data.tokenize import Encoded, iter_collated, length_batches
 # a GPU wants far larger batches to fill its cores.
 DEFAULT_MAX_TOKENS = 2048
 GPU_MAX_TOKENS = 32768
+# Several mixtures in one forward (`predict_channels`): each mixture's share of a stacked batch. On
+# CPU the stacked forward keeps about DEFAULT_MAX_TOKENS, and the smaller per-mixture batches are cut
+# tighter by length (less padding); never below CHANNEL_MIN_TOKENS, where per-forward overheads
+# (hundreds of small kernels) start to show.
+CHANNEL_MIN_TOKENS = 256
+GPU_CHANNEL_MIN_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,43 @@ def prepare_batches(
     return [(idx, model_inputs(model, batch, device)) for idx, batch in iter_collated(encoded, plan, pad_id)]
 
 
+def channel_max_tokens(device: torch.device, channels: int) -> int:
+    """Padded tokens per mixture in a batch shared by `channels` mixtures (see `CHANNEL_MIN_TOKENS`)."""
+    if device.type == "cuda":
+        return max(GPU_CHANNEL_MIN_TOKENS, GPU_MAX_TOKENS // channels)
+    return max(CHANNEL_MIN_TOKENS, DEFAULT_MAX_TOKENS // channels)
+
+
+def _argmax_passes(model: nn.Module, batches: Batches, preds: np.ndarray,
+                   logits_of: Callable[[Any], torch.Tensor]) -> int:
+    """Write the argmax of every batch's logits into `preds[..., idx]`; returns the padded tokens."""
+    padded = 0
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for idx, inputs in batches:
+            padded += inputs["input_ids"].numel()
+            preds[..., idx] = logits_of(model(**inputs)).argmax(-1).cpu().numpy()
+    model.train(was_training)
+    return padded
+
+
+def predict_channels(model: nn.Module, n: int, batches: Batches, channels: int) -> tuple[np.ndarray, int]:
+    """Predicted labels of `channels` mixtures at once: (channels, n) in the split's order, and padded tokens.
+
+    The model must be set up for AdapterHub `Parallel` with `channels` adapters and as many heads: the
+    batch is repeated at the first adapter and channel c's logits are `head_outputs[c]`.
+    """
+
+    def logits_of(output: Any) -> torch.Tensor:
+        if len(output.head_outputs) != channels:
+            raise ValueError(f"expected {channels} parallel outputs, got {len(output.head_outputs)}")
+        return torch.stack([out.logits for out in output.head_outputs])
+
+    preds = np.empty((channels, n), dtype=np.int64)
+    return preds, _argmax_passes(model, batches, preds, logits_of)
+
+
 def predict(
     model: nn.Module,
     encoded: Encoded,
@@ -107,16 +152,7 @@ def predict(
     if batches is None:
         batches = prepare_batches(model, encoded, pad_id, batch_size, max_tokens)
     preds = np.empty(len(encoded), dtype=np.int64)
-    padded = 0
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        for idx, inputs in batches:
-            padded += inputs["input_ids"].numel()
-            logits = model(**inputs).logits
-            preds[idx] = logits.argmax(-1).cpu().numpy()
-    model.train(was_training)
-    return preds, padded
+    return preds, _argmax_passes(model, batches, preds, lambda output: output.logits)
 
 
 def evaluate_model(
