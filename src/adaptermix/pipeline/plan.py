@@ -226,7 +226,7 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
         p = recipe.prune
         count = n * len(p.sparsities) * len(p.scopes)
         left, stored = _left(count, _stored(study.store, [(m.label, "clean")
-                                                          for m in prune_mixers(p.sparsities, p.scopes)]))
+                                                          for m in prune_mixers(p.sparsities, p.scopes, p.reference)]))
         out.append(StageEstimate(study.label, "prune (Fig. 8a)", count, "evaluations", left * eval_s,
                                  f"{n} adapters × {len(p.sparsities)} sparsities × {len(p.scopes)} scopes{stored}"))
     if recipe.sparse_mix is not None:
@@ -272,12 +272,12 @@ def _left(count: int, stored: int) -> tuple[int, str]:
 
 def plan_recipe(recipe: Recipe, rate: Throughput | None = None) -> tuple[list[StageEstimate], Throughput]:
     """Every stage of every study of `recipe`, with times at `rate` (measured here when None)."""
-    studies = recipe.studies()
+    runs = [(cell, s) for cell in recipe.cells() for s in cell.studies()]
     if rate is None:
-        rate = measure_throughput(studies[0].encoder, precision=recipe.eval.precision)
+        rate = measure_throughput(runs[0][1].encoder, precision=recipe.eval.precision)
     out: list[StageEstimate] = []
-    for study in studies:
-        out.extend(plan_study(recipe, study, rate))
+    for cell, study in runs:
+        out.extend(plan_study(cell, study, rate))
     return out, rate
 
 
@@ -295,7 +295,7 @@ def _duration(seconds: float) -> str:
 
 def format_plan(recipe: Recipe, stages: list[StageEstimate], rate: Throughput) -> str:
     """The dry-run table: study, stage, work, estimated time; then the total and what it rests on."""
-    studies = recipe.studies()
+    studies = [s for cell in recipe.cells() for s in cell.studies()]
     lines = [f"plan for recipe {recipe.name!r}: {len(studies)} stud{'y' if len(studies) == 1 else 'ies'}, "
              f"{len(recipe.domains)} domains, stages {', '.join(stage_names(recipe))} (nothing is run)",
              "", "| study | stage | work | est. time | detail |", "|---|---|---:|---:|---|"]

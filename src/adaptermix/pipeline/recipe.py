@@ -11,6 +11,7 @@ second run reuses everything already there. `adaptermix run RECIPE --dry-run` pr
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,6 +23,7 @@ from adaptermix.analysis.corpus.result import CorpusConfig
 from adaptermix.checkpoints import Checkpoint, read_checkpoint
 from adaptermix.errors import CheckpointError, ConfigError
 from adaptermix.evaluation.spec import EvalSpec
+from adaptermix.pipeline.ablation import AblationSection, cells, folder, merge
 from adaptermix.pipeline.progress import Display
 from adaptermix.pipeline.stages import data_analysis, prune_config, run_stage_sweep, sparse_config
 from adaptermix.pipeline.sweep import SweepConfig, SweepSummary
@@ -63,6 +65,9 @@ class PruneSection(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     sparsities: tuple[float, ...] = Field(default=(0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0), min_length=1)
     scopes: tuple[Literal["global", "layer", "tensor"], ...] = Field(default=("global", "tensor"), min_length=1)
+    # `raw` (the paper's: the smallest |θ| zeroed) or `init` (the task vector: the smallest |θ − θ_init| reset to
+    # the initialization), the ablation's `view` factor.
+    reference: Literal["raw", "init"] = "raw"
 
     @field_validator("sparsities")
     @classmethod
@@ -123,6 +128,9 @@ class Recipe(BaseModel):
     models: tuple[ModelSection, ...] | None = Field(default=None, min_length=1)
     methods: tuple[str, ...] | None = Field(default=None, min_length=1)
     seed: int = 42
+    # `shared`: every domain's adapter starts from the same seed (the usual setup, and why raw FSD between
+    # adapters is low); `independent`: a seed per domain, derived from `seed` and the domain's name.
+    init: Literal["shared", "independent"] = "shared"
     train: TrainSection = TrainSection()
     eval: EvalSpec = EvalSpec()  # the one eval spec: split, budget, precision, mixers, conditions
     sweep: SweepSection = SweepSection()
@@ -131,6 +139,9 @@ class Recipe(BaseModel):
     # The dataset analysis (Sec. 3.1, App. A.1–A.2): CorpusConfig's own fields; domains default to the recipe's.
     data_analysis: CorpusConfig | None = None
     cache_dir: Path | None = None
+    # Run once per cell of these factors, each cell its own study under `out/<cell>/` (pipeline/ablation.py).
+    ablation: AblationSection | None = None
+    cell: str | None = None  # set on each cell of an ablation: its label, shown before the study's
 
     @model_validator(mode="before")
     @classmethod
@@ -149,7 +160,17 @@ class Recipe(BaseModel):
             get_method(method)  # ValueError with "did you mean"
         for model in self.models or (ModelSection(encoder=self.encoder, preset=self.preset),):
             get_preset(model.preset)
+        if self.ablation is not None and "view" in self.ablation.factors and self.prune is None:
+            raise ValueError("the ablation's `view` factor changes how Alg. 2 prunes: add a `prune:` section")
         return self
+
+    def cells(self) -> list[Recipe]:
+        """The recipes this one runs: itself, or one per ablation cell (each under `out/<cell>/`)."""
+        if self.ablation is None:
+            return [self]
+        base = self.model_dump(mode="python", exclude={"ablation"})
+        return [Recipe.model_validate(merge(base, {**overrides, "out": Path(self.out) / folder(label), "cell": label}))
+                for label, overrides in cells(self.ablation)]
 
     def studies(self) -> list[StudyPlan]:
         """The (encoder, preset, method) studies of this recipe, each with its output folder."""
@@ -157,7 +178,7 @@ class Recipe(BaseModel):
         methods = self.methods or (self.method,)
         one = len(models) * len(methods) == 1
         return [StudyPlan(m.encoder, m.preset, method,
-                          Path(self.out) if one else Path(self.out) / f"{_slug(m.encoder)}-{method}")
+                          Path(self.out) if one else Path(self.out) / f"{_slug(m.encoder)}-{method}", self.cell or "")
                 for m in models for method in methods]
 
 
@@ -173,6 +194,7 @@ class StudyPlan:
     preset: str
     method: str
     out: Path
+    cell: str = ""  # the ablation cell this study belongs to, if any
 
     @property
     def store(self) -> Path:
@@ -180,7 +202,8 @@ class StudyPlan:
 
     @property
     def label(self) -> str:
-        return f"{_slug(self.encoder)}/{self.method}"
+        name = f"{_slug(self.encoder)}/{self.method}"
+        return f"{self.cell} {name}" if self.cell else name
 
 
 @dataclass(frozen=True)
@@ -237,9 +260,17 @@ def train_config(recipe: Recipe, study: StudyPlan, domain: str, progress: bool =
     """The `TrainConfig` of one domain of `study`: the recipe's `train:` overrides on its preset."""
     return TrainConfig(
         domain=domain, out=study.out / "adapters" / adapter_name(domain), method=study.method,
-        encoder=study.encoder, preset=study.preset, seed=recipe.seed, cache_dir=recipe.cache_dir, overwrite=True,
-        progress=progress, **recipe.train.model_dump(),
+        encoder=study.encoder, preset=study.preset, seed=domain_seed(recipe, domain), cache_dir=recipe.cache_dir,
+        overwrite=True, progress=progress, **recipe.train.model_dump(),
     )
+
+
+def domain_seed(recipe: Recipe, domain: str) -> int:
+    """The training seed of `domain`'s adapter: the recipe's, or with `init: independent` one per domain
+    (a stable hash of the domain's name, so adding a domain changes no other domain's seed)."""
+    if recipe.init == "shared":
+        return recipe.seed
+    return recipe.seed + 1 + zlib.crc32(adapter_name(domain).encode()) % 1_000_000
 
 
 def _reusable(path: Path, cfg: TrainConfig) -> Checkpoint | None:
@@ -280,24 +311,24 @@ def run_recipe(recipe: Recipe, progress: bool = True, embedder: Embedder | None 
         ConfigError: a store that holds results of adapters about to be retrained; bad stage settings.
         KeyboardInterrupt: after Ctrl-C, once the store is consistent (a re-run resumes).
     """
-    studies = recipe.studies()
+    runs = [(cell, s) for cell in recipe.cells() for s in cell.studies()]
     # Fail before hours of training: a store holds results of the adapters about to be replaced.
-    stale = {s.out: stale_domains(recipe, s) for s in studies}
-    for s in studies:
+    stale = {s.out: stale_domains(cell, s) for cell, s in runs}
+    for _, s in runs:
         if stale[s.out] and s.store.exists():
             raise ConfigError(
                 f"{s.store} holds results for the previous adapters, and {', '.join(stale[s.out])} must be "
                 "(re)trained with the recipe's new settings: delete the store, or set a new `out` in the recipe"
             )
-    several = len(studies) > 1
-    display = Display(enabled=progress, stages=len(studies) * len(stage_names(recipe)) + several)
-    results = [_run_study(recipe, s, stale[s.out], display, embedder) for s in studies]
+    several = len(runs) > 1
+    display = Display(enabled=progress, stages=len(runs) * len(stage_names(recipe)) + several)
+    results = [_run_study(cell, s, stale[s.out], display, embedder) for cell, s in runs]
     overview = None
-    if several:  # the studies side by side, each linking to its own report
+    if several:  # the studies (or ablation cells) side by side, each linking to its own report
         from adaptermix.reporting.overview import write_overview
 
         with display.stage("overview", 1, unit="reports") as bar:
-            overview = write_overview([(s.label, s.store) for s in studies], Path(recipe.out))
+            overview = write_overview([(s.label, s.store) for _, s in runs], Path(recipe.out))
             bar.update(1)
     return replace(results[0], others=tuple(results[1:]), overview=overview)
 
@@ -326,7 +357,8 @@ def _run_study(recipe: Recipe, study: StudyPlan, stale: list[str], display: Disp
     stages: dict[str, SweepSummary] = {}
     if recipe.prune is not None:
         with display.stage(f"{tag}prune (Fig. 8a)") as bar:
-            stages["prune"] = run_stage_sweep(prune_config(base, recipe.prune.sparsities, recipe.prune.scopes), bar)
+            p = recipe.prune
+            stages["prune"] = run_stage_sweep(prune_config(base, p.sparsities, p.scopes, p.reference), bar)
     if recipe.sparse_mix is not None:
         sm = recipe.sparse_mix
         with display.stage(f"{tag}sparse_mix (Fig. 8b)") as bar:

@@ -40,9 +40,10 @@ ALG1_KIND = "alg1_sets"
 ALG1_KEY = "min_fsd"
 
 
-def prune_mixers(sparsities: Sequence[float], scopes: Sequence[str]) -> tuple[MixSpec, ...]:
-    """One `prune` MixSpec (Alg. 2) per (scope, sparsity), scopes outer."""
-    return tuple(MixSpec(mixer="prune", params={"sparsity": s, "scope": scope}) for scope in scopes for s in sparsities)
+def prune_mixers(sparsities: Sequence[float], scopes: Sequence[str], reference: str = "raw") -> tuple[MixSpec, ...]:
+    """One `prune` MixSpec (Alg. 2) per (scope, sparsity), scopes outer; `reference="init"` prunes task vectors."""
+    return tuple(MixSpec(mixer="prune", params={"sparsity": s, "scope": scope}, reference=reference)  # type: ignore[arg-type]
+                 for scope in scopes for s in sparsities)
 
 
 def sparse_mixers(sparsities: Sequence[float], m: int) -> tuple[MixSpec, ...]:
@@ -111,10 +112,11 @@ def _meta_of(path: Path) -> Any:
         return s.meta
 
 
-def prune_config(base: SweepConfig, sparsities: Sequence[float], scopes: Sequence[str]) -> SweepConfig:
+def prune_config(base: SweepConfig, sparsities: Sequence[float], scopes: Sequence[str],
+                 reference: str = "raw") -> SweepConfig:
     """The Fig. 8a sweep: every adapter alone (k = 1), pruned by Alg. 2 at each (scope, sparsity)."""
     return base.model_copy(update={
-        "spec": clean_spec(base.spec, prune_mixers(sparsities, scopes)), "sizes": (1,), "mode": "exhaustive",
+        "spec": clean_spec(base.spec, prune_mixers(sparsities, scopes, reference)), "sizes": (1,), "mode": "exhaustive",
         "member_sets": None,
     })
 

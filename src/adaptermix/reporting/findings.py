@@ -15,6 +15,7 @@ paired over test examples when the rows store per-example correctness, else over
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -145,6 +146,10 @@ def _examples(pairs: dict[str, list[tuple[EvalRow, EvalRow]]]) -> int | None:
     sizes = [v.size for ps in pairs.values() for a, b in ps for v in (correctness(a), correctness(b))
              if v is not None]
     return max(sizes) if sizes else None
+
+
+def _share_of(agree: int, *, total: int, th: Thresholds) -> str:
+    return _by_share(agree, total, th)
 
 
 def _robust(verdict_of: Callable[[int], str], agree: int, undecided: int) -> str:
@@ -502,7 +507,7 @@ def pruning_keeps(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding]:
         ci = difference(pairs, "targets")
         stat = (f"{kept} of {len(pairs)} targets lose at most {th.keep_pts:g} point(s) at {pct} % ({scope} scope)"
                 + (f", {len(open_)} undecided" if open_ else "") + f"; mean drop {100 * ci.estimate:.2f} pts")
-        verdict = _robust(lambda agree, total=len(pairs): _by_share(agree, total, th), kept, len(open_))
+        verdict = _robust(functools.partial(_share_of, total=len(pairs), th=th), kept, len(open_))
         decide = ""
         if verdict == UNDECIDED:
             hardest = max(open_, key=lambda x: evidence_factor(x[1], th.keep_pts / 100))
@@ -554,7 +559,7 @@ def sparse_beats_upper(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
     t.notes.append("upper bound: the best stored dense (average) mixture of the same size on the same target")
     t.notes.append("beats: the cell's paired 95 % interval of sparse − upper bound lies above 0 (undecided cells "
                    "span 0)")
-    verdict = _robust(lambda agree: _by_share(agree, cells, th), beats, len(open_))
+    verdict = _robust(functools.partial(_share_of, total=cells, th=th), beats, len(open_))
     decide = ""
     if verdict == UNDECIDED:
         hardest = max(open_, key=lambda x: evidence_factor(x[1], 0.0))

@@ -1,0 +1,98 @@
+"""The ablation: cells as independent stores that a re-run reuses; factors declared once (issue 18)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from adaptermix.checkpoints import read_checkpoint
+from adaptermix.errors import ConfigError
+from adaptermix.pipeline import load_recipe, run_recipe
+from adaptermix.pipeline.ablation import AblationSection, cells, merge
+from conftest import one_line_error, run_cli, toy_rows
+
+
+def test_one_at_a_time_and_full_designs():
+    one = cells(AblationSection(factors=("training", "width", "init")))
+    assert [label for label, _ in one] == [
+        "training=steps150,width=w64,init=shared", "training=converged,width=w64,init=shared",
+        "training=steps150,width=w256,init=shared", "training=steps150,width=w64,init=independent"]
+    converged = one[1][1]
+    assert converged["train"]["patience"] == 4 and converged["train"]["max_steps"] is None
+    assert converged["train"]["adapter_size"] == 64 and converged["init"] == "shared"
+    assert len(cells(AblationSection(factors=("training", "width", "init"), design="full"))) == 8
+
+
+def test_merge_is_nested_and_an_explicit_none_replaces():
+    assert merge({"a": {"x": 1, "y": 2}, "b": 3}, {"a": {"y": None}, "c": 4}) == {"a": {"x": 1, "y": None}, "b": 3,
+                                                                                 "c": 4}
+
+
+def _recipe(tmp_path: Path, encoder: Path, cache: Path, **extra) -> Path:
+    domains = []
+    for i in range(2):
+        path = tmp_path / f"dom{i}.csv"
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["text", "label"])
+            writer.writeheader()
+            writer.writerows(toy_rows(120, seed=i))
+        domains.append(str(path))
+    recipe = {
+        "name": "tiny-ablation", "out": str(tmp_path / "run"), "encoder": str(encoder), "method": "pfeiffer",
+        "preset": "quickstart", "domains": domains, "cache_dir": str(cache),
+        "train": {"max_steps": 6, "adapter_size": 8, "max_length": 32},
+        "eval": {"max_length": 32, "max_examples": 24}, "sweep": {"mode": "ends"},
+        "prune": {"sparsities": [0.5], "scopes": ["global"]}, **extra,
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def test_cells_are_independent_stores_that_a_rerun_reuses(tmp_path, tiny_encoders, cache_dir):
+    path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir, ablation={"factors": ["init", "view"]})
+    first = run_recipe(load_recipe(path), progress=False)
+    results = [first, *first.others]
+    stores = [r.store for r in results]
+    assert [s.parent.name for s in stores] == ["init-shared_view-raw", "init-independent_view-raw",
+                                               "init-shared_view-task"]
+    assert len(set(stores)) == 3 and all(s.is_file() for s in stores)
+    assert all(len(r.trained) == 2 for r in results)
+    assert first.overview is not None and first.overview.is_file()
+    # shared init: one seed for every domain; independent: a seed per domain
+    seeds = [{read_checkpoint(p).manifest.config["seed"] for p in (s.parent / "adapters").iterdir()} for s in stores]
+    assert len(seeds[0]) == 1 and len(seeds[1]) == 2
+    # the view factor: task-vector pruning rows in its cell only
+    refs = []
+    for s in stores:
+        with sqlite3.connect(s) as db:
+            refs.append({json.loads(p).get("reference", "raw") for (p,) in
+                         db.execute("SELECT mixer_params FROM evaluations WHERE mixer LIKE 'prune%'")})
+    assert refs == [{"raw"}, {"raw"}, {"init"}]
+
+    again = run_recipe(load_recipe(path), progress=False)
+    assert all(r.trained == () and r.sweep.evaluated == 0 for r in [again, *again.others])
+
+
+@pytest.mark.parametrize(("ablation", "needle"), [
+    ({"factors": ["widht"]}, "width"),
+    ({"factors": ["init"], "design": "half"}, "design"),
+])
+def test_a_factor_that_does_not_exist_is_one_line(tmp_path, tiny_encoders, cache_dir, capsys, ablation, needle):
+    path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir, ablation=ablation)
+    with pytest.raises(ConfigError, match=needle):
+        load_recipe(path)
+    code, _, err = run_cli(["run", str(path), "--quiet"], capsys)
+    one_line_error(code, err, needle)
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_view_factor_needs_a_prune_section(tmp_path, tiny_encoders, cache_dir):
+    path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir, ablation={"factors": ["view"]}, prune=None)
+    with pytest.raises(ConfigError, match="prune"):
+        load_recipe(path)
