@@ -1,0 +1,23 @@
+"""The mixture advisor (issue 17): which adapters to mix, and into how many models, without the exhaustive sweep.
+
+A pipeline stage after evaluation and analysis, before reporting. Entry points:
+    advise(checkpoints, target=..., sizes=...) / advise(checkpoints, groups=G) -> Advice
+    recommend_partners(signals, strategy, ...), recommend_partition(signals, strategy, ...)   pure
+    STRATEGIES                                   the registry of strategies (see strategies.py)
+    best_partition(table, G), random_partition_mean(table, G)    exact partition DP and baseline
+    adaptermix.advice.regret                     the benchmark's metrics against an exhaustive store
+"""
+
+from __future__ import annotations
+
+from adaptermix.advice.api import DEFAULT_STRATEGY, advise, recommend_partition, recommend_partners
+from adaptermix.advice.partition import Partition, best_partition, brute_force_partition, random_partition_mean
+from adaptermix.advice.signals import Signals
+from adaptermix.advice.strategies import STRATEGIES, Scores, Strategy, get_strategy
+from adaptermix.advice.types import Advice, Candidate, Cost, Recommendation
+
+__all__ = [
+    "DEFAULT_STRATEGY", "STRATEGIES", "Advice", "Candidate", "Cost", "Partition", "Recommendation", "Scores",
+    "Signals", "Strategy", "advise", "best_partition", "brute_force_partition", "get_strategy",
+    "random_partition_mean", "recommend_partition", "recommend_partners",
+]

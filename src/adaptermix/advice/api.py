@@ -1,0 +1,190 @@
+"""The advisor: which adapters to mix with a target, and how to split N adapters into G mixtures.
+
+`recommend_partners` and `recommend_partition` are pure (Signals → Advice); `advise` reads the
+checkpoints, gathers what the chosen strategy needs (`adaptermix.advice.collect`) and calls them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adaptermix.advice.partition import best_partition
+from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS, Signals
+from adaptermix.advice.strategies import Scores, get_strategy
+from adaptermix.advice.tables import members_of, names_of, sets_with
+from adaptermix.advice.types import OBJECTIVE_PARTITION, OBJECTIVE_PARTNERS, Advice, Candidate, Cost, Recommendation
+from adaptermix.errors import ConfigError
+
+DEFAULT_STRATEGY = "surrogate"
+
+
+def ranked(signals: Signals, scores: Scores, target: int, k: int) -> list[Candidate]:
+    """Every member set of size k with the target, best first (ties: by sorted member names)."""
+    out = []
+    for mask in sets_with(target, k, signals.n):
+        pred = None if scores.predicted is None else float(scores.predicted[target, mask])
+        interval = None
+        if scores.low is not None and scores.high is not None:
+            interval = (float(scores.low[target, mask]), float(scores.high[target, mask]))
+        out.append(Candidate(names_of(mask, signals.domains), float(scores.score[target, mask]), pred, interval))
+    return sorted(out, key=lambda c: (-c.score, c.members))
+
+
+def check_sizes(sizes: Sequence[int], n: int) -> tuple[int, ...]:
+    """Sizes as a sorted tuple, each in 1..n. Raises ConfigError naming the first one out of range."""
+    if not sizes:
+        raise ConfigError("--sizes is empty: give sizes such as 2,3")
+    for k in sizes:
+        if not isinstance(k, int) or not 1 <= k <= n:
+            raise ConfigError(f"size k={k} is out of range: with {n} adapters choose 1 ≤ k ≤ {n}")
+    return tuple(sorted(set(sizes)))
+
+
+def check_groups(groups: int, n: int) -> int:
+    """G in 1..n. Raises ConfigError otherwise."""
+    if not isinstance(groups, int) or not 1 <= groups <= n:
+        raise ConfigError(f"--groups {groups} is out of range: {n} adapters can be split into 1 to {n} groups")
+    return groups
+
+
+def recommend_partners(signals: Signals, strategy: str, target: str, sizes: Sequence[int], cost: Cost,
+                       mixer: str = "average", runners_up: int = 3) -> Advice:
+    """For each size k, the member set (target included) the strategy ranks first, and its runners-up.
+
+    Raises:
+        ConfigError: an unknown target or strategy, a size out of range, missing signals.
+    """
+    try:
+        t = signals.index(target)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    sizes = check_sizes(sizes, signals.n)
+    scores = _scores(signals, strategy)
+    recs = []
+    for k in sizes:
+        order = ranked(signals, scores, t, k)
+        best = order[0]
+        recs.append(Recommendation(best.members, k=k, predicted_accuracy=best.predicted_accuracy,
+                                   interval=best.interval, runners_up=tuple(order[1 : 1 + runners_up])))
+    return Advice(target, OBJECTIVE_PARTNERS, mixer, get_strategy(strategy).name, tuple(recs), cost)
+
+
+def recommend_partition(signals: Signals, strategy: str, groups: int, cost: Cost, mixer: str = "average") -> Advice:
+    """The partition into G groups that maximises the sum over domains of the strategy's score (exact DP).
+
+    For the surrogate that is the predicted mean accuracy; each group's predicted value is the mean
+    of its domains' predicted accuracies (the interval: the mean of their bounds, conservative).
+    """
+    check_groups(groups, signals.n)
+    scores = _scores(signals, strategy)
+    best = best_partition(scores.score, groups)
+    recs = []
+    for g, mask in enumerate(best.groups):
+        members = members_of(mask)
+        pred = interval = None
+        if scores.predicted is not None:
+            pred = float(np.mean([scores.predicted[t, mask] for t in members]))
+        if scores.low is not None and scores.high is not None:
+            interval = (float(np.mean([scores.low[t, mask] for t in members])),
+                        float(np.mean([scores.high[t, mask] for t in members])))
+        recs.append(Recommendation(names_of(mask, signals.domains), group=g, predicted_accuracy=pred,
+                                   interval=interval))
+    objective = best.value if scores.predicted is not None else None
+    return Advice(None, OBJECTIVE_PARTITION, mixer, get_strategy(strategy).name, tuple(recs), cost, objective)
+
+
+def _scores(signals: Signals, strategy: str) -> Scores:
+    try:
+        return get_strategy(strategy).scores(signals)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def needs_of(strategy: str) -> set[str]:
+    """The signals a strategy reads (weights-only strategies still gather nothing else)."""
+    need = get_strategy(strategy).needs
+    return {need} if need in (WEIGHTS, TEXT, VALIDATION) else set()
+
+
+def advise(
+    checkpoints: Sequence[str | Path],
+    target: str | None = None,
+    sizes: Sequence[int] = (2, 3),
+    groups: int | None = None,
+    strategy: str = DEFAULT_STRATEGY,
+    budget: float = 0.1,
+    mixer: str = "average",
+    mixer_params: dict[str, Any] | None = None,
+    sweep_examples: int = 300,
+    max_length: int = 64,
+    runners_up: int = 3,
+    encoder: str | None = None,
+    cache_dir: Path | None = None,
+    progress: Any = None,
+) -> Advice:
+    """Advise which adapters to mix with `target` (partners mode) or how to split them into `groups` mixtures.
+
+    Signals come from the adapters' weights and the domains' train/validation splits only; the
+    test split is never read (it is the benchmark's ground truth).
+
+    Args:
+        checkpoints: one checkpoint directory per domain (ours, or imported PEFT/AdapterHub ones).
+        target: partners mode: the domain to serve. Exactly one of `target` and `groups`.
+        sizes: partners mode: the sizes k (target included) to advise, each in 1..n.
+        groups: partition mode: G, 1 ≤ G ≤ n.
+        strategy: a registered strategy (`adaptermix.advice.STRATEGIES`); `surrogate` by default.
+        budget: the surrogate's cost as a fraction of the exhaustive sweep's, in (0, 1].
+        mixer, mixer_params: the mixer advised (a `MIXERS` name; Eq. 1's `average` by default).
+        sweep_examples: test examples per evaluation of the exhaustive sweep the advice replaces.
+        max_length: truncation of validation examples.
+        runners_up: partners mode: how many runners-up to list.
+        encoder: the base encoder of PEFT/AdapterHub directories.
+        cache_dir: data and embedding cache.
+        progress: optional callable taking a status line.
+
+    Returns:
+        The `Advice`.
+
+    Raises:
+        ConfigError: bad input (unknown target/strategy/mixer, k or G out of range, budget outside (0, 1]).
+        CheckpointError: unreadable checkpoints or adapters of different encoders/methods/shapes.
+    """
+    from adaptermix.advice.collect import check_budget, gather
+    from adaptermix.checkpoints import read_mixable, require_head
+    from adaptermix.mixing import get_mixer
+
+    if (target is None) == (groups is None):
+        raise ConfigError("give either --target (partners of one domain) or --groups (a serving partition)")
+    check_budget(budget)
+    get_strategy(strategy)
+    try:
+        get_mixer(mixer)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    ckpts = read_mixable(list(checkpoints), encoder=encoder)
+    names = [c.name for c in ckpts]
+    dup = next((x for x in names if names.count(x) > 1), None)
+    if dup is not None:
+        raise ConfigError(f"two adapters are named {dup!r}: the advisor takes one adapter per domain")
+    for c in ckpts:
+        require_head(c, "advise")
+    n = len(ckpts)
+    if target is not None:
+        if target not in names:
+            raise ConfigError(f"unknown target {target!r}: the adapters' domains are {', '.join(names)}")
+        check_sizes(sizes, n)
+    else:
+        assert groups is not None  # noqa: S101 - exactly one of target/groups, checked above
+        check_groups(groups, n)
+    signals, exhaustive = gather(ckpts, names, needs_of(strategy), budget=budget, sweep_examples=sweep_examples,
+                                 max_length=max_length, mixer=mixer, mixer_params=mixer_params, cache_dir=cache_dir,
+                                 progress=progress)
+    cost = Cost(signals.forward_tokens, exhaustive, signals.evaluations)
+    if target is not None:
+        return recommend_partners(signals, strategy, target, sizes, cost, mixer, runners_up)
+    assert groups is not None  # noqa: S101
+    return recommend_partition(signals, strategy, groups, cost, mixer)

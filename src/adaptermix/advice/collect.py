@@ -1,0 +1,215 @@
+"""Gathering the advisor's signals from checkpoints: weights, unlabeled train text, validation evaluations.
+
+The only place the advisor touches a model or data. Every split read here is `train` (text
+similarity) or `validation` (evaluations); the test split is ground truth only and is never read
+(`tests/test_advice_leak.py` makes any read of it fail).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+
+from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS, Signals, cosine_matrix
+from adaptermix.analysis.fsd import fsd_matrix
+from adaptermix.checkpoints import Checkpoint
+from adaptermix.errors import CheckpointError, ConfigError
+
+SPLIT = "validation"
+MIN_VALIDATION = 10  # fewer validation examples per evaluation than this: the pair drops are noise
+Progress = Callable[[str], None]
+
+
+def validation_evaluations(n: int) -> int:
+    """Evaluations the surrogate needs: each adapter alone, every ordered pair, the all-mixture per target."""
+    return n + n * (n - 1) + (n if n >= 3 else 0)
+
+
+def exhaustive_evaluations(n: int) -> int:
+    """Rows of the exhaustive sweep: every target with every subset of the others, n·2^(n−1)."""
+    return n * 2 ** (n - 1)
+
+
+def validation_examples(n: int, budget: float, sweep_examples: int) -> int:
+    """Validation examples per evaluation that keep the surrogate within `budget` of the exhaustive cost.
+
+    The exhaustive sweep runs n·2^(n−1) evaluations of `sweep_examples` test examples each; the
+    surrogate runs `validation_evaluations(n)`, so each may use budget·n·2^(n−1)·sweep_examples /
+    validation_evaluations(n) examples (tokens per example being alike across splits).
+
+    Raises:
+        ConfigError: a budget outside (0, 1], or one that leaves fewer than `MIN_VALIDATION` examples.
+    """
+    check_budget(budget)
+    per_eval = math.floor(budget * exhaustive_evaluations(n) * sweep_examples / validation_evaluations(n))
+    if per_eval < MIN_VALIDATION:
+        raise ConfigError(
+            f"--budget {budget:g} leaves {per_eval} validation examples for each of the "
+            f"{validation_evaluations(n)} evaluations {n} adapters need (at least {MIN_VALIDATION}): raise "
+            "--budget, or use a weights-only strategy (--strategy fsd_nearest, task_cosine, ...)")
+    return per_eval
+
+
+def check_budget(budget: float) -> float:
+    """A budget as a fraction of the exhaustive cost, in (0, 1]. Raises ConfigError otherwise."""
+    if not (isinstance(budget, int | float) and math.isfinite(budget) and 0.0 < budget <= 1.0):
+        raise ConfigError(f"--budget must be a fraction of the exhaustive cost in (0, 1] (e.g. 0.1), got {budget!r}")
+    return float(budget)
+
+
+def _flat(state_dict: Mapping[str, Tensor]) -> np.ndarray:
+    return np.concatenate([state_dict[k].detach().cpu().double().numpy().ravel() for k in sorted(state_dict)])
+
+
+def weight_signals(checkpoints: Sequence[Checkpoint], base: Any | None) -> dict[str, Any]:
+    """FSD (raw weights, Alg. 3) and task-vector cosine (θ − θ_0 from the rebuilt shared init).
+
+    The cosine falls back to the raw weights, saying so (`cosine_reference="raw"`), when the
+    adapters record no common training seed (imported PEFT/AdapterHub adapters).
+    """
+    adapters = [c.adapter for c in checkpoints]
+    try:
+        S = fsd_matrix(adapters)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    reference, vectors = "raw", adapters
+    if base is not None:
+        from adaptermix.mixing import task_vectors
+        from adaptermix.training.init import shared_init
+
+        try:
+            vectors = task_vectors(adapters, shared_init(base, checkpoints))
+            reference = "init"
+        except CheckpointError:
+            pass
+    return {"fsd": S, "cosine": cosine_matrix(np.stack([_flat(v) for v in vectors])), "cosine_reference": reference}
+
+
+def text_signals(checkpoints: Sequence[Checkpoint], cache_dir: Path | None, max_docs: int = 200,
+                 seed: int = 0) -> tuple[np.ndarray, int]:
+    """Fig. 2a's centroid similarity of each domain's train text, and the tokens it embedded.
+
+    The same sample, embedder and cache as the dataset analysis (`adaptermix.analysis.corpus`):
+    `max_docs` seeded documents of the **train** split per domain, MiniLM sentence embeddings.
+    """
+    from transformers import AutoTokenizer
+
+    from adaptermix.analysis.corpus import MiniLMEmbedder, cached_embeddings, centroid_similarity
+    from adaptermix.analysis.corpus.documents import domain_documents, sample_documents
+    from adaptermix.data import get_domain
+    from adaptermix.data.cache import resolve_cache_dir
+
+    cache = resolve_cache_dir(cache_dir)
+    embedder = MiniLMEmbedder()
+    tokenizer = AutoTokenizer.from_pretrained(str(embedder.model_dir))
+    embeddings, tokens = [], 0
+    for c in checkpoints:
+        docs = sample_documents(domain_documents(get_domain(c.domain).load(cache), "train"), max_docs, seed, c.domain)
+        embeddings.append(cached_embeddings(docs, embedder, cache))
+        lengths = tokenizer(list(docs), truncation=True, max_length=embedder.max_tokens)["input_ids"]
+        tokens += sum(len(ids) for ids in lengths)
+    return centroid_similarity(embeddings), tokens
+
+
+def validation_signals(checkpoints: Sequence[Checkpoint], names: Sequence[str], evaluator: Any, n_examples: int,
+                       mixer: str = "average", mixer_params: Mapping[str, Any] | None = None,
+                       progress: Progress | None = None) -> dict[str, Any]:
+    """Validation accuracy of every adapter alone, every ordered pair and the all-mixture, per target.
+
+    Each target is scored on the first `n_examples` examples of its **validation** split with its own
+    head; the mixture is `adaptermix.mixing.mix(members, mixer, **mixer_params)` (Eq. 1 by default).
+    """
+    from adaptermix.mixing import mix
+
+    n = len(checkpoints)
+    params = dict(mixer_params or {})
+    single, full = np.zeros(n), np.full(n, np.nan)
+    pair = np.zeros((n, n))
+    tokens = evaluations = 0
+    sizes: dict[str, int] = {}
+    for t, ckpt in enumerate(checkpoints):
+        target = evaluator.target(ckpt.domain, SPLIT, n_examples)
+        sizes[names[t]] = len(target.encoded)
+
+        def score(members: Sequence[int], t: int = t, ckpt: Checkpoint = ckpt, target: Any = target) -> float:
+            nonlocal tokens, evaluations
+            adapter = mix([checkpoints[j].adapter for j in members], mixer, **params)
+            metrics = evaluator.evaluate(adapter, ckpt.head, target, head_key=names[t])
+            tokens += metrics.tokens
+            evaluations += 1
+            return float(metrics.accuracy)
+
+        single[t] = pair[t, t] = score([t])
+        for j in range(n):
+            if j != t:
+                pair[t, j] = score([t, j])
+        if n >= 3:
+            full[t] = score(list(range(n)))
+        if progress is not None:
+            progress(f"validation: {names[t]} done ({evaluations} evaluations)")
+    return {"single": single, "pair": pair, "full": full if n >= 3 else None, "n_validation": sizes,
+            "tokens": tokens, "evaluations": evaluations}
+
+
+def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[str], *, budget: float = 0.1,
+           sweep_examples: int = 300, max_length: int = 64, mixer: str = "average",
+           mixer_params: Mapping[str, Any] | None = None, cache_dir: Path | None = None,
+           exhaustive_tokens: int | None = None, progress: Progress | None = None) -> tuple[Signals, int]:
+    """Every signal in `needs` (`weights`, `text`, `validation`) and the exhaustive sweep's token count.
+
+    Args:
+        checkpoints: the n adapters (one per domain, with heads), already checked to be mixable.
+        names: their labels (domain names), in the same order.
+        needs: which signals to gather.
+        budget: the surrogate's share of the exhaustive cost, in (0, 1] (sets the validation size).
+        sweep_examples: test examples per evaluation of the exhaustive sweep being replaced.
+        max_length: truncation of the validation examples (the sweep's).
+        mixer, mixer_params: the mixer being advised.
+        cache_dir: the data/token/embedding cache.
+        exhaustive_tokens: the exhaustive sweep's measured tokens (from its store); else estimated as
+            n·2^(n−1)·sweep_examples·(mean validation tokens per example).
+        progress: called with a line after each step.
+
+    Returns:
+        (signals, exhaustive forward tokens).
+    """
+    from adaptermix.evaluation.evaluator import Evaluator
+
+    n = len(checkpoints)
+    signals = Signals(domains=tuple(names))
+    evaluator = Evaluator.for_checkpoint(checkpoints[0], max_length, cache_dir)
+    for c in checkpoints:
+        evaluator.check(c)
+    if WEIGHTS in needs:
+        signals = replace(signals, **weight_signals(checkpoints, evaluator.base))
+        if progress is not None:
+            progress("weights: FSD and task-vector cosine done")
+    if TEXT in needs:
+        sim, tokens = text_signals(checkpoints, cache_dir)
+        signals = replace(signals, text=sim, forward_tokens=signals.forward_tokens + tokens)
+        if progress is not None:
+            progress("text: train-text centroid similarity done")
+    per_example: float | None = None
+    if VALIDATION in needs:
+        n_val = validation_examples(n, budget, sweep_examples)
+        got = validation_signals(checkpoints, names, evaluator, n_val, mixer, mixer_params, progress)
+        signals = replace(signals, single=got["single"], pair=got["pair"], full=got["full"],
+                          n_validation=got["n_validation"], forward_tokens=signals.forward_tokens + got["tokens"],
+                          evaluations=got["evaluations"])
+        per_example = got["tokens"] / max(1, sum(got["n_validation"].values()) * (n + 1 if n >= 3 else n))
+    if exhaustive_tokens is None:
+        if per_example is None:
+            lengths = [evaluator.target(c.domain, SPLIT, sweep_examples).encoded.lengths for c in checkpoints]
+            per_example = float(np.mean(np.concatenate(lengths)))
+        exhaustive_tokens = round(exhaustive_evaluations(n) * sweep_examples * per_example)
+    return signals, int(exhaustive_tokens)
+
+
+__all__ = ["check_budget", "exhaustive_evaluations", "gather", "text_signals",
+           "validation_evaluations", "validation_examples", "validation_signals", "weight_signals"]

@@ -1,0 +1,202 @@
+"""How good is advice? Regret and ranking metrics of a strategy against an exhaustive store's truth.
+
+Ground truth is the exhaustive store's test accuracy table (`tables.table_from_rows`). Cells are
+(target, k) with 2 ≤ k ≤ n − 1 (k = 1 and k = n hold one set each: nothing to choose). A strategy's
+ties are resolved as a uniformly random tie-break, in expectation (exactly), so `random` — every set
+tied — scores its exact expectation, never one draw.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from adaptermix.advice.partition import best_partition, partition_value, random_partition_mean
+from adaptermix.advice.strategies import Scores
+from adaptermix.advice.tables import cell, sets_with
+
+TOP_SHARE = 0.10  # "hit": the pick is in the top 10 % of its cell
+TIE = 1e-12
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One (target, k) cell: the oracle and what the strategy's pick reaches (expected over ties)."""
+
+    target: int
+    k: int
+    oracle: float
+    picked: float
+    best_of_3: float
+    hit: float
+    spearman: float | None
+
+
+@dataclass(frozen=True)
+class PartnerMetrics:
+    """A strategy's partners-mode metrics over every cell, in accuracy points (×100) where noted.
+
+    Attributes:
+        regret: mean over cells of oracle − picked, points.
+        regret_ci: 90 % bootstrap interval of `regret` over targets (cells resampled by target).
+        regret_at_3: mean of oracle − best of the top three, points.
+        hit_rate: share of cells whose pick is in the top 10 % of the cell.
+        spearman: mean within-cell Spearman ρ of score vs accuracy (cells where it is defined), or None.
+        coverage: share of the stored sets (every k) inside the 90 % interval, or None (no intervals).
+        mae: mean absolute error of predicted accuracy, points, or None.
+        cells: the per-cell results.
+    """
+
+    regret: float
+    regret_ci: tuple[float, float]
+    regret_at_3: float
+    hit_rate: float
+    spearman: float | None
+    coverage: float | None
+    mae: float | None
+    cells: tuple[CellResult, ...]
+
+
+def _top(scores: np.ndarray) -> np.ndarray:
+    return scores >= scores.max() - TIE
+
+
+def expected_best_of(values: np.ndarray, scores: np.ndarray, m: int) -> float:
+    """E[max value among the m top-scored items] when ties in score are broken uniformly at random (exact).
+
+    Whole score levels are taken from the top while they fit; r < (level size) slots left go to a
+    uniformly random r-subset of the boundary level, whose maximum is the i-th smallest of its
+    values with probability C(i−1, r−1)/C(size, r).
+    """
+    order = np.unique(np.round(scores, 12))[::-1]
+    taken = -np.inf
+    left = min(m, len(values))
+    for level in order:
+        here = np.sort(values[np.abs(np.round(scores, 12) - level) <= TIE])
+        if len(here) <= left:
+            taken = max(taken, float(here.max()))
+            left -= len(here)
+            if left == 0:
+                return taken
+            continue
+        size, r = len(here), left
+        total = math.comb(size, r)
+        return float(sum(math.comb(i, r - 1) / total * max(taken, float(v)) for i, v in enumerate(here)))
+    return taken
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    if len(x) < 3 or np.ptp(x) <= TIE or np.ptp(y) <= TIE:
+        return None
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(x, y).statistic)
+
+
+def cell_result(truth: np.ndarray, score: np.ndarray, target: int, k: int) -> CellResult:
+    """Oracle, expected pick, expected best of three, hit probability and ρ in one (target, k) cell."""
+    masks, acc = cell(truth, target, k)
+    s = score[target, masks]
+    top = _top(s)
+    q = math.ceil(TOP_SHARE * len(acc))
+    threshold = np.sort(acc)[::-1][q - 1]
+    return CellResult(target, k, float(acc.max()), float(acc[top].mean()), expected_best_of(acc, s, 3),
+                      float((acc[top] >= threshold - TIE).mean()), _spearman(s, acc))
+
+
+def bootstrap_ci(per_target: Sequence[float], seed: int = 0, draws: int = 2000) -> tuple[float, float]:
+    """90 % percentile bootstrap interval of the mean over targets."""
+    x = np.asarray(per_target, dtype=float)
+    if len(x) < 2:
+        return (float(x.mean()), float(x.mean())) if len(x) else (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(draws, len(x)))].mean(axis=1)
+    return float(np.quantile(means, 0.05)), float(np.quantile(means, 0.95))
+
+
+def partner_metrics(truth: np.ndarray, scores: Scores, sizes: Sequence[int] | None = None) -> PartnerMetrics:
+    """Partners-mode metrics of one strategy against the truth table (every target, k in `sizes`).
+
+    Args:
+        truth: (n, 2^n) test accuracies of the exhaustive store.
+        scores: the strategy's `Scores`.
+        sizes: the k to score (default 2..n−1).
+    """
+    n = truth.shape[0]
+    ks = list(sizes) if sizes is not None else list(range(2, n))
+    cells = tuple(cell_result(truth, scores.score, t, k) for t in range(n) for k in ks)
+    regrets = [100 * (c.oracle - c.picked) for c in cells]
+    per_target = [float(np.mean([100 * (c.oracle - c.picked) for c in cells if c.target == t])) for t in range(n)]
+    rhos = [c.spearman for c in cells if c.spearman is not None]
+    coverage = mae = None
+    defined = ~np.isnan(truth)
+    if scores.predicted is not None:
+        mae = float(100 * np.mean(np.abs(scores.predicted[defined] - truth[defined])))
+    if scores.low is not None and scores.high is not None:
+        inside = (scores.low[defined] - TIE <= truth[defined]) & (truth[defined] <= scores.high[defined] + TIE)
+        coverage = float(inside.mean())
+    return PartnerMetrics(
+        regret=float(np.mean(regrets)), regret_ci=bootstrap_ci(per_target),
+        regret_at_3=float(np.mean([100 * (c.oracle - c.best_of_3) for c in cells])),
+        hit_rate=float(np.mean([c.hit for c in cells])), spearman=float(np.mean(rhos)) if rhos else None,
+        coverage=coverage, mae=mae, cells=cells,
+    )
+
+
+def half_split_floor(correct: Mapping[tuple[int, int], np.ndarray], n: int, sizes: Sequence[int] | None = None,
+                     splits: int = 20, seed: int = 0) -> float:
+    """The oracle's own noise: choose the best set on half the test examples, score it on the other half.
+
+    For each (target, k) cell and each of `splits` seeded random halvings (both directions), the
+    regret on half B of the set that is best on half A (ties in expectation) against the best on B.
+
+    Args:
+        correct: (target, mask) → per-example correctness (the store's `correct` bits).
+        n: number of domains.
+        sizes: the k to score (default 2..n−1).
+
+    Returns:
+        The mean regret in points.
+    """
+    ks = list(sizes) if sizes is not None else list(range(2, n))
+    rng = np.random.default_rng(seed)
+    regrets = []
+    for t in range(n):
+        for k in ks:
+            masks = list(sets_with(t, k, n))
+            bits = np.stack([correct[(t, m)] for m in masks]).astype(float)
+            for _ in range(splits):
+                perm = rng.permutation(bits.shape[1])
+                halves = (perm[: len(perm) // 2], perm[len(perm) // 2 :])
+                for a, b in (halves, halves[::-1]):
+                    acc_a, acc_b = bits[:, a].mean(axis=1), bits[:, b].mean(axis=1)
+                    regrets.append(100 * (acc_b.max() - acc_b[_top(acc_a)].mean()))
+    return float(np.mean(regrets))
+
+
+@dataclass(frozen=True)
+class PartitionResult:
+    """One G: the optimum, the strategy's partition scored on the truth, and a random partition's mean."""
+
+    groups: int
+    optimum: float
+    reached: float
+    random_mean: float
+
+
+def partition_results(truth: np.ndarray, scores: Scores | None) -> list[PartitionResult]:
+    """For every G in 2..n−1: the exact optimum, what the strategy's partition reaches, the random mean.
+
+    `scores=None` is the random partition (its exact expectation).
+    """
+    n = truth.shape[0]
+    out = []
+    for g in range(2, n):
+        optimum = best_partition(truth, g).value
+        rnd = random_partition_mean(truth, g)
+        reached = rnd if scores is None else partition_value(truth, best_partition(scores.score, g).groups)
+        out.append(PartitionResult(g, optimum, reached, rnd))
+    return out

@@ -1,0 +1,246 @@
+"""The advisor's strategies, registered by name (`STRATEGIES`), each a pure function of `Signals`.
+
+A strategy turns the signals into a score for every in-domain mixture (target t, member set S ∋ t):
+higher is better. Partners mode ranks the sets of one size by it; partition mode maximises its sum
+over domains (`adaptermix.advice.partition`). Strategies that predict accuracy (the surrogate) also
+give a 90 % interval. What each may look at (issue 17):
+
+| strategy | reads | cost |
+|---|---|---|
+| `alg1_min_fsd`, `max_fsd`, `fsd_nearest`, `task_cosine`, `uniform_all` | adapter weights | 0 forward tokens |
+| `text_similarity` | a sample of each domain's unlabeled train text | one embedding pass |
+| `surrogate` | labelled validation examples: every adapter alone, every pair, the mixture of all | n(n+1) evaluations |
+| `random` | nothing | 0: scored as its exact expectation over ties |
+
+Ties are part of a strategy's answer: the benchmark scores a tie as the expectation over the tied
+sets (a uniformly random tie-break), which makes `random` (every set tied) its exact expectation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS, Signals
+from adaptermix.advice.tables import empty_table, members_of
+from adaptermix.registry import Registry
+
+Z90 = 1.6448536269514722  # two-sided 90 % normal quantile
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One strategy's view of every in-domain mixture, as (n, 2^n) tables (NaN where t ∉ S).
+
+    Attributes:
+        score: the ranking score (higher is better).
+        predicted: predicted accuracy (fractions), or None for strategies that only rank.
+        low, high: the 90 % prediction interval, or None.
+    """
+
+    score: np.ndarray
+    predicted: np.ndarray | None = None
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A registered advisor strategy.
+
+    Attributes:
+        name: registry name.
+        needs: the signal it reads: `weights`, `text`, `validation` or `none`.
+        scores: Signals → `Scores`.
+        summary: one line for `--help` and docs/advisor.md.
+    """
+
+    name: str
+    needs: str
+    scores: Callable[[Signals], Scores]
+    summary: str
+
+
+STRATEGIES: Registry[Strategy] = Registry("advisor strategy")
+
+
+ScoreFn = Callable[[Signals], Scores]
+
+
+def register(name: str, needs: str, summary: str) -> Callable[[ScoreFn], ScoreFn]:
+    """Decorator: register a Signals → Scores function as a strategy (register where you define)."""
+    def wrap(fn: ScoreFn) -> ScoreFn:
+        STRATEGIES.register(name, Strategy(name, needs, fn, summary))
+        return fn
+    return wrap
+
+
+def get_strategy(name: str) -> Strategy:
+    """The strategy registered as `name`. Raises ConfigError listing the known ones."""
+    return STRATEGIES.get(name)
+
+
+def _tabulate(n: int, fn: Callable[[int, tuple[int, ...]], float]) -> np.ndarray:
+    table = empty_table(n)
+    for mask in range(1, 1 << n):
+        members = members_of(mask)
+        for t in members:
+            table[t, mask] = fn(t, members)
+    return table
+
+
+def _require(signals: Signals, need: str, name: str) -> None:
+    if not signals.has(need):
+        raise ValueError(f"strategy {name!r} needs the {need} signals, which were not gathered")
+
+
+def _similarity(signals: Signals, sim: np.ndarray) -> Scores:
+    """score(t, S) = mean over j ∈ S of sim(t, j), t itself included (similarity 1, or FSD 0)."""
+    return Scores(_tabulate(signals.n, lambda t, members: float(np.mean(sim[t, list(members)]))))
+
+
+@register("alg1_min_fsd", WEIGHTS, "Alg. 1: the partners with the smallest mean FSD to the other adapters")
+def alg1_min_fsd(signals: Signals) -> Scores:
+    """Alg. 1 (Sec. 6) for an in-domain target: {t} ∪ the adapters of smallest avg_S on S without t.
+
+    score(t, S) = −Σ_{j ∈ S∖t} avg_S(j), avg_S over the matrix without t (zero diagonal included, as
+    `adaptermix.analysis.greedy_selection`), so the best set of size l is exactly Alg. 1's pick
+    (`tests/test_advice_core.py` checks it against `greedy_selection`).
+    """
+    _require(signals, WEIGHTS, "alg1_min_fsd")
+    return Scores(_tabulate(signals.n, lambda t, members: -_alg1_sum(signals, t, members)))
+
+
+@register("max_fsd", WEIGHTS, "the paper's contrast: the partners with the largest mean FSD (Fig. 7)")
+def max_fsd(signals: Signals) -> Scores:
+    """The negation of `alg1_min_fsd`: Alg. 1 with `maximize=True`."""
+    _require(signals, WEIGHTS, "max_fsd")
+    return Scores(_tabulate(signals.n, lambda t, members: _alg1_sum(signals, t, members)))
+
+
+def _alg1_sum(signals: Signals, t: int, members: tuple[int, ...]) -> float:
+    S = signals.fsd
+    assert S is not None  # noqa: S101 - checked by _require
+    others = [j for j in range(signals.n) if j != t]
+    sub = S[np.ix_(others, others)]
+    means = {j: math.fsum(row) / len(others) for j, row in zip(others, sub, strict=True)}
+    return math.fsum(means[j] for j in members if j != t)
+
+
+@register("fsd_nearest", WEIGHTS, "the partners with the smallest FSD to the target itself")
+def fsd_nearest(signals: Signals) -> Scores:
+    """score(t, S) = −mean_{j ∈ S} FSD(t, j): sign agreement with the target, not with the crowd."""
+    _require(signals, WEIGHTS, "fsd_nearest")
+    assert signals.fsd is not None  # noqa: S101
+    return _similarity(signals, -signals.fsd)
+
+
+@register("task_cosine", WEIGHTS, "the partners whose task vectors point most like the target's (kinship)")
+def task_cosine(signals: Signals) -> Scores:
+    """score(t, S) = mean_{j ∈ S} cos(τ_t, τ_j), τ = θ − θ_0 (model kinship: similar updates merge well)."""
+    _require(signals, WEIGHTS, "task_cosine")
+    assert signals.cosine is not None  # noqa: S101
+    return _similarity(signals, signals.cosine)
+
+
+@register("text_similarity", TEXT, "AdapterSoup: the partners whose train text embeds nearest the target's")
+def text_similarity(signals: Signals) -> Scores:
+    """score(t, S) = mean_{j ∈ S} cos(c_t, c_j) of MiniLM centroids of train text (AdapterSoup, Fig. 2a)."""
+    _require(signals, TEXT, "text_similarity")
+    assert signals.text is not None  # noqa: S101
+    return _similarity(signals, signals.text)
+
+
+@register("uniform_all", NONE, "mix as many as allowed: prefers larger sets; within one size, random")
+def uniform_all(signals: Signals) -> Scores:
+    """score = |S|: the uniform mixture of all adapters when the size is free; no signal within a size."""
+    return Scores(_tabulate(signals.n, lambda t, members: float(len(members))))
+
+
+@register("random", NONE, "a uniformly random member set: every set tied, scored as its exact expectation")
+def random_choice(signals: Signals) -> Scores:
+    """score = 0 everywhere; the benchmark's tie rule turns it into the exact expectation over sets."""
+    return Scores(_tabulate(signals.n, lambda t, members: 0.0))
+
+
+@dataclass(frozen=True)
+class SurrogateFit:
+    """The additive surrogate's parameters (see `surrogate`).
+
+    Attributes:
+        gamma: growth of the drop with size: c(k) = 1 + γ(k − 2).
+        sigma: RMS leave-one-target-out error of the model on the all-adapter mixtures (validation).
+    """
+
+    gamma: float
+    sigma: float
+
+
+def _fit_gamma(m: np.ndarray, y: np.ndarray, n: int) -> float:
+    """Least squares γ in y_t = (1 + γ(n − 2))·m_t (all-mixture drop vs mean pair drop)."""
+    den = (n - 2) * float(np.sum(m * m))
+    return float(np.sum(m * (y - m))) / den if den > 1e-12 else 0.0
+
+
+def fit_surrogate(signals: Signals) -> SurrogateFit:
+    """Fit γ and the model error σ on the validation evaluations (every pair and the all-mixture).
+
+    Raises:
+        ValueError: the validation signals were not gathered.
+    """
+    _require(signals, VALIDATION, "surrogate")
+    a, P, n = signals.single, signals.pair, signals.n
+    assert a is not None and P is not None  # noqa: S101
+    if n < 3 or signals.full is None:
+        return SurrogateFit(0.0, 0.0)
+    d = a[:, None] - P
+    m = np.array([np.mean(np.delete(d[t], t)) for t in range(n)])
+    y = a - signals.full
+    gamma = _fit_gamma(m, y, n)
+    residuals = []
+    for t in range(n):  # leave one target out: the error on a target not used to fit γ
+        keep = np.arange(n) != t
+        g = _fit_gamma(m[keep], y[keep], n)
+        residuals.append(y[t] - (1 + g * (n - 2)) * m[t])
+    return SurrogateFit(gamma, float(np.sqrt(np.mean(np.square(residuals)))))
+
+
+@register("surrogate", VALIDATION,
+          "additive model on validation pairs: acc(t,S) ≈ acc(t) − c(|S|)·mean pair drop, with 90 % intervals")
+def surrogate(signals: Signals) -> Scores:
+    """Predict acc(t, S) for every S from validation accuracies of singles, pairs and the all-mixture.
+
+    acc(t, S) ≈ a_t − c(k)·mean_{j ∈ S∖t} d(t, j), with a_t the adapter alone, d(t, j) = a_t − acc(t, {t, j})
+    the measured pair drop, and c(k) = 1 + γ(k − 2) fitted on the n all-adapter mixtures (pairs alone
+    cannot tell how drops grow with k). Within one size the ranking needs only the pair drops.
+
+    The 90 % interval adds three variances: the model error, σ² scaled by ((k − 2)/(n − 2))² (zero at
+    k = 2, where the model is the measurement, σ at k = n, where it was measured leave-one-out); the
+    validation sampling error p(1 − p)/n_val; and, when `signals.test_examples` is set, the sampling error
+    of the evaluation it will be compared with, p(1 − p)/n_test.
+    """
+    fit = fit_surrogate(signals)
+    a, P, n = signals.single, signals.pair, signals.n
+    assert a is not None and P is not None  # noqa: S101
+    d = a[:, None] - P
+    pred, low, high = empty_table(n), empty_table(n), empty_table(n)
+    for mask in range(1, 1 << n):
+        members = members_of(mask)
+        k = len(members)
+        scale = 1.0 + fit.gamma * (k - 2)
+        share = (k - 2) / (n - 2) if n > 2 and k > 2 else 0.0
+        for t in members:
+            others = [j for j in members if j != t]
+            p = float(a[t] - scale * np.mean(d[t, others])) if others else float(a[t])
+            p = min(max(p, 0.0), 1.0)
+            nval = signals.n_validation.get(signals.domains[t], 0) or 1
+            var = (fit.sigma * share) ** 2 + p * (1 - p) / nval
+            if signals.test_examples:
+                var += p * (1 - p) / signals.test_examples
+            half = Z90 * math.sqrt(var)
+            pred[t, mask], low[t, mask], high[t, mask] = p, max(p - half, 0.0), min(p + half, 1.0)
+    return Scores(pred, pred, low, high)

@@ -1,0 +1,129 @@
+"""The advisor's typed results: what to mix, what it should score, and what the advice cost.
+
+`Advice.to_json()` is the schema of `adaptermix advise --json` (issue 17):
+`{"target", "objective", "mixer", "recommendations": [{"k" or "group", "members",
+"predicted_accuracy", "interval"}], "cost": {"forward_tokens", "exhaustive_forward_tokens",
+"fraction"}, "strategy"}`; recommendations also carry their runners-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+OBJECTIVE_PARTNERS = "in-domain accuracy of the target"
+OBJECTIVE_PARTITION = "mean in-domain accuracy over all domains"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One member set as a strategy sees it.
+
+    Attributes:
+        members: sorted domain names, the target included.
+        score: the strategy's ranking score (higher is better; a predicted accuracy for predictors).
+        predicted_accuracy: a fraction in [0, 1] for strategies that predict accuracy, else None.
+        interval: the 90 % prediction interval (low, high) of that accuracy, or None.
+    """
+
+    members: tuple[str, ...]
+    score: float
+    predicted_accuracy: float | None = None
+    interval: tuple[float, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "members": list(self.members), "score": self.score, "predicted_accuracy": self.predicted_accuracy,
+            "interval": None if self.interval is None else list(self.interval),
+        }
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The advice for one size k (partners mode) or one group (partition mode).
+
+    Attributes:
+        members: the recommended member set, sorted (the target included in partners mode).
+        k: the size asked for (partners mode), else None.
+        group: the group's index (partition mode), else None.
+        predicted_accuracy: partners: the target's predicted accuracy; partition: the mean predicted
+            accuracy of the group's domains. None for strategies that only rank.
+        interval: its 90 % interval, or None.
+        runners_up: the next best candidates, best first (partners mode).
+    """
+
+    members: tuple[str, ...]
+    k: int | None = None
+    group: int | None = None
+    predicted_accuracy: float | None = None
+    interval: tuple[float, float] | None = None
+    runners_up: tuple[Candidate, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"k": self.k} if self.k is not None else {"group": self.group}
+        out.update({
+            "members": list(self.members), "predicted_accuracy": self.predicted_accuracy,
+            "interval": None if self.interval is None else list(self.interval),
+        })
+        if self.k is not None:
+            out["runners_up"] = [c.to_json() for c in self.runners_up]
+        return out
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What the advice cost, in forward tokens, against the exhaustive sweep it replaces.
+
+    Attributes:
+        forward_tokens: tokens the advisor ran through an encoder (validation evaluations of
+            mixtures, embeddings of unlabeled text); 0 for weights-only strategies.
+        exhaustive_forward_tokens: tokens of the exhaustive sweep (n·2^(n−1) evaluations): measured
+            when a store is given, else estimated (see `adaptermix.advice.api`).
+        evaluations: validation evaluations of mixtures the advisor ran.
+    """
+
+    forward_tokens: int
+    exhaustive_forward_tokens: int
+    evaluations: int = 0
+
+    @property
+    def fraction(self) -> float:
+        return self.forward_tokens / self.exhaustive_forward_tokens if self.exhaustive_forward_tokens else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"forward_tokens": self.forward_tokens, "exhaustive_forward_tokens": self.exhaustive_forward_tokens,
+                "fraction": self.fraction, "evaluations": self.evaluations}
+
+
+@dataclass(frozen=True)
+class Advice:
+    """The advisor's answer to one question (partners of a target, or a serving partition).
+
+    Attributes:
+        target: the target domain (partners mode), None for a partition.
+        objective: what the recommendations maximise (`OBJECTIVE_PARTNERS` / `OBJECTIVE_PARTITION`).
+        mixer: the mixer the advice is for (`average` is Eq. 1).
+        strategy: the registered strategy that produced it.
+        recommendations: one per size k, or one per group.
+        cost: what the advice cost.
+        predicted_objective: partition mode: the predicted mean accuracy over all domains, else None.
+    """
+
+    target: str | None
+    objective: str
+    mixer: str
+    strategy: str
+    recommendations: tuple[Recommendation, ...]
+    cost: Cost
+    predicted_objective: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` object (issue 17's schema; `predicted_objective` added for partitions)."""
+        out: dict[str, Any] = {
+            "target": self.target, "objective": self.objective, "mixer": self.mixer,
+            "recommendations": [r.to_json() for r in self.recommendations], "cost": self.cost.to_json(),
+            "strategy": self.strategy,
+        }
+        if self.predicted_objective is not None:
+            out["predicted_objective"] = self.predicted_objective
+        return out
