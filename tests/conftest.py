@@ -121,6 +121,19 @@ def one_line_error(code: int, err: str, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
+def toy_domain_files(folder: Path, n: int, rows: int = 120) -> list[str]:
+    """`n` toy CSV domains (`dom0.csv` ...) in `folder`, each learnable with its own seed; their paths."""
+    paths = []
+    for i in range(n):
+        path = folder / f"dom{i}.csv"
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["text", "label"])
+            writer.writeheader()
+            writer.writerows(toy_rows(rows, seed=i))
+        paths.append(str(path))
+    return paths
+
+
 def train_toy_adapters(root: Path, names: Sequence[str], encoder: Path, cache_dir: Path, *, n_rows: int = 160,
                        seed: int = 20, max_steps: int = 12) -> Path:
     """One tiny Pfeiffer adapter per toy CSV domain in `names` (one training seed: a shared init); returns

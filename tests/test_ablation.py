@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sqlite3
 from pathlib import Path
@@ -14,7 +13,7 @@ from adaptermix.checkpoints import read_checkpoint
 from adaptermix.errors import ConfigError
 from adaptermix.pipeline import load_recipe, run_recipe
 from adaptermix.pipeline.ablation import AblationSection, cells, merge
-from conftest import one_line_error, run_cli, toy_rows
+from conftest import one_line_error, run_cli, toy_domain_files
 
 
 def test_one_at_a_time_and_full_designs():
@@ -34,14 +33,7 @@ def test_merge_is_nested_and_an_explicit_none_replaces():
 
 
 def _recipe(tmp_path: Path, encoder: Path, cache: Path, **extra) -> Path:
-    domains = []
-    for i in range(2):
-        path = tmp_path / f"dom{i}.csv"
-        with path.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["text", "label"])
-            writer.writeheader()
-            writer.writerows(toy_rows(120, seed=i))
-        domains.append(str(path))
+    domains = toy_domain_files(tmp_path, 2)
     recipe = {
         "name": "tiny-ablation", "out": str(tmp_path / "run"), "encoder": str(encoder), "method": "pfeiffer",
         "preset": "quickstart", "domains": domains, "cache_dir": str(cache),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,11 @@ from adaptermix.cli.main import main
 from adaptermix.errors import ConfigError
 from adaptermix.pipeline import load_recipe, run_recipe
 from adaptermix.store import Store
-from conftest import toy_rows
+from conftest import toy_domain_files
 
 
 def _recipe(tmp_path: Path, encoder: Path, cache: Path) -> Path:
-    domains = []
-    for i in range(3):
-        path = tmp_path / f"dom{i}.csv"
-        with path.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["text", "label"])
-            writer.writeheader()
-            writer.writerows(toy_rows(120, seed=i))
-        domains.append(str(path))
+    domains = toy_domain_files(tmp_path, 3)
     recipe = {
         "name": "tiny", "out": str(tmp_path / "run"), "encoder": str(encoder), "method": "pfeiffer",
         "preset": "quickstart", "domains": domains, "cache_dir": str(cache),
