@@ -88,3 +88,11 @@ def test_the_view_factor_needs_a_prune_section(tmp_path, tiny_encoders, cache_di
     path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir, ablation={"factors": ["view"]}, prune=None)
     with pytest.raises(ConfigError, match="prune"):
         load_recipe(path)
+
+
+def test_a_cell_that_cannot_run_is_refused_before_anything_runs(tmp_path, tiny_encoders, cache_dir):
+    # The full design pairs independent seeds with task-vector pruning, which needs one shared initialisation.
+    path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir, ablation={"factors": ["init", "view"], "design": "full"})
+    with pytest.raises(ConfigError, match="init=independent,view=task: task vectors"):
+        load_recipe(path)
+    assert not (tmp_path / "run").exists()

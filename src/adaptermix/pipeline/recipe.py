@@ -162,6 +162,14 @@ class Recipe(BaseModel):
             get_preset(model.preset)
         if self.ablation is not None and "view" in self.ablation.factors and self.prune is None:
             raise ValueError("the ablation's `view` factor changes how Alg. 2 prunes: add a `prune:` section")
+        task_vectors = (self.prune is not None and self.prune.reference == "init") or any(
+            m.reference == "init" for m in self.eval.mixers)
+        if self.init == "independent" and task_vectors:
+            # A task vector is θ − θ_init of one shared initialisation (training/init.py rebuilds and verifies it).
+            raise ValueError("task vectors (reference: init) need one shared initialisation: use init: shared")
+        if self.ablation is not None:
+            for cell in self.cells():  # every cell must be a valid study before anything runs
+                del cell
         return self
 
     def cells(self) -> list[Recipe]:
@@ -169,8 +177,15 @@ class Recipe(BaseModel):
         if self.ablation is None:
             return [self]
         base = self.model_dump(mode="python", exclude={"ablation"})
-        return [Recipe.model_validate(merge(base, {**overrides, "out": Path(self.out) / folder(label), "cell": label}))
-                for label, overrides in cells(self.ablation)]
+        out = []
+        for label, overrides in cells(self.ablation):
+            try:
+                out.append(Recipe.model_validate(merge(base, {**overrides, "out": Path(self.out) / folder(label),
+                                                              "cell": label})))
+            except ValidationError as exc:
+                msg = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+                raise ValueError(f"ablation cell {label}: {msg}") from None
+        return out
 
     def studies(self) -> list[StudyPlan]:
         """The (encoder, preset, method) studies of this recipe, each with its output folder."""
