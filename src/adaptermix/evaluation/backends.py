@@ -1,4 +1,4 @@
-"""Where sweep chunks run: in this process, in local worker processes, or on a Ray cluster.
+"""Where sweep chunks run: in this process, in local worker processes, or on a Ray cluster (`ray_backend`).
 
 Every backend takes the same `WorkerConfig` and chunks and yields lists of `MixResult` as chunks
 finish (in any order); the driver writes them to the store. Each worker holds one model.
@@ -85,9 +85,11 @@ def _run_in_process(chunk: Chunk) -> list[MixResult]:
 
 
 class RayBackend:
-    """`workers` Ray actors, each holding one model; failed actors restart and retry their chunk.
+    """`workers` Ray actors, each holding one model, on the cluster named by RAY_ADDRESS (else a local Ray).
 
-    `ray.init()` joins the cluster named by RAY_ADDRESS when it is set, else starts a local one.
+    The cluster's free resources decide how many actors start (fewer than asked is said in one line); a
+    chunk goes only to an actor that is placed and loaded, and the chunks of a lost actor go to the others
+    (`adaptermix.evaluation.ray_backend`).
     """
 
     def __init__(self, workers: int = 1, num_gpus_per_worker: float = 0.0,
@@ -96,6 +98,8 @@ class RayBackend:
             import ray  # noqa: F401
         except ImportError as exc:
             raise ConfigError("the ray backend needs Ray: pip install 'adaptermix[ray]'") from exc
+        if workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {workers}")
         self.workers = workers
         self.cpus = num_cpus_per_worker
         self.gpus = num_gpus_per_worker
@@ -103,38 +107,9 @@ class RayBackend:
     def map(self, config: WorkerConfig, chunks: Iterable[Chunk]) -> Iterator[list[MixResult]]:
         # Like the process pool, at most two chunks per actor are in flight: the sweep claims a chunk's
         # lease only as it is pulled, so another sweep on the same store can take the rest.
-        import ray
+        from adaptermix.evaluation.ray_backend import run_chunks
 
-        if not ray.is_initialized():
-            address = os.environ.get("RAY_ADDRESS")
-            if address:
-                ray.init(address=address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
-        cpus = self.cpus or max(1.0, float(ray.available_resources().get("CPU", 1)) // self.workers)
-        config = replace(config, threads=config.threads or int(cpus))
-        actor_cls = ray.remote(num_cpus=cpus, num_gpus=self.gpus, max_restarts=3, max_task_retries=3)(SweepWorker)
-        actors = [actor_cls.remote(config) for _ in range(self.workers)]
-        pool = ray.util.ActorPool(actors)
-        queue = iter(chunks)
-        in_flight = 0
-        more = True
-        try:
-            while True:
-                while more and in_flight < 2 * self.workers:
-                    chunk = next(queue, None)
-                    if chunk is None:
-                        more = False
-                    else:
-                        pool.submit(lambda actor, item: actor.run.remote(item), chunk)
-                        in_flight += 1
-                if not in_flight:
-                    break
-                yield pool.get_next_unordered()
-                in_flight -= 1
-        finally:
-            for actor in actors:
-                ray.kill(actor)  # type: ignore[arg-type]
+        return run_chunks(SweepWorker, config, chunks, self.workers, self.cpus, self.gpus)
 
 
 BACKENDS: Registry[Callable[[int, float], Backend]] = Registry("sweep backend")
