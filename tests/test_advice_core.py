@@ -16,7 +16,7 @@ from adaptermix.advice.partition import (
     partitions,
     random_partition_mean,
 )
-from adaptermix.advice.regret import expected_best_of, partner_metrics, partition_results
+from adaptermix.advice.regret import expected_best_of, partition_results, partner_metrics
 from adaptermix.advice.strategies import Scores, fit_surrogate, surrogate
 from adaptermix.advice.tables import (
     mask_of,

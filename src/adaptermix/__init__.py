@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from adaptermix.advice import Advice
     from adaptermix.checkpoints import Checkpoint
 
 __version__ = "0.1.0"
@@ -41,3 +42,17 @@ def load(
     from adaptermix.checkpoints import read_checkpoint
 
     return read_checkpoint(path, domain, encoder, labels)
+
+
+def advise(checkpoints: Sequence[str | Path], **kwargs: Any) -> Advice:
+    """Which adapters to mix with a target, or how to split them into G mixtures (issue 17).
+
+    Lazy, like `load`: see `adaptermix.advice.advise` for the arguments (`target=` and `sizes=`, or
+    `groups=`; `strategy=`, `budget=`, ...). Reads weights, train text and validation examples only.
+
+    Returns:
+        The `adaptermix.advice.Advice` (`.to_json()` is the `adaptermix advise --json` object).
+    """
+    from adaptermix.advice import advise as run_advise
+
+    return run_advise(checkpoints, **kwargs)

@@ -160,7 +160,8 @@ def validation_signals(checkpoints: Sequence[Checkpoint], names: Sequence[str], 
 def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[str], *, budget: float = 0.1,
            sweep_examples: int = 300, max_length: int = 64, mixer: str = "average",
            mixer_params: Mapping[str, Any] | None = None, cache_dir: Path | None = None,
-           exhaustive_tokens: int | None = None, progress: Progress | None = None) -> tuple[Signals, int]:
+           exhaustive_tokens: int | None = None, text_docs: int = 200,
+           progress: Progress | None = None) -> tuple[Signals, int]:
     """Every signal in `needs` (`weights`, `text`, `validation`) and the exhaustive sweep's token count.
 
     Args:
@@ -174,6 +175,7 @@ def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[s
         cache_dir: the data/token/embedding cache.
         exhaustive_tokens: the exhaustive sweep's measured tokens (from its store); else estimated as
             n·2^(n−1)·sweep_examples·(mean validation tokens per example).
+        text_docs: train documents per domain embedded for the text similarity (the dataset analysis's 200).
         progress: called with a line after each step.
 
     Returns:
@@ -191,7 +193,7 @@ def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[s
         if progress is not None:
             progress("weights: FSD and task-vector cosine done")
     if TEXT in needs:
-        sim, tokens = text_signals(checkpoints, cache_dir)
+        sim, tokens = text_signals(checkpoints, cache_dir, text_docs)
         signals = replace(signals, text=sim, forward_tokens=signals.forward_tokens + tokens)
         if progress is not None:
             progress("text: train-text centroid similarity done")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from adaptermix.advice.partition import best_partition, partition_value, random_partition_mean
+from adaptermix.advice.signals import Signals
 from adaptermix.advice.strategies import Scores
 from adaptermix.advice.tables import cell, sets_with
 
@@ -199,4 +200,50 @@ def partition_results(truth: np.ndarray, scores: Scores | None) -> list[Partitio
         rnd = random_partition_mean(truth, g)
         reached = rnd if scores is None else partition_value(truth, best_partition(scores.score, g).groups)
         out.append(PartitionResult(g, optimum, reached, rnd))
+    return out
+
+
+@dataclass(frozen=True)
+class StrategyReport:
+    """One strategy's row of the benchmark: partners metrics, partition regrets per G, cost."""
+
+    strategy: str
+    needs: str
+    partners: PartnerMetrics
+    partitions: tuple[PartitionResult, ...]
+    forward_tokens: int
+    cost_fraction: float
+    seconds: float
+
+
+def evaluate_strategies(truth: np.ndarray, signals: Signals, names: Sequence[str], tokens: Mapping[str, int],
+                        exhaustive_tokens: int) -> list[StrategyReport]:
+    """Every strategy in `names` scored against `truth` (partners for k = 2..n−1, partitions for G = 2..n−1).
+
+    Args:
+        truth: the exhaustive store's (n, 2^n) test accuracy table.
+        signals: what the strategies may read (gathered from weights, train text, validation).
+        names: registered strategy names.
+        tokens: forward tokens spent per need (`weights`, `text`, `validation`; 0 when absent).
+        exhaustive_tokens: the exhaustive sweep's tokens (the store's sum).
+
+    Returns:
+        One `StrategyReport` per strategy; `random`'s partitions are the exact random expectation.
+    """
+    import time
+
+    from adaptermix.advice.strategies import get_strategy
+
+    out = []
+    for name in names:
+        strategy = get_strategy(name)
+        start = time.perf_counter()
+        scores = strategy.scores(signals)
+        seconds = time.perf_counter() - start
+        spent = int(tokens.get(strategy.needs, 0))
+        out.append(StrategyReport(
+            strategy.name, strategy.needs, partner_metrics(truth, scores),
+            tuple(partition_results(truth, None if strategy.name == "random" else scores)),
+            spent, spent / exhaustive_tokens if exhaustive_tokens else 0.0, seconds,
+        ))
     return out

@@ -12,7 +12,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from adaptermix.cli import analysis, attack, commands, data_analysis, interop, report, study, sweep
+from adaptermix.cli import advise, analysis, attack, commands, data_analysis, interop, report, study, sweep
 from adaptermix.errors import AdapterMixError
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ attack.register(app)
 data_analysis.register(app)
 interop.register(app)
 report.register(app)
+advise.register(app)
 
 
 def usage_line(exc: typer.TyperException) -> str:

@@ -1,0 +1,174 @@
+"""The mixture advisor against exhaustive ground truth (issue 17): regret, ranking, coverage, partitions, cost.
+
+    nice -n 5 .venv/bin/python benchmarks/advisor_regret.py --store runs/advisor-dev/study.sqlite
+
+Reads an exhaustive store (every in-domain mixture of one mixer, condition `clean`) as ground truth
+and the checkpoints next to it (`<store folder>/adapters/<domain>/`, or `--adapters`) for the
+signals: adapter weights, each domain's train text, and validation evaluations (singles, pairs, the
+all-mixture) within `--budget` of the sweep's forward tokens. The test split is read only through the
+store. Prints Markdown tables: partners (regret vs the best stored set of each size, regret@3, hit
+rate, Spearman ρ, 90 % interval coverage, MAE, cost) beside the choose-on-half-of-test floor, and
+partitions (regret vs the exact optimum for every G from 2 to N−1, beside a random partition's
+exact expectation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from adaptermix.advice import STRATEGIES, Signals
+from adaptermix.advice.collect import (
+    text_signals,
+    validation_evaluations,
+    validation_examples,
+    validation_signals,
+    weight_signals,
+)
+from adaptermix.advice.regret import StrategyReport, evaluate_strategies, half_split_floor
+from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS
+from adaptermix.advice.tables import mask_of, missing_entries, table_from_rows
+from adaptermix.store import Store
+
+
+def processor() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_truth(path: Path, mixer: str) -> tuple[list[str], np.ndarray, dict[tuple[int, int], np.ndarray], int, int]:
+    """(domains, truth table, correctness bits by (t, mask), exhaustive tokens, test examples per row)."""
+    with Store.read(path) as store:
+        domains = list(store.meta.domains)
+        rows = store.rows("clean", mixer)
+    if not rows:
+        raise SystemExit(f"{path} has no clean rows of mixer {mixer!r}")
+    known = set(domains)
+    truth = table_from_rows(domains, [(r.target, r.members, r.accuracy) for r in rows if set(r.members) <= known])
+    missing = missing_entries(truth)
+    if missing:
+        raise SystemExit(f"{path} is not exhaustive for mixer {mixer!r}: {missing} of the "
+                         f"{len(domains) * 2 ** (len(domains) - 1)} in-domain mixtures are missing")
+    index = {d: i for i, d in enumerate(domains)}
+    correct = {}
+    for r in rows:
+        bits = r.correctness
+        if bits is not None:
+            correct[(index[r.target], mask_of(index[m] for m in r.members))] = bits
+    exhaustive = sum(int(r.tokens or 0) for r in rows)
+    return domains, truth, correct, exhaustive, int(rows[0].n_examples)
+
+
+def gather_signals(adapters: Path, domains: list[str], budget: float, test_examples: int, max_length: int,
+                   mixer: str) -> tuple[Signals, dict[str, int]]:
+    """Every signal, with the forward tokens each kind cost."""
+    from adaptermix.checkpoints import read_mixable
+    from adaptermix.evaluation.evaluator import Evaluator
+
+    ckpts = read_mixable([adapters / d for d in domains])
+    names = [c.name for c in ckpts]
+    if names != domains:
+        raise SystemExit(f"the checkpoints in {adapters} are {names}, the store's domains {domains}")
+    evaluator = Evaluator.for_checkpoint(ckpts[0], max_length)
+    signals = Signals(tuple(domains), test_examples=test_examples)
+    signals = replace(signals, **weight_signals(ckpts, evaluator.base))
+    sim, text_tokens = text_signals(ckpts, None)
+    n_val = validation_examples(len(domains), budget, test_examples)
+    print(f"validation: {validation_evaluations(len(domains))} evaluations of up to {n_val} examples", file=sys.stderr)
+    got = validation_signals(ckpts, domains, evaluator, n_val, mixer,
+                             progress=lambda line: print(line, file=sys.stderr))
+    signals = replace(signals, text=sim, single=got["single"], pair=got["pair"], full=got["full"],
+                      n_validation=got["n_validation"], evaluations=got["evaluations"])
+    return signals, {WEIGHTS: 0, TEXT: text_tokens, VALIDATION: got["tokens"], "none": 0}
+
+
+def _f(x: float | None, digits: int = 2) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def partners_table(reports: list[StrategyReport], floor: float | None) -> list[str]:
+    lines = ["| strategy | reads | regret (pts) | 90 % CI over targets | regret@3 | hit top 10 % | Spearman ρ | "
+             "90 % coverage | MAE (pts) | cost (% of exhaustive) |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in sorted(reports, key=lambda r: r.partners.regret):
+        p = r.partners
+        lines.append(f"| {r.strategy} | {r.needs} | {p.regret:.2f} | [{p.regret_ci[0]:.2f}, {p.regret_ci[1]:.2f}] | "
+                     f"{p.regret_at_3:.2f} | {100 * p.hit_rate:.0f} % | {_f(p.spearman)} | "
+                     f"{_f(None if p.coverage is None else 100 * p.coverage, 0)}{'' if p.coverage is None else ' %'} | "
+                     f"{_f(p.mae)} | {100 * r.cost_fraction:.2f} |")
+    if floor is not None:
+        lines.append(f"| *choose on half of test, score on the other half* | test | {floor:.2f} | | | | | | | |")
+    return lines
+
+
+def partitions_table(reports: list[StrategyReport]) -> list[str]:
+    gs = [p.groups for p in reports[0].partitions]
+    lines = ["| strategy | " + " | ".join(f"G={g}" for g in gs) + " | mean |",
+             "|---|" + "---:|" * (len(gs) + 1)]
+    opt = reports[0].partitions
+    lines.append("| *optimum (mean acc %)* | " + " | ".join(f"{100 * p.optimum:.2f}" for p in opt) + " | |")
+    for r in sorted(reports, key=lambda r: np.mean([p.optimum - p.reached for p in r.partitions])):
+        regrets = [100 * (p.optimum - p.reached) for p in r.partitions]
+        lines.append(f"| {r.strategy} | " + " | ".join(f"{x:.2f}" for x in regrets) + f" | {np.mean(regrets):.2f} |")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--store", type=Path, required=True, help="an exhaustive study store")
+    ap.add_argument("--adapters", type=Path, default=None, help="default: <store folder>/adapters")
+    ap.add_argument("--mixer", default="average")
+    ap.add_argument("--budget", type=float, default=0.1, help="validation share of the exhaustive tokens")
+    ap.add_argument("--max-length", type=int, default=None, help="default: the store's eval max_length")
+    ap.add_argument("--floor-splits", type=int, default=20)
+    ap.add_argument("--json-out", type=Path, default=None)
+    args = ap.parse_args()
+    start = time.time()
+    domains, truth, correct, exhaustive, n_test = load_truth(args.store, args.mixer)
+    with Store.read(args.store) as store:
+        max_length = args.max_length or int(store.meta.eval_config.get("max_length", 64))
+    adapters = args.adapters or args.store.parent / "adapters"
+    signals, tokens = gather_signals(adapters, domains, args.budget, n_test, max_length, args.mixer)
+    gathered = time.time() - start
+    reports = evaluate_strategies(truth, signals, STRATEGIES.names(), tokens, exhaustive)
+    n = len(domains)
+    floor = half_split_floor(correct, n, splits=args.floor_splits) if len(correct) == len(truth[~np.isnan(truth)]) \
+        else None
+    single = np.mean([truth[t, 1 << t] for t in range(n)])
+    allmix = np.mean([truth[t, (1 << n) - 1] for t in range(n)])
+    print(f"# advisor regret: {args.store} ({n} domains, {n * 2 ** (n - 1)} mixtures of {args.mixer}, "
+          f"{n_test} test examples each)\n")
+    print(f"command: {' '.join(sys.argv)}  ")
+    print(f"processor: {processor()}; signals gathered in {gathered:.0f} s; scoring every strategy took "
+          f"{sum(r.seconds for r in reports):.1f} s  ")
+    print(f"exhaustive sweep: {exhaustive:,} forward tokens; validation: {signals.evaluations} evaluations, "
+          f"{tokens[VALIDATION]:,} tokens (budget {args.budget:g}); text: {tokens[TEXT]:,} tokens  ")
+    print(f"reference: single adapters {100 * single:.2f} %, all {n} mixed {100 * allmix:.2f} % (mean over targets)\n")
+    print("## Partners (cells: every target × k = 2..N−1; regret in accuracy points vs the best stored set)\n")
+    print("\n".join(partners_table(reports, floor)))
+    print("\n## Partitions (regret in points vs the exact optimum; random = exact expectation)\n")
+    print("\n".join(partitions_table(reports)))
+    if args.json_out is not None:
+        doc = {"store": str(args.store), "processor": processor(), "budget": args.budget, "floor": floor,
+               "exhaustive_tokens": exhaustive,
+               "strategies": [{**asdict(r), "partners": {k: v for k, v in asdict(r.partners).items() if k != "cells"}}
+                              for r in reports]}
+        args.json_out.write_text(json.dumps(doc, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()

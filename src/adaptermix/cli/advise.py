@@ -1,0 +1,79 @@
+"""`adaptermix advise`: which adapters to mix with a target, or how to split them into G mixtures (issue 17)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from adaptermix.errors import ConfigError
+
+if TYPE_CHECKING:
+    from adaptermix.advice import Advice
+
+
+def parse_sizes(text: str) -> list[int]:
+    """`2,3` → [2, 3]. Raises ConfigError on anything but comma-separated integers."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--sizes must be comma-separated integers such as 2,3, got {text!r}") from None
+
+
+def advise(
+    checkpoints: list[Path] = typer.Argument(..., help="One checkpoint directory per domain (same encoder)."),
+    target: str = typer.Option(None, help="Partners mode: the domain whose mixture partners to advise."),
+    sizes: str = typer.Option("2,3", help="Partners mode: mixture sizes k to advise, target included (e.g. 2,3)."),
+    groups: int = typer.Option(None, help="Partition mode: split the adapters into this many mixtures."),
+    strategy: str = typer.Option("surrogate", help="A registered strategy: surrogate (validation pairs), "
+                                 "text_similarity, task_cosine, fsd_nearest, alg1_min_fsd, max_fsd, uniform_all, "
+                                 "random (docs/advisor.md)."),
+    budget: float = typer.Option(0.1, help="Validation cost allowed, as a fraction of the exhaustive sweep's "
+                                 "forward tokens, in (0, 1]."),
+    mixer: str = typer.Option("average", help="The mixer advised (default: Eq. 1's average)."),
+    sweep_examples: int = typer.Option(300, help="Test examples per evaluation of the exhaustive sweep the "
+                                       "advice replaces (the cost's denominator)."),
+    max_length: int = typer.Option(64, help="Truncation of validation examples."),
+    encoder: str = typer.Option(None, help="PEFT/AdapterHub inputs: their base encoder (default: their config's)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (schema in docs/advisor.md)."),
+) -> None:
+    """Advise a mixture without the exhaustive sweep: reads weights, train text and validation examples only."""
+    from adaptermix.advice import advise as run_advise
+
+    result = run_advise(checkpoints, target=target, sizes=parse_sizes(sizes) if target else (), groups=groups,
+                        strategy=strategy, budget=budget, mixer=mixer, sweep_examples=sweep_examples,
+                        max_length=max_length, encoder=encoder)
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+        return
+    for line in describe(result):
+        typer.echo(line)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f} %"
+
+
+def describe(result: Advice) -> list[str]:
+    """The advice as lines of text."""
+    head = f"strategy {result.strategy}, mixer {result.mixer}: "
+    lines = [head + (f"partners of {result.target}" if result.target else f"{len(result.recommendations)} groups")]
+    for r in result.recommendations:
+        where = f"k={r.k}" if r.k is not None else f"group {r.group}"
+        interval = "" if r.interval is None else f" [{_pct(r.interval[0])}, {_pct(r.interval[1])}]"
+        lines.append(f"{where}: {' + '.join(r.members)}  predicted {_pct(r.predicted_accuracy)}{interval}")
+        for runner in r.runners_up:
+            lines.append(f"    runner-up: {' + '.join(runner.members)}  predicted {_pct(runner.predicted_accuracy)}")
+    if result.predicted_objective is not None:
+        lines.append(f"predicted mean accuracy over domains: {_pct(result.predicted_objective)}")
+    cost = result.cost
+    lines.append(f"cost: {cost.forward_tokens:,} forward tokens ({cost.evaluations} validation evaluations), "
+                 f"{100 * cost.fraction:.2f} % of the exhaustive sweep's {cost.exhaustive_forward_tokens:,}")
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `advise` to `app`."""
+    app.command()(advise)

@@ -1,0 +1,70 @@
+"""benchmarks/advisor_regret.py on a synthetic exhaustive store whose optimum is known."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from adaptermix.advice import STRATEGIES
+from adaptermix.advice.partition import best_partition, random_partition_mean
+from adaptermix.advice.regret import evaluate_strategies
+from adaptermix.advice.tables import by_name, sets_with
+from adaptermix.store import AdapterRef, EvalRow, Store, StudyMeta
+from adaptermix.store.schema import pack_correct
+from test_advice_core import fake_signals
+
+N_TEST = 400
+
+
+def bench() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "advisor_regret.py"
+    spec = importlib.util.spec_from_file_location("advisor_regret", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_store(path: Path, domains: tuple[str, ...], truth: np.ndarray) -> None:
+    meta = StudyMeta(adapters=tuple(AdapterRef(d, f"{i:064x}", f"adapters/{d}") for i, d in enumerate(domains)),
+                     eval_config={"split": "test", "max_examples": N_TEST, "max_length": 32},
+                     base_fingerprint="synthetic", method="pfeiffer")
+    rows = []
+    for i, ((target, members), acc) in enumerate(by_name(truth, domains).items()):
+        hits = np.zeros(N_TEST, dtype=bool)
+        hits[np.random.default_rng(i).permutation(N_TEST)[: round(acc * N_TEST)]] = True
+        rows.append(EvalRow(target=target, members=members, condition="clean", accuracy=float(hits.mean()),
+                            macro_f1=0.5, n_examples=N_TEST, pair_fsd=None, flip_fraction=None,
+                            mean_pairwise_fsd=None, seconds=0.1, tokens=N_TEST * 10, correct=pack_correct(hits)))
+    with Store.open(path, meta) as store:
+        store.upsert(rows)
+
+
+def test_benchmark_on_a_store_with_a_known_optimum(tmp_path: Path) -> None:
+    signals, world = fake_signals(n=5, seed=7)
+    write_store(tmp_path / "study.sqlite", signals.domains, world)
+    domains, truth, correct, exhaustive, n_test = bench().load_truth(tmp_path / "study.sqlite", "average")
+    assert tuple(domains) == signals.domains and n_test == N_TEST and exhaustive == 5 * 16 * N_TEST * 10
+    assert np.nanmax(np.abs(truth - world)) <= 0.5 / N_TEST + 1e-12  # the stored rows are the world, rounded
+    reports = {r.strategy: r for r in evaluate_strategies(truth, signals, STRATEGIES.names(),
+                                                          {"validation": exhaustive // 20}, exhaustive)}
+    best = reports["surrogate"]
+    assert best.partners.regret == pytest.approx(0.0, abs=0.3)  # rounding to 1/400 can swap near-ties
+    assert best.partners.hit_rate >= 0.9 and best.cost_fraction == pytest.approx(0.05)
+    for p in best.partitions:
+        assert 100 * (p.optimum - p.reached) <= 0.3
+        assert p.optimum == pytest.approx(best_partition(truth, p.groups).value)
+    rnd = reports["random"]
+    for c in rnd.partners.cells:  # random = the exact mean over its cell, never one draw
+        assert c.picked == pytest.approx(np.mean(truth[c.target, list(sets_with(c.target, c.k, 5))]))
+    for p in rnd.partitions:
+        assert p.reached == pytest.approx(random_partition_mean(truth, p.groups))
+    assert rnd.partners.regret > best.partners.regret
+    floor = bench().half_split_floor(correct, 5, splits=3)
+    assert 0 <= floor < rnd.partners.regret
+    table = bench().partners_table(list(reports.values()), floor)
+    assert len(table) == 2 + len(reports) + 1 and "choose on half" in table[-1]

@@ -1,0 +1,150 @@
+"""`adaptermix advise` on tiny checkpoints: the JSON schema, one-line errors, and the leak rule (no test split)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adaptermix.advice import STRATEGIES
+from adaptermix.advice.collect import gather
+from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS
+from conftest import one_line_error, run_cli, train_toy_adapters
+
+NAMES = ("alpha", "beta", "gamma")
+
+
+@pytest.fixture(scope="module")
+def adapters(tmp_path_factory: pytest.TempPathFactory, tiny_encoders: dict[str, Path], cache_dir: Path) -> list[str]:
+    root = train_toy_adapters(tmp_path_factory.mktemp("advice"), NAMES, tiny_encoders["bert"], cache_dir, max_steps=6)
+    return [str(root / n) for n in NAMES]
+
+
+class _Poisoned:
+    """A test split that fails on any use: the advisor must never read it."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the advisor read the test split ({name})")
+
+
+@pytest.fixture
+def no_test_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every domain the advisor loads has a poisoned test split; Evaluator.target refuses split='test'."""
+    import adaptermix.data as data_pkg
+    import adaptermix.evaluation.evaluator as evaluator_mod
+    from adaptermix.evaluation.evaluator import Evaluator
+
+    real_get_domain = data_pkg.get_domain
+
+    class Guarded:
+        def __init__(self, spec: Any) -> None:
+            self._spec = spec
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._spec, name)
+
+        def load(self, *args: Any, **kwargs: Any) -> Any:
+            data = copy.copy(self._spec.load(*args, **kwargs))  # a copy: the cached object stays intact
+            object.__setattr__(data, "test", _Poisoned())
+            return data
+
+    def guarded_get_domain(name: str) -> Any:
+        return Guarded(real_get_domain(name))
+
+    real_target = Evaluator.target
+
+    def guarded_target(self: Evaluator, domain: str, split: str = "test", max_examples: int | None = None) -> Any:
+        if split == "test":
+            raise AssertionError(f"the advisor asked for the test split of {domain}")
+        return real_target(self, domain, split, max_examples)
+
+    monkeypatch.setattr(data_pkg, "get_domain", guarded_get_domain)
+    monkeypatch.setattr(evaluator_mod, "get_domain", guarded_get_domain)
+    monkeypatch.setattr(Evaluator, "target", guarded_target)
+
+
+def test_no_advisor_path_reads_the_test_split(adapters: list[str], cache_dir: Path, no_test_split: None,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from adaptermix.checkpoints import read_mixable
+
+    ckpts = read_mixable(adapters)
+    signals, exhaustive = gather(ckpts, NAMES, {WEIGHTS, TEXT, VALIDATION}, budget=0.5, sweep_examples=40,
+                                 max_length=32, cache_dir=cache_dir, text_docs=16)
+    assert exhaustive > 0 and signals.evaluations == 12 and signals.forward_tokens > 0
+    for name in STRATEGIES:  # every registered strategy runs on what was gathered
+        assert STRATEGIES.get(name).scores(signals).score.shape == (3, 8)
+    # The estimate of the exhaustive cost (weights-only strategies) reads validation lengths, not test ones.
+    _, estimate = gather(ckpts, NAMES, {WEIGHTS}, sweep_examples=40, max_length=32, cache_dir=cache_dir)
+    assert estimate > 0
+    code, out, err = run_cli(["advise", *adapters, "--target", "beta", "--sizes", "2", "--budget", "0.5",
+                              "--sweep-examples", "40", "--max-length", "32"], capsys)
+    assert code == 0, err
+    assert "k=2" in out
+
+
+def test_json_schema_partners_and_partition(adapters: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["advise", *adapters, "--target", "alpha", "--sizes", "1,2,3", "--json",
+                              "--budget", "0.5", "--sweep-examples", "40", "--max-length", "32"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert set(doc) == {"target", "objective", "mixer", "recommendations", "cost", "strategy"}
+    assert doc["target"] == "alpha" and doc["mixer"] == "average" and doc["strategy"] == "surrogate"
+    assert [r["k"] for r in doc["recommendations"]] == [1, 2, 3]
+    for r in doc["recommendations"]:
+        assert {"k", "members", "predicted_accuracy", "interval"} <= set(r)
+        assert "alpha" in r["members"] and len(r["members"]) == r["k"]
+        low, high = r["interval"]
+        assert 0 <= low <= r["predicted_accuracy"] <= high <= 1
+    assert {"forward_tokens", "exhaustive_forward_tokens", "fraction"} <= set(doc["cost"])
+    assert 0 < doc["cost"]["fraction"] <= 1
+    code, out, err = run_cli(["advise", *adapters, "--groups", "2", "--strategy", "task_cosine", "--json",
+                              "--max-length", "32"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["target"] is None and doc["strategy"] == "task_cosine" and doc["cost"]["forward_tokens"] == 0
+    groups = [r["members"] for r in doc["recommendations"]]
+    assert [r["group"] for r in doc["recommendations"]] == [0, 1]
+    assert sorted(m for g in groups for m in g) == sorted(NAMES)
+
+
+@pytest.mark.parametrize(("extra", "needles"), [
+    (["--target", "delta"], ["unknown target 'delta'", "alpha"]),
+    (["--target", "alpha", "--sizes", "4"], ["k=4", "1 ≤ k ≤ 3"]),
+    (["--target", "alpha", "--sizes", "0,2"], ["k=0"]),
+    (["--target", "alpha", "--sizes", "two"], ["--sizes"]),
+    (["--groups", "4"], ["--groups 4", "1 to 3"]),
+    (["--target", "alpha", "--budget", "0"], ["--budget", "(0, 1]"]),
+    (["--target", "alpha", "--budget", "1.5"], ["--budget", "(0, 1]"]),
+    (["--target", "alpha", "--budget", "0.0001"], ["--budget", "validation examples"]),
+    (["--target", "alpha", "--strategy", "oracle"], ["unknown advisor strategy 'oracle'"]),
+    (["--target", "alpha", "--groups", "2"], ["either --target", "--groups"]),
+    ([], ["either --target"]),
+])
+def test_bad_input_is_one_line_and_writes_nothing(adapters: list[str], extra: list[str], needles: list[str],
+                                                  tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(["advise", *adapters, *extra, "--max-length", "32"], capsys)
+    one_line_error(code, err, *needles)
+    assert out == "" and list(tmp_path.iterdir()) == []
+
+
+def test_checkpoints_of_another_encoder_are_refused(adapters: list[str], tiny_encoders: dict[str, Path],
+                                                    cache_dir: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    other = train_toy_adapters(tmp_path, ["delta"], tiny_encoders["roberta"], cache_dir, max_steps=2)
+    code, out, err = run_cli(["advise", *adapters, str(other / "delta"), "--target", "alpha",
+                              "--strategy", "fsd_nearest"], capsys)
+    one_line_error(code, err)
+    assert out == ""
+
+
+def test_python_api_is_lazy_and_typed(adapters: list[str]) -> None:
+    import adaptermix
+
+    advice = adaptermix.advise(adapters, target="gamma", sizes=[2], strategy="fsd_nearest", max_length=32)
+    assert advice.target == "gamma" and advice.recommendations[0].k == 2
+    assert advice.cost.forward_tokens == 0 and advice.cost.fraction == 0
