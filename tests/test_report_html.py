@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from adaptermix.reporting.html import CSP
+from adaptermix.reporting.html import CSP, SORT_SCRIPT
 from adaptermix.reporting.report import INDEX, SECTION_IDS, write_html_report
 from adaptermix.store.synthetic import write_synthetic_store
 from conftest import one_line_error, run_cli
@@ -48,8 +48,11 @@ def test_page_is_self_contained(full_report: Path) -> None:
     assert not re.search(r"https?://", page)
     srcs = re.findall(r'\bsrc="([^"]*)"', page)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
-    assert not re.search(r"<script|<link|<iframe|@import|url\(", page, re.IGNORECASE)
-    assert f'content="{CSP}"' in page and "default-src 'none'" in CSP
+    assert not re.search(r"<link|<iframe|@import|url\(", page, re.IGNORECASE)
+    # One script, the table sorter, allowed by its hash alone: an edited or injected script never runs.
+    assert re.findall(r"<script>(.*?)</script>", page, re.S) == [SORT_SCRIPT]
+    assert f'content="{CSP}"' in page and "default-src 'none'" in CSP and "script-src 'sha256-" in CSP
+    assert "unsafe-inline" not in CSP.split("script-src")[1]
     # Each figure has a caption; each figure with numbers is followed by its table.
     assert page.count("<figure>") == page.count("<figcaption>") >= 8
 
@@ -115,12 +118,46 @@ window.addEventListener('error', e => found.push('error: ' + (e.message || (e.ta
 window.addEventListener('unhandledrejection', e => found.push('rejection: ' + e.reason));
 document.addEventListener('securitypolicyviolation',
                           e => found.push('csp: ' + e.violatedDirective + ' ' + e.blockedURI));
+function lines(el) {  // distinct line boxes of an element's text (its text nodes', not its badges' boxes)
+  const tops = new Set(), walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+    const r = document.createRange(); r.selectNodeContents(node);
+    Array.from(r.getClientRects()).filter(x => x.width > 0).forEach(x => tops.add(Math.round(x.top)));
+  }
+  return tops.size;
+}
+function column(table, i) { return Array.from(table.tBodies[0].rows).map(r => r.cells[i].textContent.trim()); }
+function sorts() {  // click the first numeric column head of a long sortable table: do its rows come out in order?
+  for (const table of document.querySelectorAll('table.sortable')) {
+    if (table.tBodies[0].rows.length < 4) continue;
+    const num = t => parseFloat(t.replace(/\u2212/g, '-').replace(/,/g, ''));
+    const cells = Array.from(table.tBodies[0].rows[0].cells);
+    const i = cells.findIndex((c, k) => c.classList.contains('num') && new Set(column(table, k)).size >= 3);
+    if (i < 0) continue;
+    table.tHead.rows[0].cells[i].click();
+    const up = column(table, i).filter(t => !isNaN(num(t))).map(num);
+    table.tHead.rows[0].cells[i].click();
+    const down = column(table, i).filter(t => !isNaN(num(t))).map(num);
+    const asc = up.every((v, k) => k === 0 || up[k - 1] <= v), desc = down.every((v, k) => k === 0 || down[k - 1] >= v);
+    return {table: table.closest('[id]').id, asc: asc, desc: desc, reversed: up.join() !== down.join()};
+  }
+  return null;
+}
 window.addEventListener('load', () => {
   const imgs = Array.from(document.images);
+  const details = Array.from(document.querySelectorAll('details'));
+  details.forEach(d => { d.open = true; });
+  const cells = Array.from(document.querySelectorAll('td')).filter(td => !/[\s+,]/.test(td.textContent.trim()));
   const out = {images: imgs.length, errors: found,
                undecoded: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt),
                sections: Array.from(document.querySelectorAll('main > section')).map(s => s.id),
-               overflow: document.documentElement.scrollWidth - window.innerWidth};
+               overflow: document.documentElement.scrollWidth - window.innerWidth,
+               details: details.length,
+               opened: details.filter(d => d.open && d.querySelector('table').offsetHeight > 0).length,
+               identifiers: cells.length,
+               broken: cells.filter(td => lines(td) > 1 || td.scrollWidth > td.clientWidth + 1)
+                            .map(td => td.textContent.trim()),
+               sorted: sorts()};
   const pre = document.createElement('pre');
   pre.id = 'probe';
   pre.textContent = JSON.stringify(out);
@@ -192,7 +229,15 @@ def test_report_in_headless_chromium(chromium: str, full_report: Path, tmp_path:
     assert result["images"] >= 8 and result["undecoded"] == [], result
     assert result["sections"] == list(SECTION_IDS)
     assert result["overflow"] <= 0, "the page is wider than a 1366-pixel window"
-    assert _probe(chromium, full_report, tmp_path, width=800)["overflow"] <= 0, "wider than an 800-pixel window"
+    # Identifiers (domains, labels, numbers) never wrap or spill out of their cell; every collapsed table opens;
+    # a click on a column head sorts its rows, a second click reverses them.
+    assert result["identifiers"] > 100 and result["broken"] == [], result["broken"]
+    assert result["details"] >= 3 and result["opened"] == result["details"], result
+    assert result["sorted"] is not None and result["sorted"]["asc"] and result["sorted"]["desc"], result["sorted"]
+    assert result["sorted"]["reversed"], result["sorted"]
+    narrow = _probe(chromium, full_report, tmp_path, width=800)
+    assert narrow["overflow"] <= 0, "wider than an 800-pixel window"
+    assert narrow["broken"] == [], narrow["broken"]
     # The page as a reader sees it, without the probe: Chromium logs no console message at all (the page has
     # no script, so any message would be the browser's: a refused load, a parse error).
     shot = tmp_path / "report.png"
@@ -202,3 +247,16 @@ def test_report_in_headless_chromium(chromium: str, full_report: Path, tmp_path:
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     if os.environ.get("ADAPTERMIX_REPORT_SCREENSHOT"):  # refresh the README's picture: set it to a file path
         shutil.copyfile(shot, os.environ["ADAPTERMIX_REPORT_SCREENSHOT"])
+    # And a long table, opened, as a reader who clicked its summary sees it: the page's head and that table alone.
+    page = full_report.read_text()
+    long = re.search(r'<details class="long" id="[^"]+">.*?</details>', page, re.S)
+    assert long, "no collapsed table in the full study"
+    opened = tmp_path / "long-table.html"
+    opened.write_text(page.split("<body>")[0] + "<body><main>" + long.group(0).replace("<details ", "<details open ", 1)
+                      + "</main></body></html>")
+    table_shot = tmp_path / "table.png"
+    _run_chromium(chromium, opened, tmp_path, "--window-size=1366,900", "--hide-scrollbars",
+                  f"--screenshot={table_shot}")
+    assert table_shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("ADAPTERMIX_REPORT_TABLE_SCREENSHOT"):
+        shutil.copyfile(table_shot, os.environ["ADAPTERMIX_REPORT_TABLE_SCREENSHOT"])

@@ -2,13 +2,21 @@
 
 Figures are embedded as `data:image/png;base64,...` URIs and the stylesheet is inline, so the file
 can be mailed or opened offline. A Content-Security-Policy meta tag forbids every network fetch and
-every script (`default-src 'none'`): a browser shows the page exactly as written or not at all.
-Every text that comes from the store (domain names, labels, notes) goes through `html.escape`.
+every script but one: the few lines that sort a table by a click, allowed by their sha256 alone
+(`script-src 'sha256-…'`), so an injected or edited script never runs. Every text that comes from the
+store (domain names, labels, notes) goes through `html.escape`.
+
+Layout rules a reader relies on (checked in headless Chromium by tests/test_report_html.py):
+identifiers never break inside a word (member sets break only after `+`, labels after `,`); numeric
+columns are right-aligned with fixed decimals; a wide table scrolls inside its own box; a table of
+more than `COLLAPSE_ROWS` rows opens collapsed under a one-line summary; a figure sits beside the
+table it was drawn from where the page is wide enough.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import re
 from collections.abc import Sequence
@@ -16,7 +24,26 @@ from collections.abc import Sequence
 from adaptermix.reporting.document import Figure, Section
 from adaptermix.reporting.sweep_tables import Table
 
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+#: Click a column head to sort its table (numbers as numbers, `–` last); again to reverse.
+SORT_SCRIPT = r"""
+document.querySelectorAll('table.sortable th').forEach(th => th.addEventListener('click', () => {
+  const body = th.closest('table').tBodies[0], col = th.cellIndex, up = th.dataset.dir !== 'asc';
+  th.closest('tr').querySelectorAll('th').forEach(h => delete h.dataset.dir);
+  th.dataset.dir = up ? 'asc' : 'desc';
+  const key = td => { const t = td.textContent.trim().replace(/\u2212/g, '-').replace(/,/g, '');
+    return /^[+-]?\d/.test(t) && !isNaN(parseFloat(t)) ? parseFloat(t) : (t === '\u2013' ? null : t); };
+  const rank = v => v === null ? 2 : typeof v === 'number' ? 0 : 1;
+  Array.from(body.rows).sort((a, b) => {
+    const x = key(a.cells[col]), y = key(b.cells[col]);
+    if (rank(x) !== rank(y) || x === null) return rank(x) - rank(y);
+    return (x < y ? -1 : x > y ? 1 : 0) * (up ? 1 : -1);
+  }).forEach(r => body.appendChild(r));
+}));
+"""
+_SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SORT_SCRIPT.encode()).digest()).decode()
+CSP = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src '{_SCRIPT_HASH}'"
+#: Tables longer than this open collapsed under a one-line summary.
+COLLAPSE_ROWS = 12
 
 _CSS = """
 :root { --fg: #1d2125; --muted: #5b6570; --line: #d9dee3; --bg-alt: #f5f7f9; --accent: #2459a6; }
@@ -36,13 +63,25 @@ a { color: var(--accent); }
 figure { margin: 1.2rem 0; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
 figcaption { color: var(--muted); font-size: 0.92rem; margin-top: 0.3rem; }
-.table-wrap { overflow-x: auto; margin: 0.8rem 0 1.2rem; }
+.table-wrap { overflow-x: auto; margin: 0.8rem 0 1.2rem; max-width: 100%; }
 table { border-collapse: collapse; font-size: 0.86rem; min-width: 40%; }
 caption { text-align: left; font-weight: 600; padding: 0.3rem 0; }
 th, td { border-bottom: 1px solid var(--line); padding: 0.25rem 0.6rem; vertical-align: top; }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: normal; word-break: keep-all; }
+td.id { min-width: 6rem; }
+td.prose { min-width: 16rem; }
 th { background: var(--bg-alt); text-align: left; white-space: nowrap; }
+table.sortable th { cursor: pointer; }
+table.sortable th::after { content: " ↕"; color: var(--muted); font-weight: 400; }
+table.sortable th[data-dir="asc"]::after { content: " ↑"; }
+table.sortable th[data-dir="desc"]::after { content: " ↓"; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+details.long { margin: 0.8rem 0 1.2rem; }
+details.long > summary { cursor: pointer; color: var(--accent); }
+details.long > summary .rows { color: var(--muted); }
+.pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1.2rem; align-items: start; }
+.pair > * { min-width: 0; }
+@media (max-width: 1000px) { .pair { grid-template-columns: minmax(0, 1fr); } }
 tbody tr:nth-child(even) { background: #fafbfc; }
 ul.notes { color: var(--muted); font-size: 0.85rem; margin: 0.3rem 0; }
 p.not-run { color: var(--muted); font-style: italic; }
@@ -91,27 +130,46 @@ def _paragraphs(text: str, cls: str = "") -> str:
     return "".join(f"<p{attr}>{_prose(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
 
 
-def _cell(table: Table, column: str, value: object) -> str:
+def _identifier(text: str) -> str:
+    """An escaped identifier that may break only after `+` (member sets) or `,` (labels), never inside a word."""
+    return _e(text).replace("+", "+<wbr>").replace(",", ",<wbr>")
+
+
+def _cell(table: Table, column: str, value: object, link: str | None = None) -> str:
     text = table.cell(column, value)
     if column == "verdict" or column.startswith("verdict: "):
         slug = re.sub(r"[^a-z]+", "-", text.lower()).strip("-")
-        return f'<td><span class="verdict v-{slug}">{_e(text)}</span></td>'
+        badge = f'<span class="verdict v-{slug}">{_e(text)}</span>'
+        return f'<td><a href="{_e(link)}">{badge}</a></td>' if link else f"<td>{badge}</td>"
     numeric = isinstance(value, int | float) and not isinstance(value, bool) or bool(_NUMERIC.match(text))
-    return f'<td class="num">{_e(text)}</td>' if numeric else f"<td>{_e(text)}</td>"
+    if numeric:
+        return f'<td class="num">{_e(text)}</td>'
+    if " " not in text:  # a domain, a member set, a mixer or condition label
+        return f'<td class="id">{_identifier(text)}</td>'
+    return f'<td class="prose">{_e(text)}</td>' if len(text) > 60 else f"<td>{_e(text)}</td>"
 
 
 def render_table(table: Table) -> str:
-    """One `Table` as an HTML table (caption = its title), its notes below."""
+    """One `Table` as a sortable HTML table (caption = its title), its notes below; a long one collapsed
+    under a one-line summary."""
     head = "".join(f'<th scope="col">{_e(c)}</th>' for c in table.columns)
     body = []
-    for row in table.rows:
-        body.append("<tr>" + "".join(_cell(table, c, v) for c, v in zip(table.columns, row, strict=True)) + "</tr>")
+    links: list[str | None] = [*table.row_links] or [None] * len(table.rows)
+    for row, link in zip(table.rows, links, strict=True):
+        body.append("<tr>" + "".join(_cell(table, c, v, link) for c, v in zip(table.columns, row, strict=True))
+                    + "</tr>")
     if not table.rows:
         body.append(f'<tr><td colspan="{len(table.columns)}">no rows</td></tr>')
     notes = "".join(f"<li>{_prose(n)}</li>" for n in table.notes)
-    return (f'<div class="table-wrap" id="table-{_e(table.name)}"><table><caption>{_e(table.title)}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-            + (f'<ul class="notes">{notes}</ul>' if notes else "") + "</div>")
+    sortable = ' class="sortable"' if len(table.rows) > 1 else ""
+    inner = (f"<table{sortable}><caption>{_e(table.title)}</caption>"
+             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+             + (f'<ul class="notes">{notes}</ul>' if notes else ""))
+    if len(table.rows) > COLLAPSE_ROWS:
+        return (f'<details class="long" id="table-{_e(table.name)}"><summary>{_e(table.title)} '
+                f'<span class="rows">({len(table.rows)} rows: click to open)</span></summary>'
+                f'<div class="table-wrap">{inner}</div></details>')
+    return f'<div class="table-wrap" id="table-{_e(table.name)}">{inner}</div>'
 
 
 def render_figure(figure: Figure) -> str:
@@ -130,11 +188,12 @@ def render_section(section: Section, level: int = 2) -> str:
     parts.append(_paragraphs(section.intro))
     shown: set[str] = set()
     for fig in section.figures:
-        parts.append(render_figure(fig))
         table = section.table(fig.table) if fig.table else None
-        if table is not None:
-            parts.append(render_table(table))
+        if table is not None:  # the figure beside the numbers it was drawn from
+            parts.append(f'<div class="pair">{render_figure(fig)}<div>{render_table(table)}</div></div>')
             shown.add(table.name)
+        else:
+            parts.append(render_figure(fig))
     parts += [render_table(t) for t in section.tables if t.name not in shown]
     if section.notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{_prose(n)}</li>" for n in section.notes) + "</ul>")
@@ -155,5 +214,5 @@ def render_document(title: str, subtitle: str, sections: Sequence[Section], foot
         f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n<body><main>"
         f'<h1>{_e(title)}</h1><p class="sub">{_e(subtitle)}</p>'
         f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{toc}</ol></nav>\n'
-        f"{body}\n<footer>{_e(footer)}</footer></main></body></html>\n"
+        f"{body}\n<footer>{_e(footer)}</footer></main><script>{SORT_SCRIPT}</script></body></html>\n"
     )

@@ -87,7 +87,9 @@ def summary_section(study: Study, findings: list[Finding]) -> Section:
     sec = Section("summary", "Summary", intro=(
         "Everything below is computed from the study store alone; the verdicts are formatted from the stored rows "
         "with the thresholds of docs/report.md."))
-    sec.tables += [_setup_table(study), _headline_table(study), findings_table(findings)]
+    verdicts = findings_table(findings)
+    verdicts.row_links = [f"#finding-{i + 1}" for i in range(len(findings))]  # the ids `findings_section` gives
+    sec.tables += [_setup_table(study), _headline_table(study), verdicts]
     return sec
 
 

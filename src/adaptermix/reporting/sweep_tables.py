@@ -84,6 +84,7 @@ class Table:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     formats: dict[str, str] = field(default_factory=dict)  # column → format spec for Markdown floats
+    row_links: list[str] = field(default_factory=list)  # HTML: each row's verdict links here (empty: no links)
 
     def to_csv(self) -> str:
         buf = io.StringIO()
