@@ -147,7 +147,7 @@ window.addEventListener('load', () => {
   const imgs = Array.from(document.images);
   const details = Array.from(document.querySelectorAll('details'));
   details.forEach(d => { d.open = true; });
-  const cells = Array.from(document.querySelectorAll('td')).filter(td => !/[\s+,]/.test(td.textContent.trim()));
+  const cells = Array.from(document.querySelectorAll('td')).filter(td => !/[\\s+,]/.test(td.textContent.trim()));
   const out = {images: imgs.length, errors: found,
                undecoded: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt),
                sections: Array.from(document.querySelectorAll('main > section')).map(s => s.id),
