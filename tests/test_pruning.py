@@ -162,3 +162,20 @@ def test_sparse_mix_errors() -> None:
         sparse_mix([ads[0], {"x": torch.ones(4)}], l=2, m=1, sparsity=0.8)
     with pytest.raises(ValueError):
         sparse_mix([], l=1, m=0, sparsity=0.8)
+
+
+@pytest.mark.parametrize("scope", ["global", "layer", "tensor"])
+@pytest.mark.parametrize("sparsity", [0.0, 0.29, 0.5, 0.9, 1.0])
+def test_the_prune_mixer_is_alg2_bit_for_bit(scope: str, sparsity: float) -> None:
+    """One pruning arithmetic: the sweep's `prune` mixer at k = 1 and `adaptermix prune` (Alg. 2) agree exactly,
+    ties included (rounded values make many equal magnitudes)."""
+    from adaptermix.mixing import mix
+
+    g = torch.Generator().manual_seed(3)
+    sd = {f"encoder.layer.{i}.adapter.{name}": (torch.randn(shape, generator=g) * 4).round() / 4
+          for i in range(2) for name, shape in (("down.weight", (6, 5)), ("down.bias", (6,)), ("up.weight", (5, 6)))}
+    ours = mix([sd], "prune", sparsity=sparsity, scope=scope)
+    alg2 = magnitude_prune(sd, sparsity, scope)
+    assert ours.keys() == alg2.keys()
+    for key in sd:
+        assert torch.equal(ours[key], alg2[key]), key

@@ -19,7 +19,7 @@ from torch import Tensor
 from adaptermix.layers import group_keys
 from adaptermix.mixing.average import check_compatible
 
-SCOPES = ("tensor", "layer", "global")
+SCOPES = ("global", "layer", "tensor")
 
 
 @dataclass(frozen=True)

@@ -196,8 +196,6 @@ def sparse_rows(rows: Tensor, weights: Sequence[float], layout: Layout, m: int =
     if m > len(names):
         raise ValueError(f"m={m} is out of range: the adapters have {len(names)} layer groups")
     if k > 1 and m > 0:
-        from adaptermix.pruning.magnitude import n_pruned
-
         parts = {g: gather(rows, r) for g, r in groups.items()}
         pos = {g: p > 0 for g, p in parts.items()}
         neg = {g: p < 0 for g, p in parts.items()}
@@ -216,18 +214,16 @@ def sparse_rows(rows: Tensor, weights: Sequence[float], layout: Layout, m: int =
             for gi in rank[:m]:
                 ranges = groups[names[gi]]
                 vals = gather(rows[i], ranges)
-                scatter(rows[i], ranges, ops.prune_smallest(vals, n_pruned(sparsity, vals.numel())))
+                scatter(rows[i], ranges, ops.prune_smallest(vals, ops.n_pruned(sparsity, vals.numel())))
     return average_rows(rows, weights, layout)
 
 
 def _prune(rows: Tensor, layout: Layout, sparsity: float, scope: str = "global", **_: Any) -> Tensor:
-    from adaptermix.pruning.magnitude import n_pruned
-
     out = rows.clone()
     for ranges in layout.groups(scope):
         for i in range(out.shape[0]):
             vals = gather(out[i], ranges)
-            scatter(out[i], ranges, ops.prune_smallest(vals, n_pruned(sparsity, vals.numel())))
+            scatter(out[i], ranges, ops.prune_smallest(vals, ops.n_pruned(sparsity, vals.numel())))
     return out
 
 

@@ -30,14 +30,25 @@ def check_density(density: float, what: str = "density") -> float:
     return d
 
 
-def n_kept(density: float, n: int) -> int:
-    """floor(density · n), reading `density` as written in decimal (PEFT's `int(density * n)`).
+def decimal_floor(fraction: float, n: int) -> int:
+    """floor(fraction · n), reading `fraction` as written in decimal: the one count of every pruning rule.
 
-    Binary floating point makes `0.29 * 100` 28.999…; the decimal reading gives the 29 a user means.
-    Alg. 2 (`adaptermix.pruning.magnitude_prune`) instead *zeroes* floor(s·n) entries and so keeps
-    ceil(d·n): the two differ by one entry per scope when d·n is not a whole number.
+    Binary floating point makes `0.29 * 100` 28.999…; the decimal reading (through the float's shortest
+    `repr`) gives the 29 a user means. TIES/magnitude *keep* floor(density · n) entries (PEFT's
+    `int(density * n)`, `n_kept`); Alg. 2 *zeroes* floor(sparsity · n) (`n_pruned`), and so keeps
+    ceil((1 − sparsity) · n): the two differ by one entry per scope when the product is not whole.
     """
-    return math.floor(Decimal(repr(float(density))) * n)
+    return math.floor(Decimal(repr(float(fraction))) * n)
+
+
+def n_kept(density: float, n: int) -> int:
+    """Entries TIES/magnitude keep of n: floor(density · n) (`decimal_floor`)."""
+    return decimal_floor(density, n)
+
+
+def n_pruned(sparsity: float, n: int) -> int:
+    """Entries Alg. 2 zeroes of n: floor(sparsity · n) (`decimal_floor`)."""
+    return decimal_floor(sparsity, n)
 
 
 def trim(rows: Tensor, density: float, groups: Sequence[Sequence[tuple[int, int]]]) -> Tensor:
@@ -66,13 +77,18 @@ def trim(rows: Tensor, density: float, groups: Sequence[Sequence[tuple[int, int]
     return out
 
 
+def smallest(values: Tensor, count: int) -> Tensor:
+    """Indices of the `count` smallest-|θ| entries of a 1-D tensor. A stable sort: among equal magnitudes
+    the earlier position goes first, so Alg. 2 prunes an exact, deterministic count."""
+    return torch.sort(values.abs(), stable=True).indices[:count]
+
+
 def prune_smallest(values: Tensor, sparsity_count: int) -> Tensor:
     """Zero the `sparsity_count` smallest-|θ| entries of a 1-D tensor (Alg. 2's exact count, stable ties)."""
     if sparsity_count <= 0:
         return values.clone()
-    drop = torch.sort(values.abs(), stable=True).indices[:sparsity_count]
     out = values.clone()
-    out[drop] = 0
+    out[smallest(values, sparsity_count)] = 0
     return out
 
 

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 
 import torch
 from torch import Tensor
 
 from adaptermix.layers import group_keys
+from adaptermix.mixing.layout import SCOPES
+from adaptermix.mixing.ops import n_pruned, smallest
 
-SCOPES = ("global", "layer", "tensor")
-
-
-def n_pruned(sparsity: float, n: int) -> int:
-    """floor(sparsity · n), with sparsity taken as written in decimal.
-
-    `0.29 * 100` is 28.999999999999996 in binary floating point; reading the float through its
-    shortest decimal form (`repr`) gives the 29 a user means.
-    """
-    return math.floor(Decimal(repr(float(sparsity))) * n)
+__all__ = ["SCOPES", "check_sparsity", "magnitude_prune", "n_pruned"]
 
 
 def check_sparsity(sparsity: float) -> float:
@@ -42,9 +33,8 @@ def _prune_together(tensors: Sequence[Tensor], sparsity: float) -> list[Tensor]:
         return [t.detach().clone() for t in tensors]
     dtype = torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
     magnitude = torch.cat([t.detach().reshape(-1).to(device="cpu", dtype=dtype).abs() for t in tensors])
-    # A stable ascending sort prunes exactly `count` entries; among equal magnitudes the one that
-    # comes first (key order, then position) goes first, so the result is deterministic.
-    drop = torch.sort(magnitude, stable=True).indices[:count]
+    # The exact count, ties by position (key order, then position): the same rule as the `prune` mixer.
+    drop = smallest(magnitude, count)
     keep = torch.ones(n, dtype=torch.bool)
     keep[drop] = False
     out, start = [], 0
