@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from adaptermix.analysis._signbits import count_conflicts, pack_signs
 from adaptermix.checkpoints import Checkpoint, check_mixable, read_checkpoint
 from adaptermix.errors import ConfigError
 from adaptermix.evaluation.conditions import CONDITIONS, ScoringContext, autocast
@@ -91,10 +92,6 @@ class MixResult:
     correct: np.ndarray | None = field(default=None, compare=False)
 
 
-def _sign_conflicts(a: Tensor, b: Tensor) -> Tensor:
-    return ((a > 0) & (b < 0)) | ((a < 0) & (b > 0))
-
-
 class SweepWorker:
     """One model, n stacked adapters, and the targets' tokenized splits."""
 
@@ -127,6 +124,7 @@ class SweepWorker:
         self.precision = resolve_precision(spec.precision)
         self._init: Tensor | None = None
         self._prepared: dict[int, Tensor] = {}
+        self._bits: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # every member's packed signs, per view
         self._targets: dict[int, EvalTarget] = {}
         self._head_of: int | None = None
         self._cache: dict[object, object] = {}
@@ -193,15 +191,23 @@ class SweepWorker:
             self._load(mixture)
 
     def _signs(self, target: int, members: Sequence[int], mixture: Tensor, mix: int) -> tuple[float, float]:
-        # In the view the mixer worked in: raw weights, or task vectors for reference="init".
-        if self.config.spec.mixers[mix].reference == "raw":
+        # In the view the mixer worked in: raw weights, or task vectors for reference="init". Members'
+        # signs are packed once per view (bit i of a row: entry i > 0, resp. < 0); a mixture's once,
+        # then each comparison is a popcount over P/64 words (at BERT-base sizes the element-wise
+        # comparisons took longer than the forward pass of a short split).
+        view = self.config.spec.mixers[mix].reference
+        if view == "raw":
             rows, mixed = self.stacked, mixture
         else:
             base = self.init_row()
             rows, mixed = self.stacked - base, mixture - base
+        if view not in self._bits:
+            self._bits[view] = pack_signs(rows)
+        pos, neg = self._bits[view]
+        counts = count_conflicts((pos, neg), pack_signs(mixed))
         p = rows.shape[1]
-        flip = float(_sign_conflicts(rows[target], mixed).sum()) / p
-        fsd = sum(float(_sign_conflicts(rows[i], mixed).sum()) for i in members) / (p * len(members))
+        flip = float(counts[target]) / p
+        fsd = sum(float(counts[i]) for i in members) / (p * len(members))
         return flip, fsd
 
     def run(self, chunk: Chunk) -> list[MixResult]:
