@@ -1,4 +1,5 @@
-"""Small synthetic attack resources: word vectors, a WordNet, and a tiny model that keys on one word."""
+"""Small synthetic attack resources: word vectors, a WordNet, a tiny model that keys on one word, and
+a tiny AdapterHub model with a random adapter."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from adaptermix.attacks.similarity import BagOfVectorsEncoder
 from adaptermix.attacks.textfooler import Resources
 from adaptermix.attacks.vectors import WordVectors
 from adaptermix.attacks.wordnet import WordNet
+from adaptermix.attacks.wrapper import ModelWrapper
+from adaptermix.evaluation.evaluator import Evaluator
+from adaptermix.methods.model import head_state
 
 # Unit-ish directions: good ~ great ~ fine ~ lovely; bad ~ awful ~ poor; movie ~ film; the ~ a.
 _BASE = {
@@ -70,3 +74,17 @@ class KeywordModel(nn.Module):
         hits = ((input_ids == self.keyword_id) & attention_mask.bool()).sum(1).float()
         logits = torch.stack([torch.zeros_like(hits), self.scale * hits - 2.0], dim=1)
         return SimpleNamespace(logits=logits)
+
+
+def adapter_wrapper(folder: Any, method: str = "pfeiffer", labels: tuple[str, ...] = ("neg", "pos")) -> ModelWrapper:
+    """An evaluator's resident model with a random (nonzero) adapter and a head, as a sweep worker holds it."""
+    ev = Evaluator(str(folder), method, 8, max_length=32)
+    model = ev.base.model
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if ".slot." in name:
+                p.normal_(0, 0.2)  # AdapterHub zero-inits the up-projection: make the adapter matter
+    model.add_classification_head("tmp", num_labels=len(labels))
+    ev.use_head("toy", head_state(model, "tmp"), labels)
+    return ModelWrapper.from_evaluator(ev)

@@ -9,31 +9,16 @@ import torch.nn.functional as F
 from adaptermix.attacks import Example, ModelWrapper, fgsm_attack, fgsm_grid
 from adaptermix.attacks.fgsm import check_epsilon, perturbation
 from adaptermix.errors import ConfigError
-from adaptermix.evaluation.evaluator import Evaluator
-from adaptermix.methods.model import head_state
+from attack_fixtures import adapter_wrapper
 from conftest import toy_rows
 
 LABELS = ("neg", "pos")
 EXAMPLES = [Example(r["text"], LABELS.index(r["label"])) for r in toy_rows(24, seed=3)]
 
 
-def _wrapper(folder, method: str = "pfeiffer") -> ModelWrapper:
-    """An evaluator's resident model with a random (nonzero) adapter and a head, as a sweep worker holds it."""
-    ev = Evaluator(str(folder), method, 8, max_length=32)
-    model = ev.base.model
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if ".slot." in name:
-                p.normal_(0, 0.2)  # AdapterHub zero-inits the up-projection: make the adapter matter
-    model.add_classification_head("tmp", num_labels=2)
-    ev.use_head("toy", head_state(model, "tmp"), LABELS)
-    return ModelWrapper.from_evaluator(ev)
-
-
 @pytest.fixture(scope="module", params=["bert", "roberta"])
 def wrapper(request, tiny_encoders) -> ModelWrapper:
-    return _wrapper(tiny_encoders[request.param])
+    return adapter_wrapper(tiny_encoders[request.param])
 
 
 def test_linf_is_epsilon_on_tokens_and_zero_on_padding(wrapper):

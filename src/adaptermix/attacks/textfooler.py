@@ -10,9 +10,17 @@
   sentence-encoder cosine, in a `window`-word window around the swap, between the *original* and
   the perturbed text >= `min_sim`.
 - Search: greedy word swap with deletion-based word importance ranking (TextAttack's
-  `GreedyWordSwapWIR(wir_method="delete")`): every candidate of a position is scored in one batch;
-  the one that lowers p(true) most is kept (among label-flipping ones, the most similar); stop when
-  the label flips or the query budget is spent.
+  `GreedyWordSwapWIR(wir_method="delete")`): the one candidate of a position that lowers p(true)
+  most is kept (among label-flipping ones, the most similar); stop when the label flips or the
+  query budget is spent.
+
+The search runs every example at once, in lockstep: one batched model call scores the clean texts
+of all examples, one their deletions, then each round one encoder call embeds the windows of every
+example's next position and one model call scores all their candidates; an example leaves as soon
+as it flips or runs out of positions or budget. Its records are those of the one-example loop in
+`textfooler_reference.py`: the model and the encoder batch texts of equal length only, unpadded,
+so a score does not depend on what shares its forward (beyond ~1e-7, see `wrapper.py`), and both
+take their decisions with the same functions, in `textfooler_parts.py`.
 
 Departures from the paper and from TextAttack are listed in docs/attacks.md.
 """
@@ -25,213 +33,121 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from adaptermix.attacks.results import AttackRecord, Example, check_examples, status_of
-from adaptermix.attacks.similarity import SentenceEncoder, cosine
-from adaptermix.attacks.tokens import Words, match_case
-from adaptermix.attacks.vectors import SWAPPABLE, WordVectors
-from adaptermix.attacks.wordnet import WordNet
+from adaptermix.attacks.results import AttackRecord, Example, check_examples
+from adaptermix.attacks.textfooler_parts import (
+    STOPWORDS,
+    Candidate,
+    Resources,
+    TextFoolerConfig,
+    best_swap,
+    embedding_swaps,
+    keep_similar,
+    make_record,
+    modifiable,
+    pos_compatible,
+    score_texts,
+    similarity_filter,
+    similarity_texts,
+    swap_candidates,
+)
+from adaptermix.attacks.tokens import Words
 from adaptermix.attacks.wrapper import ModelWrapper
 
-# TextFooler's stopword list, as in TextAttack's `textfooler_jin_2019` recipe.
-STOPWORDS = frozenset((
-    'a', 'about', 'above', 'across', 'after', 'afterwards', 'again', 'against', 'ain', 'all', 'almost', 'alone',
-    'along', 'already', 'also', 'although', 'am', 'among', 'amongst', 'an', 'and', 'another', 'any', 'anyhow',
-    'anyone', 'anything', 'anyway', 'anywhere', 'are', 'aren', "aren't", 'around', 'as', 'at', 'back', 'been',
-    'before', 'beforehand', 'behind', 'being', 'below', 'beside', 'besides', 'between', 'beyond', 'both', 'but',
-    'by', 'can', 'cannot', 'could', 'couldn', "couldn't", 'd', 'didn', "didn't", 'doesn', "doesn't", 'don',
-    "don't", 'down', 'due', 'during', 'either', 'else', 'elsewhere', 'empty', 'enough', 'even', 'ever',
-    'everyone', 'everything', 'everywhere', 'except', 'first', 'for', 'former', 'formerly', 'from', 'hadn',
-    "hadn't", 'hasn', "hasn't", 'haven', "haven't", 'he', 'hence', 'her', 'here', 'hereafter', 'hereby',
-    'herein', 'hereupon', 'hers', 'herself', 'him', 'himself', 'his', 'how', 'however', 'hundred', 'i', 'if',
-    'in', 'indeed', 'into', 'is', 'isn', "isn't", 'it', "it's", 'its', 'itself', 'just', 'latter', 'latterly',
-    'least', 'll', 'may', 'me', 'meanwhile', 'mightn', "mightn't", 'mine', 'more', 'moreover', 'most', 'mostly',
-    'must', 'mustn', "mustn't", 'my', 'myself', 'namely', 'needn', "needn't", 'neither', 'never',
-    'nevertheless', 'next', 'no', 'nobody', 'none', 'noone', 'nor', 'not', 'nothing', 'now', 'nowhere', 'o',
-    'of', 'off', 'on', 'once', 'one', 'only', 'onto', 'or', 'other', 'others', 'otherwise', 'our', 'ours',
-    'ourselves', 'out', 'over', 'per', 'please', 's', 'same', 'shan', "shan't", 'she', "she's", "should've",
-    'shouldn', "shouldn't", 'somehow', 'something', 'sometime', 'somewhere', 'such', 't', 'than', 'that',
-    "that'll", 'the', 'their', 'theirs', 'them', 'themselves', 'then', 'thence', 'there', 'thereafter',
-    'thereby', 'therefore', 'therein', 'thereupon', 'these', 'they', 'this', 'those', 'through', 'throughout',
-    'thru', 'thus', 'to', 'too', 'toward', 'towards', 'under', 'unless', 'until', 'up', 'upon', 'used', 've',
-    'was', 'wasn', "wasn't", 'we', 'were', 'weren', "weren't", 'what', 'whatever', 'when', 'whence', 'whenever',
-    'where', 'whereafter', 'whereas', 'whereby', 'wherein', 'whereupon', 'wherever', 'whether', 'which',
-    'while', 'whither', 'who', 'whoever', 'whole', 'whom', 'whose', 'why', 'with', 'within', 'without', 'won',
-    "won't", 'would', 'wouldn', "wouldn't", 'y', 'yet', 'you', "you'd", "you'll", "you're", "you've", 'your',
-    'yours', 'yourself', 'yourselves',
-))
+__all__ = [
+    "STOPWORDS", "Candidate", "Resources", "TextFoolerConfig", "embedding_swaps", "modifiable", "pos_compatible",
+    "similarity_filter", "textfooler_attack",
+]
 
 
-@dataclass(frozen=True)
-class TextFoolerConfig:
-    """TextFooler's settings; defaults follow Nguyen & Le 2024 (cos >= 0.8, similarity >= 0.84).
+@dataclass
+class _Search:
+    """One example's greedy search (Jin et al. 2020, Alg. 1), advanced one position per round."""
 
-    Attributes:
-        max_candidates: nearest neighbours per word (Jin et al.: 50).
-        min_cos: minimum word-vector cosine of a swap.
-        min_sim: minimum sentence-encoder cosine of the windows around a swap.
-        window: words in that window (TextAttack: 15).
-        query_budget: model queries allowed per example (None: unlimited).
-        allow_verb_noun_swap: treat nouns and verbs as one part of speech (TextAttack does).
-    """
+    example: Example
+    original: Words
+    budget: float
+    queries: int = 0
+    pred: int = -1
+    adv_pred: int = -1
+    probs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cur_p: float = 0.0
+    order: list[int] = field(default_factory=list)
+    step: int = 0
+    swaps: list[Candidate] = field(default_factory=list)
+    done: bool = False
+    current: Words = field(init=False)
 
-    max_candidates: int = 50
-    min_cos: float = 0.8
-    min_sim: float = 0.84
-    window: int = 15
-    query_budget: int | None = None
-    allow_verb_noun_swap: bool = True
-    stopwords: frozenset[str] = field(default=STOPWORDS, repr=False)
+    def __post_init__(self) -> None:
+        self.current = self.original
 
+    @property
+    def fixed(self) -> str | None:
+        """The first text of a pair (never attacked), None for a single text."""
+        return self.example.text if self.example.text_pair is not None else None
 
-@dataclass(frozen=True)
-class Resources:
-    """What TextFooler needs besides the model: word vectors, WordNet (POS) and a sentence encoder."""
+    @property
+    def room(self) -> float:
+        return self.budget - self.queries
 
-    vectors: WordVectors
-    wordnet: WordNet
-    encoder: SentenceEncoder
+    def begin(self, probs: np.ndarray, stopwords: frozenset[str]) -> None:
+        """Clean prediction in: skip a misclassified example; stop one whose ranking exceeds the budget."""
+        y = self.example.label
+        self.probs, self.pred = probs, int(probs.argmax())
+        self.adv_pred, self.cur_p = self.pred, float(probs[y])
+        self.order = modifiable(self.original, set(), stopwords)
+        self.done = self.pred != y or len(self.order) > self.room
 
+    def rank(self, deleted: np.ndarray) -> None:
+        """Word importance: drop of p(true) when the word is deleted (TextAttack's wir_method="delete")."""
+        y = self.example.label
+        importance = self.probs[y] - deleted[:, y]
+        self.order = [self.order[i] for i in np.argsort(-importance, kind="stable")]
 
-@dataclass(frozen=True)
-class Candidate:
-    """One proposed swap: word `index` of `words` replaced; `cos`/`sim` are its constraint scores."""
-
-    index: int
-    original: str
-    replacement: str
-    words: Words
-    cos: float
-    sim: float = float("nan")
-
-
-# --- pre-transformation constraints -----------------------------------------------------------
-
-def modifiable(words: Words, swapped: set[int], stopwords: frozenset[str]) -> list[int]:
-    """Indices that may change: not a stopword (RepeatModification + StopwordModification)."""
-    return [i for i, w in enumerate(words.words) if i not in swapped and w.lower() not in stopwords]
-
-
-# --- transformation ---------------------------------------------------------------------------
-
-def embedding_swaps(words: Words, index: int, vectors: WordVectors, k: int, min_cos: float) -> list[Candidate]:
-    """TextAttack's `WordSwapEmbedding`: the k nearest alphabetic neighbours of the word, case kept."""
-    original = words.words[index]
-    out = []
-    for word, c in vectors.neighbours(original.lower(), k, min_cos):
-        if word != original.lower() and SWAPPABLE.fullmatch(word):
-            repl = match_case(word, original)
-            out.append(Candidate(index, original, repl, words.replace(index, repl), c))
-    return out
-
-
-# --- constraints --------------------------------------------------------------------------------
-
-def pos_compatible(wordnet: WordNet, a: str, b: str, allow_verb_noun_swap: bool = True) -> bool:
-    """True when `a` and `b` share a WordNet part of speech (n and v as one when allowed).
-
-    A word WordNet does not know has no part of speech, so nothing is compatible with it: a
-    tagger would have tagged it, we cannot, and refusing is the conservative choice.
-    """
-    pa, pb = wordnet.pos_of(a), wordnet.pos_of(b)
-    if allow_verb_noun_swap:
-        pa = frozenset("n" if p == "v" else p for p in pa)
-        pb = frozenset("n" if p == "v" else p for p in pb)
-    return bool(pa & pb)
-
-
-def similarity_filter(
-    original: Words, cands: list[Candidate], encoder: SentenceEncoder, min_sim: float, window: int
-) -> list[Candidate]:
-    """Keep candidates whose window around the swap stays similar to the original text's window.
-
-    All windows of a position go to the encoder in one batch; the original's window is cached.
-    """
-    if not cands:
+    def next_candidates(self, res: Resources, cfg: TextFoolerConfig) -> list[Candidate]:
+        """Candidates of the next position that has any; [] (and done) once positions or budget run out."""
+        while self.step < len(self.order) and self.room > 0:
+            self.step += 1
+            cands = swap_candidates(self.current, self.order[self.step - 1], res, cfg)
+            if cands:
+                return cands
+        self.done = True
         return []
-    ref = [original.window(c.index, window) for c in cands]
-    new = [c.words.window(c.index, window) for c in cands]
-    emb = encoder.encode(ref + new)
-    sims = cosine(emb[: len(cands)], emb[len(cands) :])
-    return [Candidate(c.index, c.original, c.replacement, c.words, c.cos, float(s))
-            for c, s in zip(cands, sims, strict=True) if s >= min_sim]
+
+    def take(self, cands: list[Candidate], p: np.ndarray) -> None:
+        """Keep the best scored candidate of the position, if any helps; done when the label flips."""
+        y = self.example.label
+        best = best_swap(p, cands, y, self.cur_p)
+        if best is None:
+            return  # no candidate helps: leave this word as it is
+        self.current, self.cur_p, self.adv_pred = cands[best].words, float(p[best, y]), int(p[best].argmax())
+        self.swaps.append(cands[best])
+        self.done = self.adv_pred != y
+
+    def record(self) -> AttackRecord:
+        return make_record(self.example, self.original, self.current, self.pred, self.adv_pred, self.swaps,
+                           self.queries)
 
 
-# --- search -------------------------------------------------------------------------------------
-
-def _score(wrapper: ModelWrapper, texts: list[str], fixed: str | None, pair: bool) -> np.ndarray:
-    """Model probabilities for attacked texts (the second text of a pair, the first one fixed)."""
-    if pair:
-        return wrapper([fixed or ""] * len(texts), texts)
-    return wrapper(texts)
-
-
-def attack_one(wrapper: ModelWrapper, example: Example, res: Resources, cfg: TextFoolerConfig) -> AttackRecord:
-    """Greedy word swap with deletion importance (Jin et al. 2020, Alg. 1) on one example."""
-    pair = example.text_pair is not None
-    target = (example.text_pair or "") if pair else example.text
-    fixed = example.text if pair else None
-    start_q = wrapper.queries
-    original = Words.from_text(target)
-    probs = _score(wrapper, [target], fixed, pair)[0]
-    pred = int(probs.argmax())
-    y = example.label
-
-    def record(current: Words, adv_pred: int, swaps: list[Candidate]) -> AttackRecord:
-        return AttackRecord(
-            text=example.text, text_pair=example.text_pair, perturbed_text=current.text, label=y, prediction=pred,
-            perturbed_prediction=adv_pred, swaps=[[c.original, c.replacement] for c in swaps],
-            queries=wrapper.queries - start_q, words=len(original), perturbed_words=len(swaps),
-            status=status_of(y, pred, adv_pred),
-            swap_details=[{"index": c.index, "cos": round(c.cos, 6), "similarity": round(c.sim, 6)} for c in swaps])
-
-    if pred != y:
-        return record(original, pred, [])
-    budget = math.inf if cfg.query_budget is None else cfg.query_budget
-
-    def room() -> float:
-        return budget - (wrapper.queries - start_q)
-
-    # Word importance: drop of p(true) when the word is deleted (TextAttack's wir_method="delete").
-    order = modifiable(original, set(), cfg.stopwords)
-    if order and room() >= len(order):
-        deleted = _score(wrapper, [original.delete(i) for i in order], fixed, pair)
-        importance = probs[y] - deleted[:, y]
-        order = [order[i] for i in np.argsort(-importance, kind="stable")]
-    elif order:
-        return record(original, pred, [])  # not even the ranking fits the budget
-    current, cur_p, swaps = original, float(probs[y]), []
-    adv_pred = pred
-    for index in order:
-        if room() <= 0:
-            break
-        cands = embedding_swaps(current, index, res.vectors, cfg.max_candidates, cfg.min_cos)
-        cands = [c for c in cands
-                 if c.cos >= cfg.min_cos and pos_compatible(res.wordnet, c.original, c.replacement,
-                                                            cfg.allow_verb_noun_swap)]
-        cands = similarity_filter(original, cands, res.encoder, cfg.min_sim, cfg.window)
-        cands = cands[: int(min(len(cands), room()))]
-        if not cands:
+def _score_all(wrapper: ModelWrapper, jobs: Sequence[tuple[_Search, list[str]]]) -> list[np.ndarray]:
+    """Every job's texts in one batched model call (pairs and single texts apart); each search pays its queries."""
+    out: dict[int, np.ndarray] = {}
+    for pair in (False, True):
+        mine = [(j, s, texts) for j, (s, texts) in enumerate(jobs) if (s.fixed is not None) == pair and texts]
+        flat = [t for _, _, texts in mine for t in texts]
+        if not flat:
             continue
-        p = _score(wrapper, [c.words.text for c in cands], fixed, pair)  # every candidate of this position at once
-        preds = p.argmax(1)
-        flipped = np.flatnonzero(preds != y)
-        if len(flipped):
-            best = int(max(flipped, key=lambda i: (cands[i].sim, -i)))  # most similar among successes
-        else:
-            best = int(np.argmin(p[:, y]))
-            if p[best, y] >= cur_p:
-                continue  # no candidate helps: leave this word as it is
-        current, cur_p, adv_pred = cands[best].words, float(p[best, y]), int(preds[best])
-        swaps.append(cands[best])
-        if adv_pred != y:
-            break
-    return record(current, adv_pred, swaps)
+        fixed = [s.fixed or "" for _, s, texts in mine for _ in texts] if pair else None
+        p, start = score_texts(wrapper, flat, fixed), 0
+        for j, s, texts in mine:
+            out[j], start = p[start : start + len(texts)], start + len(texts)
+            s.queries += len(texts)
+    return [out.get(j, np.zeros((0, 0))) for j in range(len(jobs))]
 
 
 def textfooler_attack(
     wrapper: ModelWrapper, examples: Sequence[Example], resources: Resources, config: TextFoolerConfig | None = None
 ) -> list[AttackRecord]:
-    """TextFooler on every example (pairs: only the second text is attacked).
+    """TextFooler on every example (pairs: only the second text is attacked), all examples batched together.
 
     Args:
         wrapper: the model (adapter and head already loaded).
@@ -240,8 +156,36 @@ def textfooler_attack(
         config: the attack's settings.
 
     Returns:
-        One record per example, in order. Deterministic: the same inputs give the same records.
+        One record per example, in order: the records of `textfooler_reference` (one example at a
+        time), query counts included. Deterministic: the same inputs give the same records.
     """
     check_examples(examples)
     cfg = config or TextFoolerConfig()
-    return [attack_one(wrapper, e, resources, cfg) for e in examples]
+    budget = math.inf if cfg.query_budget is None else cfg.query_budget
+    searches = [_Search(e, Words.from_text(e.text_pair if e.text_pair is not None else e.text), budget)
+                for e in examples]
+    clean = _score_all(wrapper, [(s, [s.original.text]) for s in searches])
+    for s, p in zip(searches, clean, strict=True):
+        s.begin(p[0], cfg.stopwords)
+    ranked = [s for s in searches if not s.done and s.order]
+    deleted = _score_all(wrapper, [(s, [s.original.delete(i) for i in s.order]) for s in ranked])
+    for s, p in zip(ranked, deleted, strict=True):
+        s.rank(p)
+    while True:
+        # A round: every live search's next position, its windows in one encoder call, its
+        # surviving candidates in one model call.
+        proposals = [(s, c) for s in searches if not s.done for c in (s.next_candidates(resources, cfg),) if c]
+        if not proposals:
+            break
+        windows = [similarity_texts(s.original, c, cfg.window) for s, c in proposals]
+        emb = resources.encoder.encode([t for w in windows for t in w])
+        kept, start = [], 0
+        for (s, cands), w in zip(proposals, windows, strict=True):
+            similar = keep_similar(cands, emb[start : start + len(w)], cfg.min_sim)
+            start += len(w)
+            if similar:
+                kept.append((s, similar[: int(min(len(similar), s.room))]))
+        scored = _score_all(wrapper, [(s, [c.words.text for c in cands]) for s, cands in kept])
+        for (s, cands), p in zip(kept, scored, strict=True):
+            s.take(cands, p)
+    return [s.record() for s in searches]
