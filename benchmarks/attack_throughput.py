@@ -36,6 +36,7 @@ from adaptermix.attacks.vectors import WordVectors, counterfitted_glove  # noqa:
 from adaptermix.data import get_domain  # noqa: E402
 from adaptermix.evaluation.evaluator import Evaluator  # noqa: E402
 from adaptermix.methods.model import head_state  # noqa: E402
+from adaptermix.methods.precision import autocast  # noqa: E402
 
 ADAPTER_SIZE = 64
 
@@ -114,10 +115,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=30, help="TextFooler examples")
     parser.add_argument("--fgsm-n", type=int, default=200, help="FGSM examples")
     parser.add_argument("--slice", type=int, default=10, help="examples per slice (ours batches a slice at once)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="both sides run in it (bf16: autocast, as a sweep's --precision bf16)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args()
     data = get_domain(args.domain).load(args.cache_dir)
-    ev = Evaluator("minilm", "pfeiffer", ADAPTER_SIZE, max_length=128, cache_dir=args.cache_dir)
+    ev = Evaluator("minilm", "pfeiffer", ADAPTER_SIZE, max_length=128, cache_dir=args.cache_dir, threads=args.threads)
     model = ev.base.model
     torch.manual_seed(0)
     with torch.no_grad():
@@ -131,9 +135,9 @@ def main() -> None:
     wordnet = load_wordnet(args.cache_dir)
     spec = AttackSpec(attack="textfooler")
     enc_config = MiniLMEncoder().model.config
-    peak = matmul_peak(torch.float32)
-    threads = torch.get_num_threads()
-    print(f"{processor()}, {threads} threads; fp32 matmul peak {peak / 1e9:.1f} GFLOP/s")
+    peak = matmul_peak(torch.bfloat16 if args.precision == "bf16" else torch.float32)
+    print(f"{processor()}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}; "
+          f"{args.precision} matmul peak {peak / 1e9:.1f} GFLOP/s")
     # The machine may be shared: run the two attacks slice by slice, alternating which goes first,
     # so that a change of load lands on both sides of the ratio.
     slices = [examples[i : i + args.slice] for i in range(0, len(examples), args.slice)]
@@ -148,7 +152,8 @@ def main() -> None:
             res = fresh_resources(fitted, wordnet)
             wrapper = ModelWrapper.from_evaluator(ev, batch_size=batch)
             start = time.perf_counter()
-            records = attack(wrapper, res, part)
+            with autocast(args.precision):
+                records = attack(wrapper, res, part)
             totals[label].add(records, wrapper, res.encoder, time.perf_counter() - start)
     for label, t in totals.items():
         flops = (forward_flops(t.tokens, t.tokens_sq, model.config, ADAPTER_SIZE)
@@ -166,11 +171,12 @@ def main() -> None:
     for batch in (32, 1):
         wrapper = ModelWrapper.from_evaluator(ev, batch_size=batch)
         start = time.perf_counter()
-        fgsm = fgsm_attack(wrapper, fgsm_examples, batch_size=batch)
+        with autocast(args.precision):
+            fgsm = fgsm_attack(wrapper, fgsm_examples, batch_size=batch)
         rates[batch] = len(fgsm) / (time.perf_counter() - start)
         print(f"FGSM batch {batch:>3}: {rates[batch]:7.1f} examples/s ({len(fgsm)} examples, "
               f"{wrapper.forwards} passes)")
-    print(f"FGSM ratio {rates[32] / rates[1]:.2f}x")
+    print(f"FGSM ratio {rates[32] / rates[1]:.2f}x; load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
