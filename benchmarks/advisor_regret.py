@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +97,21 @@ def gather_signals(adapters: Path, domains: list[str], budget: float, test_examp
     return signals, {WEIGHTS: 0, TEXT: text_tokens, VALIDATION: got["tokens"], "none": 0}
 
 
+def save_signals(path: Path, signals: Signals, tokens: dict[str, int], budget: float) -> None:
+    """Signals and their token costs as JSON (arrays as lists), so a re-run scores without forward passes."""
+    doc = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(signals).items()}
+    path.write_text(json.dumps({"signals": doc, "tokens": tokens, "budget": budget}))
+
+
+def load_signals(path: Path) -> tuple[Signals, dict[str, int], float]:
+    doc = json.loads(path.read_text())
+    arrays = {"fsd", "cosine", "text", "single", "pair", "full"}
+    fields: dict[str, Any] = {k: (np.asarray(v, dtype=float) if k in arrays and v is not None else v)
+              for k, v in doc["signals"].items()}
+    fields["domains"] = tuple(fields["domains"])
+    return Signals(**fields), doc["tokens"], float(doc["budget"])
+
+
 def _f(x: float | None, digits: int = 2) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
@@ -136,14 +152,32 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=None, help="default: the store's eval max_length")
     ap.add_argument("--floor-splits", type=int, default=20)
     ap.add_argument("--json-out", type=Path, default=None)
+    ap.add_argument("--signals", type=Path, default=None,
+                    help="JSON file of gathered signals: read if it exists, else written after gathering")
+    ap.add_argument("--gather-only", action="store_true",
+                    help="gather the signals into --signals and stop (the store need not be complete yet)")
     args = ap.parse_args()
     start = time.time()
-    domains, truth, correct, exhaustive, n_test = load_truth(args.store, args.mixer)
     with Store.read(args.store) as store:
         max_length = args.max_length or int(store.meta.eval_config.get("max_length", 64))
+        domains = list(store.meta.domains)
+        n_test = int(store.meta.eval_config.get("max_examples") or 0)
+    if not args.gather_only:
+        domains, truth, correct, exhaustive, n_test = load_truth(args.store, args.mixer)
     adapters = args.adapters or args.store.parent / "adapters"
-    signals, tokens = gather_signals(adapters, domains, args.budget, n_test, max_length, args.mixer)
+    if args.signals is not None and args.signals.exists():
+        signals, tokens, args.budget = load_signals(args.signals)
+        if signals.domains != tuple(domains):
+            raise SystemExit(f"{args.signals} holds signals of {signals.domains}, the store {domains}")
+        signals = replace(signals, test_examples=n_test)
+    else:
+        signals, tokens = gather_signals(adapters, domains, args.budget, n_test, max_length, args.mixer)
+        if args.signals is not None:
+            save_signals(args.signals, signals, tokens, args.budget)
     gathered = time.time() - start
+    if args.gather_only:
+        print(f"signals gathered in {gathered:.0f} s into {args.signals}")
+        return
     reports = evaluate_strategies(truth, signals, STRATEGIES.names(), tokens, exhaustive)
     n = len(domains)
     floor = half_split_floor(correct, n, splits=args.floor_splits) if len(correct) == len(truth[~np.isnan(truth)]) \

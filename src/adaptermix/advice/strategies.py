@@ -111,24 +111,29 @@ def alg1_min_fsd(signals: Signals) -> Scores:
     `adaptermix.analysis.greedy_selection`), so the best set of size l is exactly Alg. 1's pick
     (`tests/test_advice_core.py` checks it against `greedy_selection`).
     """
-    _require(signals, WEIGHTS, "alg1_min_fsd")
-    return Scores(_tabulate(signals.n, lambda t, members: -_alg1_sum(signals, t, members)))
+    means = _alg1_means(signals)
+    return Scores(_tabulate(signals.n, lambda t, members: -math.fsum(means[t, j] for j in members if j != t)))
 
 
 @register("max_fsd", WEIGHTS, "the paper's contrast: the partners with the largest mean FSD (Fig. 7)")
 def max_fsd(signals: Signals) -> Scores:
     """The negation of `alg1_min_fsd`: Alg. 1 with `maximize=True`."""
-    _require(signals, WEIGHTS, "max_fsd")
-    return Scores(_tabulate(signals.n, lambda t, members: _alg1_sum(signals, t, members)))
+    means = _alg1_means(signals)
+    return Scores(_tabulate(signals.n, lambda t, members: math.fsum(means[t, j] for j in members if j != t)))
 
 
-def _alg1_sum(signals: Signals, t: int, members: tuple[int, ...]) -> float:
+def _alg1_means(signals: Signals) -> np.ndarray:
+    """means[t, j] = avg_S(j) of Alg. 1 on the FSD matrix without t (row mean, zero diagonal included)."""
+    _require(signals, WEIGHTS, "alg1_min_fsd")
     S = signals.fsd
     assert S is not None  # noqa: S101 - checked by _require
-    others = [j for j in range(signals.n) if j != t]
-    sub = S[np.ix_(others, others)]
-    means = {j: math.fsum(row) / len(others) for j, row in zip(others, sub, strict=True)}
-    return math.fsum(means[j] for j in members if j != t)
+    n = signals.n
+    means = np.zeros((n, n))
+    for t in range(n):
+        others = [j for j in range(n) if j != t]
+        for j in others:
+            means[t, j] = math.fsum(S[j, others]) / len(others)
+    return means
 
 
 @register("fsd_nearest", WEIGHTS, "the partners with the smallest FSD to the target itself")
