@@ -27,9 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from adaptermix.evaluation.engine import Chunk, MixResult, WorkerConfig
 
 PORT = 6379
 BIN = Path(sys.executable).parent
@@ -240,5 +244,86 @@ def _gated_main() -> None:
     main(sys.argv[1:])
 
 
+# `python tests/ray_cluster.py measure ADAPTERS`: what the Ray backend costs per evaluation (docs/ray.md). The
+# same chunks, one worker of one thread each: in this process, then on a one-node loopback cluster (one
+# actor of one CPU). Counted from the first result to the last, so start-up (the actor's process and model)
+# is reported apart. Other work on the machine moves every timing, so the overhead is the driver's wall time
+# less the compute time the worker itself measured (`MixResult.seconds`), both from the same run; rounds
+# alternate the two backends and the median is printed. Then the same with a worker that computes nothing
+# (canned results of the same size): Ray's own round trip per chunk.
+class _Canned:
+    """A worker that returns results of a real chunk's size without computing them."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.examples = config.spec.max_examples or 100
+
+    def run(self, chunk: Chunk) -> list[MixResult]:
+        import numpy as np
+
+        from adaptermix.evaluation.engine import MixResult
+
+        return [MixResult(chunk.target, s, 0.5, 0.5, self.examples, 0, 0, 0.0, 0.0,
+                          correct=np.ones(self.examples, dtype=bool)) for s in chunk.subsets]
+
+
+def _timed(results: Iterator[list[MixResult]]) -> tuple[float, float, float]:
+    """(seconds to the first result, wall seconds per evaluation after it, worker seconds per evaluation)."""
+    start, first, first_n, count, work = time.perf_counter(), 0.0, 0, 0, 0.0
+    for out in results:
+        count += len(out)
+        if first_n:
+            work += sum(r.seconds for r in out)
+        else:
+            first, first_n = time.perf_counter(), count
+    steady = count - first_n
+    return first - start, (time.perf_counter() - first) / steady, work / steady
+
+
+def _measure(args: list[str]) -> None:
+    import argparse
+    from statistics import median
+
+    from adaptermix.evaluation.engine import Chunk, SweepWorker, WorkerConfig
+    from adaptermix.evaluation.ray_backend import run_chunks
+    from adaptermix.evaluation.spec import EvalSpec
+    from adaptermix.pipeline.sweep import discover, subsets_of
+
+    parser = argparse.ArgumentParser(prog="ray_cluster.py measure")
+    parser.add_argument("adapters", type=Path)
+    parser.add_argument("--chunk-sizes", default="1,16")
+    parser.add_argument("--max-examples", type=int, default=100)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    opts = parser.parse_args(args)
+    if "RAY_ADDRESS" not in os.environ:  # start the cluster, then run this again inside its namespace
+        with RayCluster(cpus=(1,)) as cluster:
+            sys.exit(cluster.popen([sys.executable, __file__, "measure", *args]).wait())
+    paths = discover([opts.adapters])
+    n = len(paths)
+    config = WorkerConfig(paths=tuple(map(str, paths)), threads=1,
+                          spec=EvalSpec(max_examples=opts.max_examples, max_length=opts.max_length, precision="fp32"),
+                          cache_dir=None if opts.cache_dir is None else str(opts.cache_dir))
+    sets = {t: [s for k in range(1, n + 1) for s in subsets_of(t, n, k)] for t in range(n)}
+    local = SweepWorker(config)
+    print(f"{n * 2 ** (n - 1)} evaluations of {n} adapters, {opts.max_examples} examples each, 1 thread; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
+    for size in map(int, opts.chunk_sizes.split(",")):
+        chunks = [Chunk(t, tuple(mine[i:i + size])) for t, mine in sets.items() for i in range(0, len(mine), size)]
+        runs: dict[str, list[tuple[float, float, float]]] = {"in-process": [], "ray": [], "ray, no compute": []}
+        for _ in range(opts.rounds):
+            runs["in-process"].append(_timed(local.run(c) for c in chunks))
+            runs["ray"].append(_timed(run_chunks(SweepWorker, config, chunks, workers=1)))
+            runs["ray, no compute"].append(_timed(run_chunks(_Canned, config, chunks * 8, workers=1)))
+        for name, got in runs.items():
+            wall, work = median(r[1] for r in got), median(r[1] - r[2] for r in got)
+            print(f"chunk size {size:>2}, {name:<15}: {1000 * wall:7.2f} ms per evaluation, of which not "
+                  f"computing {1000 * work:+6.2f} ms; first result after {median(r[0] for r in got):5.1f} s",
+                  flush=True)
+
+
 if __name__ == "__main__":
-    _gated_main()
+    if sys.argv[1:2] == ["measure"]:
+        _measure(sys.argv[2:])
+    else:
+        _gated_main()

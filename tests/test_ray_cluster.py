@@ -17,16 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from adaptermix.evaluation.ray_backend import RayClusterError, connect, place
 from adaptermix.pipeline.sweep import SweepConfig, run_sweep
 from adaptermix.store import Store
 from conftest import train_toy_adapters
-from ray_cluster import ClusterUnavailable, RayCluster, check_namespaces
-
-pytest.importorskip("ray")
-try:
-    check_namespaces()
-except ClusterUnavailable as exc:
-    pytest.skip(f"Ray cannot start a loopback-only cluster here: {exc}", allow_module_level=True)
+from ray_cluster import ClusterUnavailable, RayCluster
 
 DOMAINS = ("d0", "d1", "d2")
 TOTAL = len(DOMAINS) * 2 ** (len(DOMAINS) - 1)  # 12 mixtures, one per chunk
@@ -53,8 +48,13 @@ def reference(adapters, cache_dir, tmp_path_factory) -> dict[str, tuple[float, f
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    with RayCluster(cpus=(1, 1)) as running:
+def cluster():
+    pytest.importorskip("ray")
+    try:
+        running = RayCluster(cpus=(1, 1))
+    except ClusterUnavailable as exc:  # only where Ray cannot start; a cluster that starts and fails, fails
+        pytest.skip(f"Ray cannot start a loopback-only cluster here: {exc}")
+    with running:
         yield running
 
 
@@ -206,3 +206,37 @@ def test_a_driver_that_cannot_join_says_so_in_one_line(cluster, adapters, cache_
         assert CANNOT_JOIN[case] in lines[0], f"{case}: {lines[0]}"
     # Ray alone retries a refused token for 20 s and an unreachable address for minutes.
     assert time.monotonic() - started < 90
+
+
+# Without a cluster: how many workers fit, and an address where nothing listens.
+@pytest.mark.parametrize(("workers", "free", "want"), [
+    (2, [{"CPU": 1}, {"CPU": 1}], (2, 1.0)),
+    (3, [{"CPU": 1}, {"CPU": 1}], (2, 1.0)),  # the third has no room: it is not started
+    (1, [{"CPU": 1}, {"CPU": 1}], (1, 1.0)),  # not one worker of 2 CPUs: a worker cannot span nodes
+    (2, [{"CPU": 16}], (2, 8.0)),
+    (2, [{"CPU": 0}, {"CPU": 0}], (1, 1.0)),  # busy now: one worker waits for room, no chunk waits on it
+])
+def test_place_starts_only_the_workers_the_nodes_hold(workers, free, want):
+    placement = place(workers, free, [{"CPU": 1}, {"CPU": 1}] if len(free) == 2 else free)
+    assert (placement.count, placement.cpus) == want
+
+
+def test_place_refuses_a_worker_no_node_can_hold():
+    with pytest.raises(RayClusterError, match="no node of the Ray cluster has 2 CPU and 1 GPU"):
+        place(2, [{"CPU": 4}], [{"CPU": 4}], gpus=1.0)
+
+
+def test_an_address_where_nothing_listens_fails_at_once(monkeypatch):
+    ray = pytest.importorskip("ray")
+    import socket
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # not token mode: that would change this process's environment
+
+    with socket.socket() as s:  # a loopback port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert not ray.is_initialized()
+    started = time.monotonic()
+    with pytest.raises(RayClusterError, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"):
+        connect(f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 10 and not ray.is_initialized()

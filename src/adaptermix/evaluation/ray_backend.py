@@ -11,27 +11,24 @@ What Ray does not do for us here, and why this module does it:
   killed, preempted or lost) goes back to the queue for another actor, the dead actor is dropped, and a
   replacement is started when the cluster has room. The driver writes a chunk's rows only when its
   result arrives, once, so a lost chunk is never half written and a redone one never written twice.
-- **Joining a cluster.** Ray retries a refused token for 20 s and an unreachable address for many
-  minutes, logging each retry to stderr. The driver checks the address and the token first and turns
-  either failure into one line (`RayClusterError`, exit 2).
+- **Joining a cluster** (`ray_connect`): an unreachable address or a refused token is one line, in seconds.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import sys
-import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from adaptermix.errors import AdapterMixError
 from adaptermix.evaluation.engine import Chunk, MixResult, WorkerConfig
+from adaptermix.evaluation.ray_connect import RayClusterError, connect, note
+
+__all__ = ["Placement", "RayClusterError", "connect", "fits", "place", "run_chunks"]
 
 #: Chunks in flight per actor: one computing and one queued, so an actor never idles waiting for the driver.
 SLOTS = 2
@@ -45,147 +42,17 @@ START_WAIT_S = 30.0
 NO_WORKER_S = 300.0
 
 
-class RayClusterError(AdapterMixError):
-    """The Ray cluster cannot be reached, refused the token, cannot hold a worker, or lost every worker."""
-
-
-def note(message: str) -> None:
-    """One line about the cluster on stderr (stdout keeps the sweep's summary)."""
-    print(f"adaptermix: ray: {message}", file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Joining the cluster
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[Path]:
-    """Send file descriptor 2 to a temporary file: Ray's C++ core logs every connection retry there."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.NamedTemporaryFile(prefix="adaptermix-ray-", suffix=".log") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield Path(log.name)
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def _token_source() -> str | None:
-    """Where Ray would read this driver's token from, in Ray's order, or None."""
-    if os.environ.get("RAY_AUTH_TOKEN"):
-        return "RAY_AUTH_TOKEN"
-    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
-    if path:
-        return f"RAY_AUTH_TOKEN_PATH={path}"
-    default = Path.home() / ".ray" / "auth_token"
-    return str(default) if default.is_file() else None
-
-
-def _auth_error(address: str) -> RayClusterError:
-    source = _token_source()
-    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token" and source:
-        return RayClusterError(f"the Ray cluster at {address} refused this driver's token (from {source}): use "
-                               "the head's token (`ray get-auth-token` on the head prints it); see docs/ray.md")
-    return RayClusterError(f"the Ray cluster at {address} needs token authentication: export RAY_AUTH_TOKEN "
-                           "(or RAY_AUTH_TOKEN_PATH, a file) with the head's token, which `ray get-auth-token` on "
-                           "the head prints; see docs/ray.md")
-
-
-def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    """A TCP connection to the head's port, so an unreachable address fails in seconds, not minutes."""
-    hostport = address.split("://", 1)[-1].split("/", 1)[0]
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise RayClusterError(f"RAY_ADDRESS={address!r} is not HOST:PORT (or ray://HOST:PORT)")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise RayClusterError(f"cannot reach the Ray cluster at {address} ({reason}): is `ray start --head` "
-                              "running there, and does RAY_ADDRESS name its address and port?") from exc
-
-
-def _check_token(address: str) -> None:
-    """One request to the cluster's GCS with this driver's credentials (Ray itself retries a refusal for 20 s)."""
-    import ray
-
-    # Ray's internal client (no public one asks a single question); without it ray.init reports the failure.
-    gcs_client = getattr(ray._raylet, "GcsClient", None)
-    if gcs_client is None:
-        return
-    auth_error = getattr(ray.exceptions, "AuthenticationError", None)
-    try:
-        gcs_client(address=address)
-    except Exception as exc:
-        if auth_error is not None and isinstance(exc, auth_error):
-            raise _auth_error(address) from exc
-        # Anything else is left to ray.init, which reports it with Ray's own words.
-
-
-def _use_token_if_available() -> None:
-    """Turn token mode on when a token is there and RAY_AUTH_MODE is unset, as `ray start` does.
-
-    `ray.init(address=...)` does not (only `address="auto"` does), so a driver that has the head's token
-    would otherwise connect without it and be refused after 20 s. A cluster without authentication
-    accepts a driver in token mode, so this costs nothing there.
-    """
-    if os.environ.get("RAY_AUTH_MODE") is not None or _token_source() is None:
-        return
-    try:
-        from ray._private.authentication.authentication_token_setup import (
-            maybe_enable_token_auth_if_token_available,
-        )
-    except ImportError:  # a Ray before token authentication
-        return
-    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
-
-
-def connect(address: str | None) -> None:
-    """Join the cluster at `address` (RAY_ADDRESS), or start a local Ray when it is empty.
-
-    Raises:
-        RayClusterError: the cluster cannot be reached or refused this driver's token.
-    """
-    import ray
-
-    if ray.is_initialized():
-        return
-    if not address:
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
-        return
-    with _quiet_stderr() as log:
-        try:
-            _use_token_if_available()  # inside: Ray logs a warning when it turns token mode on
-            if address not in ("auto", "local"):
-                _check_reachable(address)
-                if "://" not in address:
-                    _check_token(address)
-            ray.init(address=address, log_to_driver=False)
-        except RayClusterError:
-            raise
-        except Exception as exc:
-            auth_error = getattr(ray.exceptions, "AuthenticationError", ())
-            if auth_error and isinstance(exc, auth_error):
-                raise _auth_error(address) from exc
-            logged = [ln for ln in log.read_text(errors="replace").splitlines() if " E " in ln or " W " in ln]
-            detail = logged[-1].split("] ", 1)[-1] if logged else f"{type(exc).__name__}: {exc}"
-            raise RayClusterError(f"cannot connect to the Ray cluster at {address}: "
-                                  f"{' '.join(detail.split())}") from exc
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Placement
 
 
 @dataclass(frozen=True)
 class Placement:
-    """How many workers to start now, and the CPUs each reserves."""
+    """How many workers to start now (`room`: how many the free resources hold), and the CPUs each reserves."""
 
     count: int
     cpus: float
+    room: int
 
 
 def fits(free: Mapping[str, float], cpus: float, gpus: float) -> int:
@@ -216,7 +83,9 @@ def place(workers: int, free: Sequence[Mapping[str, float]], total: Sequence[Map
         raise RayClusterError(f"no node of the Ray cluster has {need} for one worker: lower --gpus-per-worker "
                               "or add a node that has them")
     room = sum(fits(node, cpus, gpus) for node in free)
-    return Placement(count=max(1, min(workers, room)), cpus=cpus)
+    # With no room now (other jobs hold every CPU) one worker still starts: Ray places it when room frees
+    # up, and until then no chunk is handed out (only loaded workers get chunks).
+    return Placement(count=max(1, min(workers, room)), cpus=cpus, room=room)
 
 
 def _free_and_total() -> tuple[list[dict[str, float]], list[dict[str, float]]]:
@@ -228,7 +97,7 @@ def _free_and_total() -> tuple[list[dict[str, float]], list[dict[str, float]]]:
         from ray._private.state import available_resources_per_node  # per node: a worker cannot span nodes
 
         free = [dict(r) for r in available_resources_per_node().values()]
-    except (ImportError, AttributeError, RuntimeError):
+    except Exception:  # an internal API: moved, or not served over Ray Client (ray://); the cluster as one node
         free = [dict(ray.available_resources())]
     return free, total
 
@@ -263,11 +132,11 @@ class _Actor:
 
 @dataclass(eq=False)
 class _Worker:
+    """One actor as the pool sees it: its node once placed, its chunks in flight, whether it was lost."""
+
     handle: Any
-    since: float
     node: str = ""
     busy: int = 0
-    done: int = 0
     lost: bool = False
 
 
@@ -312,7 +181,7 @@ class _Pool:
     # -- lifecycle ----------------------------------------------------------------------------------------
     def _start(self) -> None:
         handle: Any = self.actor_cls.remote(self.factory, self.config)  # type: ignore[attr-defined]
-        worker = _Worker(handle, self.clock())
+        worker = _Worker(handle)
         self.placing[handle.node.remote()] = worker
 
     def _workers(self) -> list[_Worker]:
@@ -442,7 +311,6 @@ class _Pool:
                 self._lose(worker, exc)
                 self._redo(chunk, exc)
                 return
-            worker.done += 1
             self.tally.per_node[worker.node] += 1
             yield results
 
@@ -470,9 +338,10 @@ class _Pool:
 
 
 def _cause(exc: Any) -> BaseException:
-    """The worker's own exception (a user error keeps its one-line message), not Ray's wrapper."""
+    """A user error raised in a worker (a checkpoint missing on its node) as itself, so the CLI prints its one
+    line; anything else stays Ray's error, whose message carries the worker's traceback (a bug keeps it)."""
     cause = getattr(exc, "cause", None)
-    return cause if isinstance(cause, BaseException) else exc
+    return cause if isinstance(cause, AdapterMixError) else exc
 
 
 def run_chunks(factory: Callable[[WorkerConfig], Any], config: WorkerConfig, chunks: Iterable[Chunk], workers: int,
@@ -486,11 +355,16 @@ def run_chunks(factory: Callable[[WorkerConfig], Any], config: WorkerConfig, chu
         RayClusterError: the cluster cannot be reached or refused the token, has no node for a worker,
             lost every worker for good, or lost one chunk with MAX_LOSSES workers.
     """
+    import ray
+
     connect(os.environ.get("RAY_ADDRESS"))
     free, total = _free_and_total()
     placement = place(workers, free, total, cpus, gpus)
     free_cpus = sum(node.get("CPU", 0.0) for node in free)
-    if placement.count < workers:
+    if placement.room == 0:
+        note(f"the cluster has no room free for a worker now ({placement.cpus:g} CPU each, {free_cpus:g} CPU free): "
+             "starting one that waits for room; chunks go out once it is placed")
+    elif placement.count < workers:
         note(f"the cluster has room for {placement.count} of the {workers} workers asked for "
              f"({placement.cpus:g} CPU each, {free_cpus:g} CPU free): running on {placement.count}; more join if "
              "room frees up")
@@ -498,6 +372,13 @@ def run_chunks(factory: Callable[[WorkerConfig], Any], config: WorkerConfig, chu
     pool = _Pool(factory, config, placement, workers, gpus)
     try:
         yield from pool.run(chunks)
+    except ray.exceptions.RayError as exc:
+        if isinstance(exc, ray.exceptions.RayTaskError):  # a worker's own error (`_cause`)
+            raise
+        # Not a lost worker (the pool redoes those) but the cluster itself failing, e.g. its head gone.
+        first = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise RayClusterError(f"the Ray cluster failed during the sweep ({type(exc).__name__}: {first}); finished "
+                              "chunks are stored: run the same command again to resume") from exc
     finally:
         pool.close()
     tally = pool.tally
