@@ -9,10 +9,12 @@ permission for a network namespace: CI runs as root).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -124,6 +126,17 @@ def _wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
         pytest.fail(f"the sweep never reached its gate (exit {proc.returncode}):\n{err[-4000:]}")
 
 
+@contextlib.contextmanager
+def _stopped(proc: subprocess.Popen[str]) -> Iterator[None]:
+    """Kill the driver by its pid if the test fails while it runs (a gated driver would wait forever)."""
+    try:
+        yield
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def _ours(err: str) -> list[str]:
     return [ln for ln in err.splitlines() if ln.startswith("adaptermix:")]
 
@@ -135,9 +148,10 @@ def test_a_killed_driver_resumes_on_both_nodes_to_the_rows_of_one_process(two_no
     env = _driver_env(two_nodes, tmp_path)
     proc = two_nodes.popen(argv, env={**env, "GATE_ROWS": str(GATE), "GATE_FILE": str(gate)},
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait_for(gate, proc)
-    proc.kill()  # SIGKILL, by its pid, while GATE rows are stored and chunks are in flight
-    proc.communicate()
+    with _stopped(proc):
+        _wait_for(gate, proc)
+        proc.kill()  # SIGKILL, by its pid, while GATE rows are stored and chunks are in flight
+        proc.communicate()
     assert _count(store) == GATE
     two_nodes.wait_for_no_actors()
 
@@ -159,12 +173,13 @@ def test_more_workers_than_the_cluster_holds_and_a_lost_node(two_nodes, adapters
     env = _driver_env(two_nodes, tmp_path, GATE_ROWS=str(GATE), GATE_FILE=str(gate), RELEASE_FILE=str(release))
     proc = two_nodes.popen(_argv(adapters, store, cache_dir, "--workers", "3"), env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)
-    _wait_for(gate, proc)
-    # Held at the gate: GATE rows stored, the rest to do, both workers holding chunks. The worker node
-    # goes, all of it (raylet, worker processes), while the driver hands out nothing.
-    two_nodes.kill_node(two_nodes.nodes[1])
-    release.write_text("go")
-    code, out, err = _finish(proc)
+    with _stopped(proc):
+        _wait_for(gate, proc)
+        # Held at the gate: GATE rows stored, the rest to do, both workers holding chunks. The worker node
+        # goes, all of it (raylet, worker processes), while the driver hands out nothing.
+        two_nodes.kill_node(two_nodes.nodes[1])
+        release.write_text("go")
+        code, out, err = _finish(proc)
     assert code == 0, err
     assert "Traceback" not in err
     said = _ours(err)
