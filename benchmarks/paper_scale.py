@@ -107,6 +107,12 @@ def main() -> None:
                       for k in rng.integers(1, N_ADAPTERS + 1, size=4 * args.mixtures)}, key=len)
     picked = tuple(subsets[i] for i in np.linspace(0, len(subsets) - 1, args.mixtures).round().astype(int))
     rows = []
+    peaks: dict[torch.dtype, float] = {torch.float32: 0.0, torch.bfloat16: 0.0}
+
+    def probe() -> None:  # between methods too: a probe hit by a burst of load from others is not the peak
+        for dtype in peaks:
+            peaks[dtype] = max(peaks[dtype], matmul_peak(dtype, 768, 3072))
+
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         encoder = bert_base_folder(Path(tmp) / "bert-base-random")
@@ -120,36 +126,44 @@ def main() -> None:
             worker.run(Chunk(0, picked[: worker.stack]))  # warm-up: tokenize, head, slots, first-call costs
             print(f"{method}: 13 adapters of {params:,} parameters ready in {time.perf_counter() - start:.0f} s",
                   flush=True)
-            start = time.perf_counter()
+            start, on_cpu = time.perf_counter(), time.process_time()
             results = worker.run(Chunk(0, picked))
             seconds = time.perf_counter() - start
+            # CPU time ÷ threads: what the wall clock would be without other processes taking the cores
+            # (at 1 thread exactly that; with more it also counts spin-waits, so it is an upper bound).
+            cpu_s = (time.process_time() - on_cpu) / torch.get_num_threads()
             lengths = worker.target(0).encoded.lengths
-            rows.append((method, params, worker.precision, worker.stack, seconds, results, lengths))
+            rows.append((method, params, worker.precision, worker.stack, seconds, cpu_s, results, lengths))
             del worker
-    cfg_hidden, cfg_ffn = 768, 3072
-    dtype = torch.bfloat16 if rows and rows[0][2] == "bf16" else torch.float32
-    peak = matmul_peak(dtype, cfg_hidden, cfg_ffn)
-    print(f"end: {load()}; {'bf16' if dtype == torch.bfloat16 else 'fp32'} matmul peak {peak / 1e9:.1f} GFLOP/s")
+            probe()
+    probe()
+    print(f"end: {load()}; matmul peak (best probe between methods) fp32 {peaks[torch.float32] / 1e9:.1f}, "
+          f"bf16 {peaks[torch.bfloat16] / 1e9:.1f} GFLOP/s")
     print(f"paper sweep: {N_ADAPTERS} targets × {PER_TARGET:,} mixtures = {N_ADAPTERS * PER_TARGET:,} evaluations per "
           f"method, on {sum(PAPER_TEST.values()):,} test examples in all (Table 2) = {total_examples:,} "
           f"example-evaluations")
-    for method, params, precision, stack, seconds, results, lengths in rows:
+    draws = {sd: sampled_draws(sd, args.ci) for sd in (1, 2, 4, 8)}
+    print(f"sampled mode (±{args.ci:g} points, 95 %, ≥ 3 draws per (target, k)): evaluations needed if accuracies "
+          f"within a (target, k) spread with sd 1 / 2 / 4 / 8 points: "
+          + " / ".join(f"{d:,}" for d in draws.values()) + f" of {N_ADAPTERS * PER_TARGET:,}")
+    print("per method: wall clock, then [CPU time ÷ threads] (the machine without other processes):")
+    for method, params, precision, stack, seconds, cpu_s, results, lengths in rows:
+        peak = peaks[torch.bfloat16 if precision == "bf16" else torch.float32]
         n_eval = len(results) * len(lengths)
-        per_example = seconds / n_eval
         mean_len = float(lengths.mean())
         useful = forward_flops(np.tile(lengths, len(results)), _Shape(), _adapter_flops(method, SIZES[method]))
         print(f"{method:8s} ({SIZES[method]:3d}, {params / 1e6:.2f} M params, {precision}, stack {stack}): "
-              f"{len(results)} mixtures × {len(lengths)} examples (mean {mean_len:.1f} tokens) in {seconds:.2f} s = "
-              f"{len(results) / seconds:.3f} evaluations/s of {len(lengths)} examples, "
-              f"{n_eval / seconds:.1f} examples/s, {lengths.sum() * len(results) / seconds:,.0f} tokens/s, "
-              f"utilization {100 * useful / seconds / peak:.1f} % of the {precision} peak")
-        at_mean = total_examples * per_example
-        print(f"{'':8s} projected 53,248-evaluation sweep: {hours(at_mean)} at {mean_len:.0f} tokens an example, "
-              f"{hours(at_mean * 128 / mean_len)} at 128 tokens an example (this machine, one process)")
-    print(f"sampled mode (±{args.ci:g} points, 95 %, ≥ 3 draws per (target, k)): evaluations needed if accuracies "
-          f"within a (target, k) spread with sd 1 / 2 / 4 / 8 points: "
-          + " / ".join(f"{sampled_draws(sd, args.ci):,}" for sd in (1, 2, 4, 8))
-          + f" of {N_ADAPTERS * PER_TARGET:,}")
+              f"{len(results)} mixtures × {len(lengths)} examples (mean {mean_len:.1f} tokens) in {seconds:.2f} s "
+              f"[{cpu_s:.2f} s]: {n_eval / seconds:.1f} [{n_eval / cpu_s:.1f}] examples/s, "
+              f"{lengths.sum() * len(results) / seconds:,.0f} [{lengths.sum() * len(results) / cpu_s:,.0f}] tokens/s, "
+              f"utilization {100 * useful / seconds / peak:.1f} [{100 * useful / cpu_s / peak:.1f}] % of the "
+              f"{precision} peak")
+        for label, s in (("wall", seconds), ("cpu", cpu_s)):
+            at_mean = total_examples * s / n_eval  # every example-evaluation of the paper at the measured cost
+            sampled = " / ".join(hours(at_mean * d / (N_ADAPTERS * PER_TARGET)) for d in draws.values())
+            print(f"{'':8s} [{label}] 53,248-evaluation sweep: {hours(at_mean)} at {mean_len:.0f} tokens an example, "
+                  f"{hours(at_mean * 128 / mean_len)} at 128; sampled (sd 1/2/4/8): {sampled} at {mean_len:.0f} "
+                  f"tokens, {hours(at_mean * 128 / mean_len * draws[2] / (N_ADAPTERS * PER_TARGET))} at 128 (sd 2)")
 
 
 class _Shape:

@@ -57,7 +57,7 @@ def load() -> str:
     return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
 
 
-def matmul_peak(dtype: torch.dtype, hidden: int, ffn: int, tokens: int = 2048, reps: int = 5) -> float:
+def matmul_peak(dtype: torch.dtype, hidden: int, ffn: int, tokens: int = 2048, reps: int = 15) -> float:
     """Best matmul FLOP/s at this thread count over the encoder's own GEMM shapes (tokens × hidden × FFN
     both ways, tokens × hidden × hidden) and a square one; best of `reps` after a warm-up."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -147,6 +147,7 @@ def main() -> None:
     ap.add_argument("--stack", type=int, default=None, help="mixtures per forward (default: the engine's)")
     ap.add_argument("--max-examples", type=int, default=256)
     ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--compile", action="store_true", help="torch.compile the stacked engines' model")
     args = ap.parse_args()
     set_threads()
     threads = torch.get_num_threads()
@@ -169,7 +170,8 @@ def main() -> None:
 
     def worker(precision: str, stack: int | None) -> SweepWorker:
         spec = EvalSpec(max_examples=args.max_examples, max_length=args.max_length, precision=precision)
-        w = SweepWorker(WorkerConfig(paths=tuple(map(str, paths)), spec=spec, stack=stack))
+        w = SweepWorker(WorkerConfig(paths=tuple(map(str, paths)), spec=spec, stack=stack,
+                                     compile=args.compile and stack != 1))
         for chunk in chunks:  # tokenize, build heads and slots outside the timing, like a long sweep
             w.run(Chunk(chunk.target, chunk.subsets[: w.stack]))
         return w
@@ -179,6 +181,10 @@ def main() -> None:
     naive = Naive(paths, args.max_examples, args.max_length)
     cfg = sides["ours fp32"].evaluator.base.model.config
     seconds = {name: 0.0 for name in ("naive", *sides)}
+    # CPU time of this process per side: under load from other processes the wall clock also counts
+    # the time the process waited for a core, which CPU time leaves out (with several threads it
+    # also counts their spin-waits, so it is the fairer clock only at 1 thread).
+    cpu = {name: 0.0 for name in seconds}
     results: dict[str, list[MixResult]] = {name: [] for name in sides}
     naive_acc, naive_tokens = [], 0
     peaks = {torch.float32: 0.0, torch.bfloat16: 0.0}
@@ -186,16 +192,20 @@ def main() -> None:
         for dtype in peaks:
             peaks[dtype] = max(peaks[dtype], matmul_peak(dtype, cfg.hidden_size, cfg.intermediate_size))
         for members in chunk.subsets:
-            start = time.perf_counter()
+            start, on_cpu = time.perf_counter(), time.process_time()
             acc, useful = naive.run(chunk.target, members)
             seconds["naive"] += time.perf_counter() - start
+            cpu["naive"] += time.process_time() - on_cpu
             naive_acc.append(acc)
             naive_tokens += useful
         for name, w in sides.items():
-            start = time.perf_counter()
+            start, on_cpu = time.perf_counter(), time.process_time()
             results[name].extend(w.run(chunk))
             seconds[name] += time.perf_counter() - start
+            cpu[name] += time.process_time() - on_cpu
         print(f"chunk of target {chunk.target} done: {load()}", flush=True)
+    for dtype in peaks:  # once more after the last chunk: a probe hit by a burst of load is not the peak
+        peaks[dtype] = max(peaks[dtype], matmul_peak(dtype, cfg.hidden_size, cfg.intermediate_size))
 
     ours = results["ours fp32"]
     tokens = sum(r.tokens for r in ours)
@@ -212,15 +222,19 @@ def main() -> None:
     print(f"processor: {processor()}; end: {load()}")
     print(f"matmul peak (best probe between chunks): fp32 {peaks[torch.float32] / 1e9:.1f} GFLOP/s, "
           f"bf16 {peaks[torch.bfloat16] / 1e9:.1f} GFLOP/s ({peaks[torch.bfloat16] / peaks[torch.float32]:.2f}x)")
-    print(f"{'naive':20s}: {tokens / seconds['naive']:8.0f} useful tokens/s  ({seconds['naive']:7.2f} s)")
+    print("wall clock, then CPU time of this process (÷ threads) in brackets:")
+    print(f"{'naive':20s}: {tokens / seconds['naive']:8.0f} useful tokens/s  ({seconds['naive']:7.2f} s)  "
+          f"[{tokens * threads / cpu['naive']:8.0f} tokens/s]")
     for name in sides:
         rows = results[name]
         peak = peaks[torch.bfloat16 if "bf16" in name else torch.float32]
         padding = 1 - tokens / sum(r.padded_tokens for r in rows)
-        util = 100 * flops / seconds[name] / peak
+        util, util_cpu = 100 * flops / seconds[name] / peak, 100 * flops * threads / cpu[name] / peak
         print(f"{name:20s}: {tokens / seconds[name]:8.0f} useful tokens/s  ({seconds[name]:7.2f} s)  "
               f"{seconds['naive'] / seconds[name]:5.2f}x naive  utilization {util:5.1f} % "
-              f"of the {'bf16' if 'bf16' in name else 'fp32'} peak  (padding {100 * padding:.1f} %)")
+              f"of the {'bf16' if 'bf16' in name else 'fp32'} peak  (padding {100 * padding:.1f} %)  "
+              f"[{tokens * threads / cpu[name]:8.0f} tokens/s, {cpu['naive'] / cpu[name]:5.2f}x naive, "
+              f"utilization {util_cpu:5.1f} %]")
     print(f"stacking: fp32 {seconds['one-at-a-time fp32'] / seconds['ours fp32']:.2f}x, "
           f"bf16 {seconds['one-at-a-time bf16'] / seconds['ours bf16']:.2f}x one mixture at a time")
     diffs = [abs(a.accuracy - b.accuracy) for a, b in zip(ours, results["ours bf16"], strict=True)]

@@ -9,11 +9,11 @@ conflict.
 
 Packing runs over chunks of `_CHUNK` entries of the concatenation. Where every piece of a tensor
 that falls into a chunk starts on a byte of the bitmaps (tensor sizes a multiple of 8, as adapter
-shapes are), each piece is compared and packed straight from the tensor, in slices of `_SLICE`
-entries that stay in L2 between the passes (compare > 0, pack, compare < 0, pack, sum): the weights
-are read from memory once and never copied. Otherwise the chunk's pieces are first copied into a
-buffer small enough to stay in cache (issue 20: the copy made packing ≈ 1.4× slower). NaN/Inf
-are caught with one cheap reduction per slice (a sum that is not finite); only then is the chunk
+shapes are), each piece is compared and packed straight from the tensor (compare > 0, pack,
+compare < 0, pack, sum; a piece is at most a chunk, so its later passes hit the cache): the weights
+are never copied (issue 20; slicing pieces further, 2^15–2^18 entries, measured no better).
+Otherwise the chunk's pieces are first copied into a buffer small enough to stay in cache. NaN/Inf
+are caught with one cheap reduction per piece (a sum that is not finite); only then is the chunk
 searched for the first offending tensor (a finite chunk whose sum overflows is a false alarm and
 goes on). Work is cut into tasks, each a
 run of chunks: pack them for every adapter, then count every pair's conflicts over their words while
@@ -37,7 +37,6 @@ import torch
 from torch import Tensor
 
 _CHUNK = 1 << 19  # entries per packing step (2 MiB of float32, in L3): 2^17 to 2^20 measured within 10 %
-_SLICE = 1 << 16  # entries per pass of an aligned piece (256 KiB of float32: stays in L2 across the 5 passes)
 _WORDS = 1 << 13  # 64-bit words per popcount step (2^12 to 2^14 measured alike; smaller steps cost calls)
 _TASK = 1 << 20  # entries (per adapter) per task: its chunks packed, then their words counted, by one thread
 _PARALLEL_MIN = 1 << 20  # below this many entries in total, threads cost more than they save
@@ -110,17 +109,14 @@ class _Packer:
         return self.buffer[:at]
 
     def parts(self, a: int, c: int) -> Iterator[tuple[np.ndarray, int]]:
-        """Chunk c of adapter a as (entries, first byte of their bits): views of the tensors in slices
-        of `_SLICE` when the chunk is aligned, else one gathered copy."""
+        """Chunk c of adapter a as (entries, first byte of their bits): views of the tensors' pieces
+        when the chunk is aligned, else one gathered copy."""
         if not self.aligned[c]:
             yield self.gather(a, c), c * self.chunk // 8
             return
         at = c * self.chunk
         for t, start, stop in self.pieces[c]:
-            tensor = self.arrays[a][t]
-            for lo in range(start, stop, _SLICE):
-                hi = min(stop, lo + _SLICE)
-                yield tensor[lo:hi], (at + lo - start) // 8
+            yield self.arrays[a][t][start:stop], at // 8
             at += stop - start
 
     def run(self, jobs: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
