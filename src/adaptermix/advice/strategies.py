@@ -243,9 +243,12 @@ def surrogate(signals: Signals) -> Scores:
             p = float(a[t] - scale * np.mean(d[t, others])) if others else float(a[t])
             p = min(max(p, 0.0), 1.0)
             nval = signals.n_validation.get(signals.domains[t], 0) or 1
-            var = (fit.sigma * share) ** 2 + p * (1 - p) / nval
+            # p(1 − p) vanishes at 0 and 1: half an example of slack keeps a perfect validation score
+            # from claiming a zero-width interval.
+            q = min(max(p, 0.5 / nval), 1 - 0.5 / nval)
+            var = (fit.sigma * share) ** 2 + q * (1 - q) / nval
             if signals.test_examples:
-                var += p * (1 - p) / signals.test_examples
+                var += q * (1 - q) / signals.test_examples
             half = Z90 * math.sqrt(var)
             pred[t, mask], low[t, mask], high[t, mask] = p, max(p - half, 0.0), min(p + half, 1.0)
     return Scores(pred, pred, low, high)
