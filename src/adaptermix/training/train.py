@@ -201,7 +201,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                     best = (adapter_state(model, name), head_state(model, name))
                     best_metrics = metrics
                 postfix["val_acc"] = f"{metrics.accuracy:.3f}"
-                if stopper.should_stop:
+                if stopper.should_stop and step < total:  # at the last step the budget ended it anyway
                     stop_reason = "early_stopping"
             bar.set_postfix(postfix)
             bar.update(1)
