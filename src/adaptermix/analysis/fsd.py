@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from adaptermix.analysis._delta import delta_view
 from adaptermix.analysis._signbits import conflict_counts
 from adaptermix.layers import group_keys
 from adaptermix.mixing import check_compatible
+from adaptermix.mixing.lora_view import delta_view
 
 SPACES = ("factors", "delta")
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from adaptermix.analysis._delta import _partner, delta_view
+from adaptermix.mixing.lora_view import delta_view, partner
 from adaptermix.mixing.mix import get_mixer, mix
 
 
@@ -27,7 +27,7 @@ def lora_pairs(state_dict: Mapping[str, Tensor]) -> dict[str, tuple[str, str]]:
     """A-factor key → (B-factor key, ΔW key) for every LoRA pair in `state_dict`."""
     out = {}
     for key in state_dict:
-        found = _partner(key)
+        found = partner(key)
         if found is not None and found[0] in state_dict:
             out[key] = found
     return out

@@ -14,7 +14,7 @@ _PAIRS = {"lora_A": "lora_B", "lora_embedding_A": "lora_embedding_B"}
 _DELTA = "delta_w"  # AdapterHub's name for B @ A (`LoRA.delta_w`)
 
 
-def _partner(key: str) -> tuple[str, str] | None:
+def partner(key: str) -> tuple[str, str] | None:
     """(B key, ΔW key) for an A-factor key, or None when `key` is not an A factor."""
     parts = key.split(".")
     for i, part in enumerate(parts):
@@ -42,7 +42,7 @@ def delta_view(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """
     products: dict[str, tuple[str, str]] = {}
     for key in state_dict:
-        found = _partner(key)
+        found = partner(key)
         if found is None:
             continue
         b_key, delta_key = found
