@@ -118,3 +118,21 @@ def test_out_of_range_flag_is_one_line(capsys, tmp_path):
                         "--workers", "0"], capsys)
     one_line_error(code, err, "--workers")
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_evaluate_takes_the_sweeps_precision(ckpts, cache_dir, capsys):
+    from adaptermix.checkpoints import read_checkpoint
+
+    base = ["evaluate", str(ckpts["p1"]), "--json", "--cache-dir", str(cache_dir), "--max-length", "32",
+            "--split", "validation"]
+    code, stdout, err = run_cli([*base, "--precision", "fp32"], capsys)
+    assert code == 0, err
+    fp32 = json.loads(stdout)
+    # fp32 reproduces the manifest's metric, which training re-scores in fp32
+    manifest = read_checkpoint(ckpts["p1"]).manifest.metrics["validation"]
+    assert fp32["precision"] == "fp32" and fp32["accuracy"] == manifest["accuracy"]
+    code, stdout, err = run_cli([*base, "--precision", "bf16"], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["precision"] == "bf16"
+    code, _, err = run_cli([*base, "--precision", "fp16"], capsys)
+    one_line_error(code, err, "--precision")

@@ -127,6 +127,8 @@ def evaluate(
     split: str = typer.Option("test", help="train, validation or test."),
     max_examples: int = typer.Option(None, help="Score only the first N examples."),
     max_length: int = typer.Option(128),
+    precision: str = typer.Option("auto", help="auto (bf16 autocast where the CPU's probe favours it, as the sweep "
+                                               "scores), fp32 or bf16."),
     cache_dir: Path = typer.Option(None),
     as_json: bool = typer.Option(False, "--json"),
     encoder: str = typer.Option(None, help="PEFT/AdapterHub: the base encoder (default: their config's)."),
@@ -136,18 +138,25 @@ def evaluate(
     """Accuracy and macro-F1 of a checkpoint (single adapter or mixture) on a domain split."""
     from adaptermix.checkpoints import detect_format, read_checkpoint
     from adaptermix.evaluation.evaluator import evaluate_checkpoint
+    from adaptermix.evaluation.spec import EvalSpec
+    from adaptermix.methods.precision import resolve_precision
+
+    # The sweep's own spec, so `evaluate` scores a checkpoint exactly as a sweep row would be scored.
+    spec = EvalSpec(split=split, max_examples=max_examples, max_length=max_length,
+                    precision=precision)  # type: ignore[arg-type]
 
     fmt = detect_format(checkpoint)
     if domain is None and fmt != "adaptermix":
         raise ConfigError(f"{checkpoint} is a {fmt} checkpoint, which records no domain: pass --domain with the "
                           "domain of its head")
     ckpt = read_checkpoint(checkpoint, domain, encoder, split_labels(labels))
-    m = evaluate_checkpoint(ckpt, domain, split, max_examples, max_length, cache_dir)
+    m = evaluate_checkpoint(ckpt, domain, spec.split, spec.max_examples, spec.max_length, cache_dir, spec.precision)
+    used = resolve_precision(spec.precision)
     if as_json:
-        typer.echo(json.dumps(m.as_dict(), indent=2))
+        typer.echo(json.dumps({**m.as_dict(), "precision": used}, indent=2))
     else:
         typer.echo(f"accuracy {100 * m.accuracy:.2f}  macro-F1 {100 * m.macro_f1:.2f}  n={m.n}  "
-                   f"{m.tokens_per_s:.0f} tokens/s")
+                   f"{m.tokens_per_s:.0f} tokens/s  {used}")
 
 
 def split_labels(labels: str | None) -> tuple[str, ...] | None:

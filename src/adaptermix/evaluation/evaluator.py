@@ -40,6 +40,7 @@ from adaptermix.methods.inference import (
     prepare_batches,
 )
 from adaptermix.methods.model import Base, load_base, load_state, set_threads
+from adaptermix.methods.precision import autocast, resolve_precision
 from adaptermix.methods.registry import get_method
 
 SLOT = "slot"
@@ -268,10 +269,12 @@ def evaluate_checkpoint(
     max_examples: int | None = None,
     max_length: int = 128,
     cache_dir: Path | None = None,
+    precision: str = "fp32",
 ) -> Metrics:
     """Evaluate a checkpoint (a directory in any supported format, or one already read) on a domain split
     (its own domain by default). A PEFT/AdapterHub directory that needs flags is read first with
-    `read_checkpoint(path, domain, encoder, labels)` and passed as the `Checkpoint`.
+    `read_checkpoint(path, domain, encoder, labels)` and passed as the `Checkpoint`. `precision` is an
+    `EvalSpec` precision (`auto`, `fp32`, `bf16`), resolved as a sweep worker resolves it.
 
     Raises:
         CheckpointError / DataError / ConfigError: bad checkpoint, data, or a label-set mismatch.
@@ -286,4 +289,7 @@ def evaluate_checkpoint(
             f"{path} has labels {list(ckpt.manifest.label_names)} but {target.domain} has "
             f"{list(target.label_names)}: evaluate on the domain of its head"
         )
+    if resolve_precision(precision) == "bf16":
+        with autocast("bf16"), evaluator.bf16_weights():
+            return evaluator.evaluate(ckpt.adapter, ckpt.head, target, head_key=ckpt.name)
     return evaluator.evaluate(ckpt.adapter, ckpt.head, target, head_key=ckpt.name)
