@@ -34,8 +34,6 @@ from adaptermix.store import EvalRow
 
 HOLDS, FAILS, MIXED, UNDECIDED, NOT_MEASURED = "holds", "does not hold", "mixed", "undecided", "not measured"
 VERDICTS = (HOLDS, FAILS, MIXED, UNDECIDED, NOT_MEASURED)
-#: One-sided z of the level the sign tests use, for "how many cells would decide it" (α = 0.05).
-_Z_ONE_SIDED = 1.645
 
 
 @dataclass(frozen=True)
@@ -259,7 +257,8 @@ def small_mixtures(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
     decide = ""
     if verdict == UNDECIDED:
         hardest = max(open_, key=lambda x: evidence_factor(x[1], th.within_pts / 100))
-        decide = f"{hardest[0]}: " + _to_decide(hardest[1], th.within_pts / 100, _examples(all_pairs), "member sets")
+        decide = f"{hardest[0]}: " + _to_decide(hardest[1], th.within_pts / 100,
+                                                _examples({hardest[0]: all_pairs[hardest[0]]}), "member sets")
     return Finding("small-mixtures-within-3", claim, stat, verdict, f"mean drop at k ≤ 3: {_ci_text(ci)}", t, decide)
 
 
@@ -449,23 +448,22 @@ def greedy_vs_twin(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
         why = "no FSD matrix in the store" if data.fsd is None else "no stored rows for the greedy member sets"
         return Finding("greedy-vs-max-fsd", claim, why, NOT_MEASURED, table=g)
     p = float(stats.binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue) if wins + losses else 1.0
-    p_worse = float(stats.binomtest(losses, wins + losses, 0.5, alternative="greater").pvalue) if wins + losses else 1.0
     gap = float(np.mean(gaps_up)) if gaps_up else float("nan")
     stat = (f"min-FSD pick beat its max-FSD twin in {wins} of {cells} (target, l) cells, lost {losses}, tied {ties}"
             f" (sign test p = {p:.2g}); mean gap to the empirical upper bound {gap:.2f} pts"
             + (f"; {same} cells where both picks are the same set left out" if same else "") + _bounds_note(study))
-    decide = ""
-    if p < th.alpha:  # min-FSD significantly beats its twin: near the upper bound too?
-        verdict = HOLDS if gap <= th.near_upper_pts else MIXED
-    elif p_worse < th.alpha:
-        verdict = FAILS
-    else:  # the sign test separates neither way
-        verdict = UNDECIDED
-        z = abs(wins - losses) / math.sqrt(wins + losses) if wins + losses else 0.0
-        decide = (f"about {math.ceil((wins + losses) * (_Z_ONE_SIDED / z) ** 2):,} decisive (target, l) cells at "
-                  f"this win rate would decide the sign test (now {wins + losses})" if z else
-                  "wins and losses are even: no number of cells at this rate decides it")
+    # The verdict rests on the paired difference over the same test examples (the sign test over cells is
+    # reported beside it): min-FSD must beat its twin with an interval above 0, and be near the upper bound.
     ci = difference(pairs, "cells")
+    decide = ""
+    where = side(ci, 0.0)
+    if where > 0:
+        verdict = HOLDS if gap <= th.near_upper_pts else MIXED
+    elif where < 0 and ci.hi < 0:
+        verdict = FAILS
+    else:  # the interval spans 0 (or sits on it)
+        verdict = UNDECIDED
+        decide = _to_decide(ci, 0.0, _examples(pairs), "cells")
     return Finding("greedy-vs-max-fsd", claim, stat, verdict, f"min-FSD − max-FSD accuracy: {_ci_text(ci)}", g,
                    decide)
 
@@ -511,7 +509,8 @@ def pruning_keeps(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding]:
         decide = ""
         if verdict == UNDECIDED:
             hardest = max(open_, key=lambda x: evidence_factor(x[1], th.keep_pts / 100))
-            decide = f"{hardest[0]}: " + _to_decide(hardest[1], th.keep_pts / 100, _examples(pairs))
+            decide = f"{hardest[0]}: " + _to_decide(hardest[1], th.keep_pts / 100,
+                                                    _examples({hardest[0]: pairs[hardest[0]]}))
         t.notes.append(f"kept: yes / no where the drop's 95 % interval lies on one side of {th.keep_pts:g} point(s)")
         out.append(Finding(f"pruning-keeps-{scope}", f"{claim} [{scope}]", stat, verdict,
                            f"mean drop: {_ci_text(ci)}", t, decide))
@@ -529,7 +528,7 @@ def sparse_beats_upper(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
               ("sparsity_pct", "cells", "beats_upper", "mean_vs_upper_pts", "beats_dense_pick"))
     pairs: dict[str, list[tuple[EvalRow, EvalRow]]] = {}
     beats = cells = 0
-    open_: list[tuple[str, CI]] = []
+    open_: list[tuple[str, CI, list[tuple[EvalRow, EvalRow]]]] = []
     dense = study.sweep()
     for s in sorted({p.sparsity for p in points}):
         n = b = bd = 0
@@ -543,7 +542,7 @@ def sparse_beats_upper(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
             b += where > 0
             if where == 0:
                 open_.append((f"{p.row.target} l = {p.row.k} at {round(100 * s)} %",
-                              difference({p.row.target: [(p.row, up)]}, "cells")))
+                              difference({p.row.target: [(p.row, up)]}, "cells"), [(p.row, up)]))
             pick = dense.lookup(p.row.target, p.row.members)
             bd += pick is not None and p.row.accuracy > pick.accuracy
             diffs.append(100 * (p.row.accuracy - up.accuracy))
@@ -563,7 +562,7 @@ def sparse_beats_upper(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
     decide = ""
     if verdict == UNDECIDED:
         hardest = max(open_, key=lambda x: evidence_factor(x[1], 0.0))
-        decide = f"{hardest[0]}: " + _to_decide(hardest[1], 0.0, _examples(pairs), "cells")
+        decide = f"{hardest[0]}: " + _to_decide(hardest[1], 0.0, _examples({"cell": hardest[2]}), "cells")
     return Finding("sparse-beats-upper", claim, stat, verdict, f"sparse − dense upper bound: {_ci_text(ci)}", t,
                    decide)
 

@@ -1,0 +1,34 @@
+"""The reference studies committed under studies/: readable by the current code, and as complete as claimed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adaptermix.checkpoints import read_checkpoint
+from adaptermix.reporting.findings import VERDICTS, compute_findings
+from adaptermix.reporting.study import load_study
+from adaptermix.store import Store
+
+STUDIES = Path(__file__).resolve().parent.parent / "studies"
+CONVERGED = sorted(STUDIES.glob("offline-converged/*/study.sqlite"))
+
+
+def test_the_converged_studies_are_committed() -> None:
+    assert CONVERGED, "studies/offline-converged/<method>/study.sqlite is part of the repository"
+
+
+@pytest.mark.parametrize("store", CONVERGED, ids=[p.parent.name for p in CONVERGED])
+def test_a_converged_store_is_exhaustive_and_readable(store: Path) -> None:
+    with Store.read(store) as s:  # refuses another schema version: migrate the store in the same commit
+        n = len(s.meta.domains)
+        assert s.count(condition="clean", mixer="average") == n * 2 ** (n - 1)  # every subset, every target
+    study = load_study(store)
+    assert study.n == n and all(r.correct is not None for r in study.sweep().rows)  # paired statistics need them
+    assert all(f.verdict in VERDICTS for f in compute_findings(study))
+    adapters = sorted((store.parent / "adapters").iterdir())
+    assert [p.name for p in adapters] == sorted(study.meta.domains)
+    for path in adapters:  # each adapter trained to convergence: the manifest says how training ended
+        training = read_checkpoint(path).manifest.extra["training"]
+        assert training["stop_reason"] in ("early_stopping", "epochs", "max_steps") and training["validation"]["curve"]
