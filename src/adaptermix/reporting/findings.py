@@ -16,9 +16,7 @@ paired over test examples when the rows store per-example correctness, else over
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -26,150 +24,31 @@ from scipy import stats
 from adaptermix.analysis.correlation import correlate
 from adaptermix.reporting.robustness import clean_on_sample, describe_label
 from adaptermix.reporting.sec7 import dense_upper_rows, prune_points, sparse_points
-from adaptermix.reporting.study import Study, correctness
+from adaptermix.reporting.study import Study
 from adaptermix.reporting.sweep_tables import SweepData, Table
 from adaptermix.reporting.sweep_tables import greedy_table as _greedy_table
-from adaptermix.reporting.uncertainty import CI, PAIRED, bootstrap_mean, paired_example_bootstrap
+from adaptermix.reporting.uncertainty import CI, bootstrap_mean
+from adaptermix.reporting.verdicts import (
+    FAILS,
+    HOLDS,
+    MIXED,
+    NOT_MEASURED,
+    THRESHOLDS,
+    UNDECIDED,
+    VERDICTS,
+    Finding,
+    Thresholds,
+    by_share,
+    ci_text,
+    difference,
+    evidence_factor,
+    examples_behind,
+    robust,
+    share_of,
+    side,
+    to_decide,
+)
 from adaptermix.store import EvalRow
-
-HOLDS, FAILS, MIXED, UNDECIDED, NOT_MEASURED = "holds", "does not hold", "mixed", "undecided", "not measured"
-VERDICTS = (HOLDS, FAILS, MIXED, UNDECIDED, NOT_MEASURED)
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Every number a verdict depends on, in one place (docs/report.md explains each).
-
-    Attributes:
-        slope_pts: a target's accuracy "falls with k" when the least-squares slope of its mean
-            accuracy on k is below this (points per added adapter).
-        share_holds: a finding over targets or cells holds when at least this share agrees.
-        share_fails: ... and does not hold when at most this share agrees; between the two: mixed.
-        within_pts: the paper's "within 3 points" for mixtures of ≤ 3 adapters (Finding 3).
-        many_share: "in many domains": at least this share of the targets.
-        similar_pts: adversarial and clean average drops are "similar" when they differ by at most this.
-        alpha: significance level of correlations and sign tests.
-        keep_pts: pruning "keeps accuracy" on a target that loses at most this many points.
-        prune_sparsity: the sparsity the pruning finding is judged at (the paper: 90 %).
-        near_upper_pts: Alg. 1's pick is "near the empirical upper bound" within this many points on average.
-    """
-
-    slope_pts: float = -0.1
-    share_holds: float = 0.75
-    share_fails: float = 0.25
-    within_pts: float = 3.0
-    many_share: float = 0.5
-    similar_pts: float = 3.0
-    alpha: float = 0.05
-    keep_pts: float = 1.0
-    prune_sparsity: float = 0.9
-    near_upper_pts: float = 3.0
-
-
-THRESHOLDS = Thresholds()
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One finding of the paper, measured.
-
-    Attributes:
-        id: a stable short name (`accuracy-falls-with-k`).
-        claim: the paper's statement, with its section.
-        statistic: our measurement in one or two sentences.
-        verdict: one of `VERDICTS`.
-        uncertainty: the headline difference with its 95 % interval and how it was resampled, or "".
-        table: the per-target (or per-cell) numbers behind the statistic, or None.
-        to_decide: for an undecided finding, how much more evidence would decide it (from the
-            measured spread), else "".
-    """
-
-    id: str
-    claim: str
-    statistic: str
-    verdict: str
-    uncertainty: str = ""
-    table: Table | None = None
-    to_decide: str = ""
-
-
-def _by_share(agree: int, total: int, th: Thresholds, low: float | None = None) -> str:
-    if total == 0:
-        return NOT_MEASURED
-    share = agree / total
-    if share >= (th.share_holds if low is None else low):
-        return HOLDS
-    return FAILS if share <= th.share_fails else MIXED
-
-
-def _ci_text(ci: CI) -> str:
-    return f"{ci.text()} (95 % CI, {ci.method}, n = {ci.n})"
-
-
-def side(ci: CI, threshold: float) -> int:
-    """+1 when the whole interval lies above `threshold`, −1 when it lies at or below it, 0 when it spans it.
-
-    "At or below" so that a degenerate interval (one unit, or identical rows) at the threshold is decided.
-    """
-    if ci.lo > threshold:
-        return 1
-    return -1 if ci.hi <= threshold else 0
-
-
-def evidence_factor(ci: CI, threshold: float) -> float:
-    """How many times the present evidence (examples or units) would narrow `ci` enough to clear `threshold`.
-
-    A percentile interval narrows as 1/√n, so clearing a margin m = |estimate − threshold| with a half-width h
-    takes (h / m)² times the data, assuming the estimate stays where it is. Infinite when it sits on the threshold.
-    """
-    half, margin = (ci.hi - ci.lo) / 2, abs(ci.estimate - threshold)
-    if margin == 0:
-        return math.inf
-    return max(1.0, (half / margin) ** 2)
-
-
-def _to_decide(ci: CI, threshold: float, examples: int | None, unit: str = "targets") -> str:
-    """One sentence: how much more evidence would decide a finding whose interval spans `threshold`."""
-    f = evidence_factor(ci, threshold)
-    if math.isinf(f):
-        return "the estimate sits on the threshold: no amount of evidence at this estimate decides it"
-    if ci.method == PAIRED and examples:
-        return (f"about {f:.1f}× the evidence would decide it: ≈ {math.ceil(f * examples):,} test examples per "
-                f"target (now {examples:,})")
-    return f"about {f:.1f}× the evidence would decide it: ≈ {math.ceil(f * ci.n):,} {unit} (now {ci.n})"
-
-
-def _examples(pairs: dict[str, list[tuple[EvalRow, EvalRow]]]) -> int | None:
-    """Test examples per target behind paired rows (the largest), or None without per-example results."""
-    sizes = [v.size for ps in pairs.values() for a, b in ps for v in (correctness(a), correctness(b))
-             if v is not None]
-    return max(sizes) if sizes else None
-
-
-def _share_of(agree: int, *, total: int, th: Thresholds) -> str:
-    return _by_share(agree, total, th)
-
-
-def _robust(verdict_of: Callable[[int], str], agree: int, undecided: int) -> str:
-    """The verdict a share rule gives whichever way the undecided units fall, else `undecided`."""
-    low, high = verdict_of(agree), verdict_of(agree + undecided)
-    return low if low == high else UNDECIDED
-
-
-def difference(pairs: dict[str, list[tuple[EvalRow, EvalRow]]], unit: str) -> CI:
-    """Mean accuracy difference a − b over row pairs: paired over examples when every row has them.
-
-    Args:
-        pairs: target → (row_a, row_b) pairs evaluated on that target's test split.
-        unit: what one pair is, for the fallback bootstrap over pairs ("targets", "member sets").
-    """
-    vecs = {t: [(correctness(a), correctness(b)) for a, b in ps] for t, ps in pairs.items()}
-    flat = [v for ps in vecs.values() for pair in ps for v in pair]
-    if flat and all(v is not None for v in flat):
-        ok = {t: [(a, b) for a, b in ps if a is not None and b is not None] for t, ps in vecs.items()}
-        if all(a.size == b.size for ps in ok.values() for a, b in ps):
-            return paired_example_bootstrap(ok)
-    return bootstrap_mean([a.accuracy - b.accuracy for ps in pairs.values() for a, b in ps], unit)
 
 
 def accuracy_falls(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
@@ -204,9 +83,9 @@ def accuracy_falls(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
     if pairs:
         ci = difference(pairs, "targets")
         stat += f"; mean drop k = 1 → {data.n}: {100 * ci.estimate:.2f} pts over {len(pairs)} targets"
-        unc = f"drop k = 1 → {data.n}: {_ci_text(ci)}"
+        unc = f"drop k = 1 → {data.n}: {ci_text(ci)}"
     t.notes.append("slope: least-squares fit of the mean accuracy per k on k; drop = acc(k = 1) − acc(k = n)")
-    return Finding("accuracy-falls-with-k", claim, stat, _by_share(falls, len(slopes), th), unc, t)
+    return Finding("accuracy-falls-with-k", claim, stat, by_share(falls, len(slopes), th), unc, t)
 
 
 def small_mixtures(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
@@ -247,7 +126,7 @@ def small_mixtures(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
     def rule(agree: int) -> str:
         return HOLDS if agree / measured >= th.many_share else (FAILS if not agree else MIXED)
 
-    verdict = _robust(rule, len(within), len(open_))
+    verdict = robust(rule, len(within), len(open_))
     stat = (f"{len(within)} of {measured} targets stay within {th.within_pts:g} points at every k ≤ 3"
             + (f" ({', '.join(within)})" if within else "")
             + (f"; {len(open_)} undecided ({', '.join(x for x, _ in open_)})" if open_ else ""))
@@ -257,9 +136,9 @@ def small_mixtures(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
     decide = ""
     if verdict == UNDECIDED:
         hardest = max(open_, key=lambda x: evidence_factor(x[1], th.within_pts / 100))
-        decide = f"{hardest[0]}: " + _to_decide(hardest[1], th.within_pts / 100,
-                                                _examples({hardest[0]: all_pairs[hardest[0]]}), "member sets")
-    return Finding("small-mixtures-within-3", claim, stat, verdict, f"mean drop at k ≤ 3: {_ci_text(ci)}", t, decide)
+        decide = f"{hardest[0]}: " + to_decide(hardest[1], th.within_pts / 100,
+                                                examples_behind({hardest[0]: all_pairs[hardest[0]]}), "member sets")
+    return Finding("small-mixtures-within-3", claim, stat, verdict, f"mean drop at k ≤ 3: {ci_text(ci)}", t, decide)
 
 
 def _drops(clean: SweepData, adv: SweepData, target: str) -> tuple[float, float, str] | None:
@@ -339,14 +218,14 @@ def adversarial_drops(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding
             else:  # the interval reaches both inside and outside ±similar_pts
                 parts.append(UNDECIDED)
                 edge = band if ci.estimate >= 0 else -band
-                decide = f"difference of drops: {_to_decide(ci, edge, None, 'targets')}"
+                decide = f"difference of drops: {to_decide(ci, edge, None, 'targets')}"
             words.append(f"average drop under attack − clean = {100 * ci.estimate:+.2f} pts over {len(diffs)} "
                          f"targets (similar if within ±{th.similar_pts:g})")
-            unc = f"difference of average drops: {_ci_text(ci)}"
+            unc = f"difference of average drops: {ci_text(ci)}"
         else:
             words.append("no target has k = 1 and k = n rows under both conditions")
         if cells:
-            parts.append(_by_share(larger, cells, th))
+            parts.append(by_share(larger, cells, th))
             words.append(f"variance across member sets larger under attack in {larger} of {cells} (target, k) cells")
         else:
             words.append("variance not compared: fewer than two member sets of any size under attack")
@@ -406,7 +285,7 @@ def fsd_correlation(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
     stat = (f"x = {desc}: r < 0 with p < {th.alpha:g} on {negative} of {measured} targets; pooled r = "
             + ("–" if pooled[2] is None else f"{pooled[2]:.3f} (p = {pooled[3]:.2g}), ρ = {pooled[4]:.3f}"))
     t.notes.append("pooled mixes targets whose accuracy levels differ; the per-target rows are the cleaner test")
-    return Finding("fsd-accuracy-correlation", claim, stat, _by_share(negative, measured, th), table=t)
+    return Finding("fsd-accuracy-correlation", claim, stat, by_share(negative, measured, th), table=t)
 
 
 def _bounds_note(study: Study) -> str:
@@ -463,8 +342,8 @@ def greedy_vs_twin(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
         verdict = FAILS
     else:  # the interval spans 0 (or sits on it)
         verdict = UNDECIDED
-        decide = _to_decide(ci, 0.0, _examples(pairs), "cells")
-    return Finding("greedy-vs-max-fsd", claim, stat, verdict, f"min-FSD − max-FSD accuracy: {_ci_text(ci)}", g,
+        decide = to_decide(ci, 0.0, examples_behind(pairs), "cells")
+    return Finding("greedy-vs-max-fsd", claim, stat, verdict, f"min-FSD − max-FSD accuracy: {ci_text(ci)}", g,
                    decide)
 
 
@@ -505,15 +384,15 @@ def pruning_keeps(study: Study, th: Thresholds = THRESHOLDS) -> list[Finding]:
         ci = difference(pairs, "targets")
         stat = (f"{kept} of {len(pairs)} targets lose at most {th.keep_pts:g} point(s) at {pct} % ({scope} scope)"
                 + (f", {len(open_)} undecided" if open_ else "") + f"; mean drop {100 * ci.estimate:.2f} pts")
-        verdict = _robust(functools.partial(_share_of, total=len(pairs), th=th), kept, len(open_))
+        verdict = robust(functools.partial(share_of, total=len(pairs), th=th), kept, len(open_))
         decide = ""
         if verdict == UNDECIDED:
             hardest = max(open_, key=lambda x: evidence_factor(x[1], th.keep_pts / 100))
-            decide = f"{hardest[0]}: " + _to_decide(hardest[1], th.keep_pts / 100,
-                                                    _examples({hardest[0]: pairs[hardest[0]]}))
+            decide = f"{hardest[0]}: " + to_decide(hardest[1], th.keep_pts / 100,
+                                                    examples_behind({hardest[0]: pairs[hardest[0]]}))
         t.notes.append(f"kept: yes / no where the drop's 95 % interval lies on one side of {th.keep_pts:g} point(s)")
         out.append(Finding(f"pruning-keeps-{scope}", f"{claim} [{scope}]", stat, verdict,
-                           f"mean drop: {_ci_text(ci)}", t, decide))
+                           f"mean drop: {ci_text(ci)}", t, decide))
     return out
 
 
@@ -558,12 +437,12 @@ def sparse_beats_upper(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
     t.notes.append("upper bound: the best stored dense (average) mixture of the same size on the same target")
     t.notes.append("beats: the cell's paired 95 % interval of sparse − upper bound lies above 0 (undecided cells "
                    "span 0)")
-    verdict = _robust(functools.partial(_share_of, total=cells, th=th), beats, len(open_))
+    verdict = robust(functools.partial(share_of, total=cells, th=th), beats, len(open_))
     decide = ""
     if verdict == UNDECIDED:
         hardest = max(open_, key=lambda x: evidence_factor(x[1], 0.0))
-        decide = f"{hardest[0]}: " + _to_decide(hardest[1], 0.0, _examples({"cell": hardest[2]}), "cells")
-    return Finding("sparse-beats-upper", claim, stat, verdict, f"sparse − dense upper bound: {_ci_text(ci)}", t,
+        decide = f"{hardest[0]}: " + to_decide(hardest[1], 0.0, examples_behind({"cell": hardest[2]}), "cells")
+    return Finding("sparse-beats-upper", claim, stat, verdict, f"sparse − dense upper bound: {ci_text(ci)}", t,
                    decide)
 
 
@@ -585,4 +464,5 @@ def findings_table(findings: Sequence[Finding]) -> Table:
 
 
 __all__ = ["FAILS", "HOLDS", "MIXED", "NOT_MEASURED", "THRESHOLDS", "UNDECIDED", "VERDICTS", "Finding", "Thresholds",
+           "difference", "evidence_factor", "side",
            "compute_findings", "findings_table"]
