@@ -417,11 +417,11 @@ def sparse_beats_upper(study: Study, th: Thresholds = THRESHOLDS) -> Finding:
             if up is None:
                 continue
             n += 1
-            where = side(difference({p.row.target: [(p.row, up)]}, "cells"), 0.0)
+            one = difference({p.row.target: [(p.row, up)]}, "cells")  # the cell's own paired interval
+            where = side(one, 0.0)
             b += where > 0
             if where == 0:
-                open_.append((f"{p.row.target} l = {p.row.k} at {round(100 * s)} %",
-                              difference({p.row.target: [(p.row, up)]}, "cells"), [(p.row, up)]))
+                open_.append((f"{p.row.target} l = {p.row.k} at {round(100 * s)} %", one, [(p.row, up)]))
             pick = dense.lookup(p.row.target, p.row.members)
             bd += pick is not None and p.row.accuracy > pick.accuracy
             diffs.append(100 * (p.row.accuracy - up.accuracy))
