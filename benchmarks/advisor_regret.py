@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 import time
 from dataclasses import asdict, replace
@@ -25,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sweep_throughput import processor  # noqa: E402  (one CPU/GPU name for every benchmark)
 
 from adaptermix.advice import STRATEGIES, Signals
 from adaptermix.advice.collect import (
@@ -38,17 +39,6 @@ from adaptermix.advice.regret import StrategyReport, evaluate_strategies, half_s
 from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS
 from adaptermix.advice.tables import mask_of, missing_entries, table_from_rows
 from adaptermix.store import Store
-
-
-def processor() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_truth(path: Path, mixer: str) -> tuple[list[str], np.ndarray, dict[tuple[int, int], np.ndarray], int, int]:

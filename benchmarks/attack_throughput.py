@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sweep_throughput import processor  # noqa: E402  (one CPU/GPU name for every benchmark)
 
 from adaptermix.attacks import AttackRecord, AttackSpec, ModelWrapper, attack_examples, sample_examples  # noqa: E402
 from adaptermix.attacks.fgsm import fgsm_attack  # noqa: E402
@@ -41,12 +45,6 @@ from adaptermix.methods.precision import autocast  # noqa: E402
 ADAPTER_SIZE = 64
 
 
-def processor() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, StopIteration):
-        return "unknown"
 
 
 def matmul_peak(dtype: torch.dtype) -> float:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +33,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sweep_throughput import processor  # noqa: E402  (one CPU/GPU name for every benchmark)
+
 from adaptermix.checkpoints import read_checkpoint  # noqa: E402
 from adaptermix.data import get_domain  # noqa: E402
 from adaptermix.evaluation.evaluator import Evaluator  # noqa: E402
@@ -40,16 +43,6 @@ from adaptermix.methods.model import attach, freeze_all_but, load_base, set_thre
 from adaptermix.methods.precision import cpu_bf16_speedup, resolve_precision  # noqa: E402
 from adaptermix.training.config import TrainConfig  # noqa: E402
 from adaptermix.training.train import train  # noqa: E402
-
-
-def processor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def plain_loop(domain: str, method: str, size: int, lr: float, batch: int, max_length: int, steps: int,
