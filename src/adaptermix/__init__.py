@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adaptermix._version import __version__ as __version__  # a leaf module: readers import it from there
+
 if TYPE_CHECKING:
     from adaptermix.advice import Advice
     from adaptermix.checkpoints import Checkpoint
-
-__version__ = "0.1.0"
 
 
 def load(

@@ -128,10 +128,10 @@ def versions() -> dict[str, str]:
     import adapters
     import transformers
 
-    import adaptermix
+    from adaptermix._version import __version__
 
     return {
-        "adaptermix": adaptermix.__version__,
+        "adaptermix": __version__,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "adapters": adapters.__version__,

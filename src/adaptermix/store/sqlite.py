@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-import adaptermix
+from adaptermix._version import __version__
 from adaptermix.store.migrate import migrate
 from adaptermix.store.schema import DDL, SCHEMA_VERSION, EvalRow, StoreError, StudyMeta
 
@@ -202,7 +202,7 @@ class Store:
             StoreError: a member is not an adapter of this study.
         """
         fps = self.meta.fingerprints()
-        h, version, now = self.meta.eval_config_hash, adaptermix.__version__, utc_now()
+        h, version, now = self.meta.eval_config_hash, __version__, utc_now()
         params = []
         for r in rows:
             missing = [m for m in r.members if m not in fps]
