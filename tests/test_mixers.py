@@ -103,6 +103,7 @@ def test_trim_keeps_floor_of_density_times_n_per_tensor_and_other_scopes():
 # and the weight at which k identical members give the member back.
 TABLE = {
     "average": ({}, None),
+    "weighted": ({}, None),
     "task_arithmetic": ({}, "1/k"),
     "ties": ({"density": 1.0}, 1.0),
     "dare_linear": ({"density": 1.0}, "1/k"),

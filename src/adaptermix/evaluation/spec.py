@@ -186,8 +186,11 @@ def _build(cls: type[Any], **fields: Any) -> Any:
 
 
 def mix_specs(mixers: str, density: float | None = None, majority_sign: str | None = None, seed: int | None = None,
-              scope: str | None = None, reference: str = "raw", space: str = "factors") -> tuple[MixSpec, ...]:
+              scope: str | None = None, reference: str = "raw", space: str = "factors",
+              weights: tuple[float, ...] | None = None) -> tuple[MixSpec, ...]:
     """`--mixers average,ties --density 0.2 ...` → MixSpecs; each flag goes to the mixers that take it.
+
+    `weights` (one per member, for `weighted`) become part of that mixer's spec and row key.
 
     Raises:
         ConfigError: an unknown mixer, or a flag that none of the listed mixers takes.
@@ -197,7 +200,8 @@ def mix_specs(mixers: str, density: float | None = None, majority_sign: str | No
     names = [m.strip() for m in mixers.split(",") if m.strip()]
     if not names:
         raise ConfigError("--mixers is empty: give e.g. average,ties")
-    flags = {"density": density, "majority_sign": majority_sign, "seed": seed, "scope": scope}
+    flags = {"density": density, "majority_sign": majority_sign, "seed": seed, "scope": scope,
+             "weights": None if weights is None else tuple(weights)}
     given = {k: v for k, v in flags.items() if v is not None}
     try:
         takes = {n: get_mixer(n).params for n in names}

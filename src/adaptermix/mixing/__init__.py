@@ -1,7 +1,8 @@
 """Combining adapters: the mixer registry and pure functions on state dicts or stacked rows.
 
 `mix(state_dicts, mixer, weights, **params)` runs any registered mixer (`MIXERS`): `average`
-(Eq. 1), `task_arithmetic`, `ties`, `dare_linear`, `dare_ties`, `magnitude` and `sparse` (Alg. 4).
+(Eq. 1), `weighted` (Eq. 1 with per-member weights), `task_arithmetic`, `ties`, `dare_linear`,
+`dare_ties`, `magnitude` and `sparse` (Alg. 4).
 The sweep engine calls the same mixers on the same stacked layout (`Layout`, `mix_rows`).
 """
 
@@ -25,6 +26,7 @@ from adaptermix.mixing.mixers import (
     sparse_rows,
     task_arithmetic_rows,
     ties_rows,
+    weighted_rows,
 )
 from adaptermix.mixing.spec import MixSpec
 
@@ -64,6 +66,7 @@ __all__ = [
     "dare_linear_rows",
     "dare_ties", "dare_ties_rows", "get_mixer", "magnitude", "magnitude_rows", "mix", "mix_checkpoints", "mix_rows",
     "sparse_rows", "task_arithmetic", "task_arithmetic_rows", "task_vectors", "ties", "ties_rows",
+    "weighted_rows",
 ]
 
 

@@ -56,12 +56,14 @@ def mix_checkpoints(
         from adaptermix.training.init import shared_init
 
         init = shared_init(load_base(head.manifest.base.encoder), members)
+    params = dict(spec.params)
+    own = params.pop("weights", None)  # `weighted` carries its weights in the spec
     try:
-        mixed = mix([m.adapter for m in members], spec.mixer, weights, init=init, space=spec.space, rank=rank,
-                    **spec.params)
+        effective = get_mixer(spec.mixer).member_weights(weights, spec.params, len(members))
+        mixed = mix([m.adapter for m in members], spec.mixer, weights if own is None else own, init=init,
+                    space=spec.space, rank=rank, **params)
     except ValueError as exc:
         raise CheckpointError(str(exc)) from exc
-    effective = get_mixer(spec.mixer).weights(weights, len(members))
     adapter_config, size = _config_for(head, mixed)
     manifest = mixture_manifest(
         members, head, mixed, effective,

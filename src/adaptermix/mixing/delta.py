@@ -73,7 +73,7 @@ def mix_delta(
         if mx.linear:
             if rank is not None:
                 raise ValueError(f"{mx.name} is exact in ΔW space (rank k·r): rank applies to non-linear mixers only")
-            w = mx.weights(weights, len(state_dicts))
+            w = mx.member_weights(weights, mx.resolve(params), len(state_dicts))
             bs = [wi * sd[b_key].to(torch.float64) for wi, sd in zip(w, state_dicts, strict=True)]
             as_ = [sd[key].to(torch.float64) for sd in state_dicts]
             rest = 1.0 - sum(w)

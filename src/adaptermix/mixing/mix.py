@@ -27,7 +27,8 @@ def mix_rows(rows: Tensor, layout: Layout, mixer: str, weights: Sequence[float] 
         rows: (k, P) members in `layout`; never modified.
         layout: where each tensor lives in a row.
         mixer: a name in `MIXERS`.
-        weights: one per member; see `Mixer.weights` for defaults and normalisation.
+        weights: one per member; see `Mixer.weights` for defaults and normalisation (`weighted` may
+            carry them as its `weights` parameter instead).
         prepared: the rows already went through the mixer's per-member `prepare` step.
         **params: the mixer's parameters (density, majority_sign, seed, scope, m, sparsity).
 
@@ -36,7 +37,8 @@ def mix_rows(rows: Tensor, layout: Layout, mixer: str, weights: Sequence[float] 
     """
     mx = get_mixer(mixer)
     p = mx.resolve(params)
-    w = mx.weights(weights, rows.shape[0])
+    w = mx.member_weights(weights, p, rows.shape[0])
+    p.pop("weights", None)  # the combine step takes them as `w`
     if mx.prepare is not None and not prepared:
         rows = mx.prepare(rows, layout, **p)
     out = mx.combine(rows, w, layout, **p)

@@ -5,8 +5,10 @@ its own parameters, and returns one mixture row. Members may first be *prepared*
 (trimmed, dropped): that step depends on nothing but the member, so the sweep engine prepares each
 adapter once and reuses it in every mixture; `combine` then merges the prepared rows.
 
-Weights multiply members and are not normalised, as in PEFT, except for `average` (Eq. 1) and
-`sparse` (Alg. 4 ends in Eq. 1), whose weights are normalised to sum to 1 (uniform by default).
+Weights multiply members and are not normalised, as in PEFT, except for `average` (Eq. 1),
+`weighted` and `sparse` (Alg. 4 ends in Eq. 1), whose weights are normalised to sum to 1 (uniform by
+default). `weighted` carries its per-member weights as a parameter, so they live in the frozen
+`MixSpec` and its row key and are recorded with every stored row and manifest.
 """
 
 from __future__ import annotations
@@ -68,7 +70,39 @@ class Mixer:
             raise ValueError(f"m must be a non-negative integer, got {out['m']!r}")
         if "seed" in out:
             out["seed"] = int(out["seed"])
+        if "weights" in out:
+            if out["weights"] is None:
+                del out["weights"]  # uniform: the label stays `weighted`, the mixture is Eq. 1's
+            else:
+                out["weights"] = self._check_weights(out["weights"])
         return out
+
+    def _check_weights(self, weights: Any) -> tuple[float, ...]:
+        """A `weights` parameter as a tuple of finite floats (non-negative, positive sum when normalised)."""
+        if isinstance(weights, str | bytes) or not isinstance(weights, Sequence) or not weights:
+            raise ValueError(f"weights of mixer {self.name!r} must be a non-empty list of numbers, got {weights!r}")
+        try:
+            w = tuple(float(x) for x in weights)
+        except (TypeError, ValueError):
+            raise ValueError(f"weights of mixer {self.name!r} must be numbers, got {list(weights)}") from None
+        if not all(math.isfinite(x) for x in w):
+            raise ValueError(f"weights must be finite, got {list(w)}")
+        if self.normalise and (any(x < 0 for x in w) or sum(w) <= 0):
+            raise ValueError(f"weights of mixer {self.name!r} must be non-negative with a positive sum, got {list(w)}")
+        return w
+
+    def member_weights(self, weights: Sequence[float] | None, params: dict[str, Any], k: int) -> list[float]:
+        """The effective weights of k members: from the call or from the spec's `weights` parameter (one place).
+
+        Raises:
+            ValueError: weights given both ways and different, or a count other than k.
+        """
+        own = params.get("weights")
+        if own is not None:
+            if weights is not None and tuple(float(w) for w in weights) != tuple(own):
+                raise ValueError(f"mixer {self.name!r} already carries weights {list(own)}: do not pass others")
+            weights = own
+        return self.weights(weights, k)
 
     def weights(self, weights: Sequence[float] | None, k: int) -> list[float]:
         """The effective weights: normalised for `average`/`sparse`, else as given (default 1)."""
@@ -137,6 +171,19 @@ def average_rows(rows: Tensor, weights: Sequence[float], layout: Layout) -> Tens
     for w, row in zip(weights, rows, strict=True):
         out.add_(row, alpha=w)
     return out
+
+
+@register("weighted", params={"weights": None}, normalise=True, linear=True,
+          cite="Eq. 1 with per-member weights (LoraHub, Huang et al. 2023, as a convex combination)")
+def weighted_rows(rows: Tensor, weights: Sequence[float], layout: Layout, **_: Any) -> Tensor:
+    """θ_PLM + Σ w_i θ_i with w on the simplex: Eq. 1 when the weights are equal (bit-identical to `average`).
+
+    The weights are a parameter (`weights=(w_1, ..., w_k)`, in member order, normalised to sum to 1;
+    None: uniform), so a weighted mixture is reproducible from its stored spec alone. Departs from
+    LoraHub, whose weights are free in [−1.5, 1.5]: we keep a convex combination, so the mixture stays
+    in the members' hull and equal weights are exactly Eq. 1.
+    """
+    return average_rows(rows, weights, layout)
 
 
 @register("task_arithmetic", linear=True, cite="Ilharco et al. (2023)")
