@@ -83,6 +83,11 @@ def test_no_advisor_path_reads_the_test_split(adapters: list[str], cache_dir: Pa
                               "--sweep-examples", "40", "--max-length", "32"], capsys)
     assert code == 0, err
     assert "k=2" in out
+    code, out, err = run_cli(["advise", *adapters, "--target", "beta", "--sizes", "2,3", "--budget", "0.5",
+                              "--sweep-examples", "40", "--max-length", "32", "--weights",
+                              "--weight-evaluations", "5", "--weight-examples", "8"], capsys)
+    assert code == 0, err
+    assert "weights:" in out  # the CMA-ES weight search reads validation examples only
 
 
 def test_json_schema_partners_and_partition(adapters: list[str], capsys: pytest.CaptureFixture[str]) -> None:

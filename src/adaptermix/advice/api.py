@@ -7,6 +7,7 @@ checkpoints, gathers what the chosen strategy needs (`adaptermix.advice.collect`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,20 @@ from adaptermix.advice.partition import best_partition
 from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS, Signals
 from adaptermix.advice.strategies import Scores, get_strategy
 from adaptermix.advice.tables import members_of, names_of, sets_with
-from adaptermix.advice.types import OBJECTIVE_PARTITION, OBJECTIVE_PARTNERS, Advice, Candidate, Cost, Recommendation
+from adaptermix.advice.types import (
+    OBJECTIVE_PARTITION,
+    OBJECTIVE_PARTNERS,
+    Advice,
+    Candidate,
+    Cost,
+    Recommendation,
+    WeightedMix,
+)
+from adaptermix.advice.weights import WeightSearchSpec
 from adaptermix.errors import ConfigError
 
 DEFAULT_STRATEGY = "surrogate"
+WEIGHTABLE_MIXERS = ("average", "weighted")  # the weight search mixes on the simplex: Eq. 1 and its weighted form
 
 
 def ranked(signals: Signals, scores: Scores, target: int, k: int) -> list[Candidate]:
@@ -125,6 +136,8 @@ def advise(
     encoder: str | None = None,
     cache_dir: Path | None = None,
     progress: Any = None,
+    weights: bool = False,
+    weight_search: WeightSearchSpec | None = None,
 ) -> Advice:
     """Advise which adapters to mix with `target` (partners mode) or how to split them into `groups` mixtures.
 
@@ -145,6 +158,10 @@ def advise(
         encoder: the base encoder of PEFT/AdapterHub directories.
         cache_dir: data and embedding cache.
         progress: optional callable taking a status line.
+        weights: partners mode: also search each recommended set's member weights with CMA-ES on the
+            target's validation examples (`adaptermix.advice.weights`, LoraHub's recipe); the tokens
+            are added to the advice's cost and each recommendation carries its `weighted` result.
+        weight_search: the search's knobs (default `WeightSearchSpec()`: 40 losses on 32 examples).
 
     Returns:
         The `Advice`.
@@ -159,6 +176,15 @@ def advise(
 
     if (target is None) == (groups is None):
         raise ConfigError("give either --target (partners of one domain) or --groups (a serving partition)")
+    if weights and target is None:
+        raise ConfigError("--weights searches the weights of a target's partners: use it with --target, not --groups")
+    if weights and mixer not in WEIGHTABLE_MIXERS:
+        raise ConfigError(f"--weights searches Eq. 1's member weights: use --mixer average (got {mixer!r})")
+    search = weight_search or WeightSearchSpec()
+    try:
+        search.check()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     check_budget(budget)
     get_strategy(strategy)
     try:
@@ -185,6 +211,37 @@ def advise(
                                  progress=progress)
     cost = Cost(signals.forward_tokens, exhaustive, signals.evaluations)
     if target is not None:
-        return recommend_partners(signals, strategy, target, sizes, cost, mixer, runners_up)
+        advice = recommend_partners(signals, strategy, target, sizes, cost, mixer, runners_up)
+        return weigh(advice, ckpts, names, search, max_length, cache_dir, progress) if weights else advice
     assert groups is not None  # noqa: S101
     return recommend_partition(signals, strategy, groups, cost, mixer)
+
+
+def weigh(advice: Advice, checkpoints: Sequence[Any], names: Sequence[str], spec: WeightSearchSpec,
+          max_length: int, cache_dir: Path | None = None, progress: Any = None) -> Advice:
+    """The advice with each recommendation's member weights searched on the target's validation examples.
+
+    Their forward tokens and loss evaluations are added to the advice's cost (the same ledger as the
+    surrogate's validation evaluations).
+    """
+    from adaptermix.advice.collect import search_member_weights
+    from adaptermix.evaluation.evaluator import Evaluator
+
+    assert advice.target is not None  # noqa: S101 - partners mode only, checked by `advise`
+    evaluator = Evaluator.for_checkpoint(checkpoints[0], max_length, cache_dir)
+    t = names.index(advice.target)
+    recs, tokens, evaluations = [], 0, 0
+    for rec in advice.recommendations:
+        members = [names.index(m) for m in rec.members]  # sorted names: weights follow `rec.members`
+        got = search_member_weights(checkpoints, names, evaluator, t, members, spec)
+        result = got["result"]
+        tokens += got["tokens"]
+        evaluations += result.evaluations
+        recs.append(replace(rec, weighted=WeightedMix(
+            result.weights, result.loss, result.uniform_loss, got["accuracy"], got["uniform_accuracy"],
+            result.evaluations, got["examples"], got["tokens"])))
+        if progress is not None:
+            progress(f"weights: k={rec.k} searched ({result.evaluations} evaluations)")
+    cost = advice.cost
+    cost = Cost(cost.forward_tokens + tokens, cost.exhaustive_forward_tokens, cost.evaluations + evaluations)
+    return replace(advice, recommendations=tuple(recs), cost=cost)

@@ -157,6 +157,78 @@ def validation_signals(checkpoints: Sequence[Checkpoint], names: Sequence[str], 
             "tokens": tokens, "evaluations": evaluations}
 
 
+def validation_probe(evaluator: Any, adapter: Mapping[str, Tensor], ckpt: Checkpoint, target: Any,
+                     head_key: str, precision: str = "fp32") -> tuple[float, np.ndarray, int]:
+    """(mean cross-entropy, per-example correctness, tokens) of `adapter` with `ckpt`'s head on `target`.
+
+    The loss the weight search minimises (LoraHub's): a smooth objective where accuracy on a few dozen
+    examples is a step function. `target` must be a validation split (the advisor's rule; the benchmark
+    also calls this on test, as ground truth). `precision="bf16"` scores as a bf16 sweep does.
+    """
+    import torch
+
+    from adaptermix.evaluation.evaluator import SLOT
+    from adaptermix.methods.inference import prepare_batches
+    from adaptermix.methods.model import load_state
+    from adaptermix.methods.precision import autocast
+
+    model = evaluator.base.model
+    load_state(model, SLOT, adapter)
+    evaluator.use_head(head_key, ckpt.head, target.label_names)
+    labels = torch.as_tensor(target.encoded.labels)
+    losses = torch.empty(len(labels), dtype=torch.float64)
+    correct = np.empty(len(labels), dtype=bool)
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode(), autocast(precision), \
+            (evaluator.bf16_weights() if precision == "bf16" else _nothing()):
+        for idx, inputs in prepare_batches(model, target.encoded, evaluator.pad_id):
+            logits = model(**inputs).logits.float().cpu()
+            y = labels[idx]
+            losses[idx] = torch.nn.functional.cross_entropy(logits, y, reduction="none").double()
+            correct[idx] = (logits.argmax(-1) == y).numpy()
+    model.train(was_training)
+    return float(losses.mean()), correct, int(target.encoded.lengths.sum())
+
+
+def _nothing() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def search_member_weights(checkpoints: Sequence[Checkpoint], names: Sequence[str], evaluator: Any, target: int,
+                          members: Sequence[int], spec: Any | None = None) -> dict[str, Any]:
+    """CMA-ES weights of `members` for `target` on its first `spec.examples` **validation** examples.
+
+    Returns:
+        {"result": WeightResult, "accuracy": validation accuracy of the best weights, "uniform_accuracy":
+        of Eq. 1, "tokens": forward tokens spent, "examples": validation examples used}.
+    """
+    from adaptermix.advice.weights import WeightSearchSpec, search_weights
+    from adaptermix.mixing import mix
+
+    spec = spec or WeightSearchSpec()
+    ckpt = checkpoints[target]
+    data = evaluator.target(ckpt.domain, SPLIT, spec.examples)
+    adapters = [checkpoints[j].adapter for j in members]
+    accuracy: dict[tuple[float, ...], float] = {}
+    tokens = 0
+
+    def objective(weights: tuple[float, ...]) -> float:
+        nonlocal tokens
+        loss, correct, used = validation_probe(evaluator, mix(adapters, "weighted", weights), ckpt, data,
+                                               names[target])
+        tokens += used
+        accuracy[weights] = float(correct.mean())
+        return loss
+
+    result = search_weights(objective, len(members), spec)
+    uniform = tuple([1.0 / len(members)] * len(members))
+    return {"result": result, "accuracy": accuracy[result.weights], "uniform_accuracy": accuracy[uniform],
+            "tokens": tokens, "examples": len(data.encoded)}
+
+
 def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[str], *, budget: float = 0.1,
            sweep_examples: int = 300, max_length: int = 64, mixer: str = "average",
            mixer_params: Mapping[str, Any] | None = None, cache_dir: Path | None = None,
@@ -213,5 +285,6 @@ def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[s
     return signals, int(exhaustive_tokens)
 
 
-__all__ = ["check_budget", "exhaustive_evaluations", "gather", "text_signals",
-           "validation_evaluations", "validation_examples", "validation_signals", "weight_signals"]
+__all__ = ["check_budget", "exhaustive_evaluations", "gather", "search_member_weights", "text_signals",
+           "validation_evaluations", "validation_examples", "validation_probe", "validation_signals",
+           "weight_signals"]

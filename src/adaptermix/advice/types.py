@@ -3,7 +3,8 @@
 `Advice.to_json()` is the schema of `adaptermix advise --json` (issue 17):
 `{"target", "objective", "mixer", "recommendations": [{"k" or "group", "members",
 "predicted_accuracy", "interval"}], "cost": {"forward_tokens", "exhaustive_forward_tokens",
-"fraction"}, "strategy"}`; recommendations also carry their runners-up.
+"fraction"}, "strategy"}`; partners' recommendations also carry their runners-up and `weights` (one per
+member, from `--weights`'s CMA-ES search, with its `weight_search` record; null without it).
 """
 
 from __future__ import annotations
@@ -39,6 +40,42 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class WeightedMix:
+    """The member weights CMA-ES found for a recommendation on validation examples (`--weights`).
+
+    Attributes:
+        weights: one per member, in the order of `Recommendation.members`, summing to 1 (`weighted` mixer).
+        validation_loss, uniform_validation_loss: cross-entropy of the weighted and the uniform (Eq. 1)
+            mixture on the search's validation examples.
+        validation_accuracy, uniform_validation_accuracy: their accuracy on the same examples.
+        evaluations: loss evaluations run (the uniform start included).
+        examples: validation examples per evaluation.
+        forward_tokens: tokens the search ran (counted into the advice's cost).
+    """
+
+    weights: tuple[float, ...]
+    validation_loss: float
+    uniform_validation_loss: float
+    validation_accuracy: float
+    uniform_validation_accuracy: float
+    evaluations: int
+    examples: int
+    forward_tokens: int
+
+    @property
+    def mixer_label(self) -> str:
+        """The `weighted` mixer's spec label: what a store row of this mixture is keyed by."""
+        return f"weighted(weights={tuple(self.weights)})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mixer": self.mixer_label, "validation_loss": self.validation_loss,
+                "uniform_validation_loss": self.uniform_validation_loss,
+                "validation_accuracy": self.validation_accuracy,
+                "uniform_validation_accuracy": self.uniform_validation_accuracy,
+                "evaluations": self.evaluations, "examples": self.examples, "forward_tokens": self.forward_tokens}
+
+
+@dataclass(frozen=True)
 class Recommendation:
     """The advice for one size k (partners mode) or one group (partition mode).
 
@@ -50,6 +87,7 @@ class Recommendation:
             accuracy of the group's domains. None for strategies that only rank.
         interval: its 90 % interval, or None.
         runners_up: the next best candidates, best first (partners mode).
+        weighted: the searched member weights (partners mode with `--weights`), else None.
     """
 
     members: tuple[str, ...]
@@ -58,6 +96,7 @@ class Recommendation:
     predicted_accuracy: float | None = None
     interval: tuple[float, float] | None = None
     runners_up: tuple[Candidate, ...] = ()
+    weighted: WeightedMix | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"k": self.k} if self.k is not None else {"group": self.group}
@@ -67,6 +106,9 @@ class Recommendation:
         })
         if self.k is not None:
             out["runners_up"] = [c.to_json() for c in self.runners_up]
+            out["weights"] = None if self.weighted is None else list(self.weighted.weights)
+            if self.weighted is not None:
+                out["weight_search"] = self.weighted.to_json()
         return out
 
 

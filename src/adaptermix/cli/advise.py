@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from adaptermix.advice.weights import WeightSearchSpec
 from adaptermix.errors import ConfigError
+
+SEARCH = WeightSearchSpec()  # the weight search's defaults, declared once there
 
 if TYPE_CHECKING:
     from adaptermix.advice import Advice
@@ -38,13 +41,20 @@ def advise(
     max_length: int = typer.Option(64, help="Truncation of validation examples."),
     encoder: str = typer.Option(None, help="PEFT/AdapterHub inputs: their base encoder (default: their config's)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (schema in docs/advisor.md)."),
+    weights: bool = typer.Option(False, "--weights", help="Partners mode: also search each recommended set's "
+                                 "member weights with CMA-ES on the target's validation examples (LoraHub's "
+                                 "recipe; the weighted mixer); its tokens count into the cost."),
+    weight_evaluations: int = typer.Option(SEARCH.evaluations, help="--weights: loss evaluations per set "
+                                           "(the uniform start included)."),
+    weight_examples: int = typer.Option(SEARCH.examples, help="--weights: validation examples per loss evaluation."),
 ) -> None:
     """Advise a mixture without the exhaustive sweep: reads weights, train text and validation examples only."""
     from adaptermix.advice import advise as run_advise
 
     result = run_advise(checkpoints, target=target, sizes=parse_sizes(sizes) if target else (), groups=groups,
                         strategy=strategy, budget=budget, mixer=mixer, sweep_examples=sweep_examples,
-                        max_length=max_length, encoder=encoder)
+                        max_length=max_length, encoder=encoder, weights=weights,
+                        weight_search=WeightSearchSpec(evaluations=weight_evaluations, examples=weight_examples))
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return
@@ -64,6 +74,12 @@ def describe(result: Advice) -> list[str]:
         where = f"k={r.k}" if r.k is not None else f"group {r.group}"
         interval = "" if r.interval is None else f" [{_pct(r.interval[0])}, {_pct(r.interval[1])}]"
         lines.append(f"{where}: {' + '.join(r.members)}  predicted {_pct(r.predicted_accuracy)}{interval}")
+        if r.weighted is not None:
+            w = r.weighted
+            lines.append(f"    weights: {', '.join(f'{m} {x:.3f}' for m, x in zip(r.members, w.weights, strict=True))}"
+                         f"  (validation loss {w.validation_loss:.4f} vs uniform {w.uniform_validation_loss:.4f}, "
+                         f"accuracy {_pct(w.validation_accuracy)} vs {_pct(w.uniform_validation_accuracy)} on "
+                         f"{w.examples} examples, {w.evaluations} evaluations)")
         for runner in r.runners_up:
             lines.append(f"    runner-up: {' + '.join(runner.members)}  predicted {_pct(runner.predicted_accuracy)}")
     if result.predicted_objective is not None:
