@@ -10,8 +10,9 @@ import adaptermix
 ROOT = Path(adaptermix.__file__).parent
 #: The pipeline stages in order, with the shared leaf modules first. A package may import only packages
 #: listed before it; the top-level package, which assembles the public API, is exempt.
-ORDER = ("_version", "errors", "fileio", "registry", "layers", "data", "methods", "checkpoints", "training", "mixing",
-         "analysis", "pruning", "attacks", "evaluation", "store", "advice", "reporting", "pipeline", "cli")
+ORDER = ("_version", "errors", "deprecation", "fileio", "registry", "layers", "data", "methods", "checkpoints",
+         "training", "mixing", "analysis", "pruning", "attacks", "evaluation", "store", "advice", "reporting",
+         "pipeline", "cli")
 
 
 def _package_edges(root: Path = ROOT) -> set[tuple[str, str, str]]:
