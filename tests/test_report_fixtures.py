@@ -3,7 +3,7 @@
 `shaped_study` writes every in-domain mixture with an accuracy given by a formula, so a test knows
 the truth a finding should report. `full_study` adds every kind of row the report has a section for:
 an attack condition, a second mixer, pruned single adapters (Fig. 8a), sparse mixtures (Fig. 8b),
-`mixture_fsd`, and the dataset analysis when the store keeps artifacts.
+`mixture_fsd`, the dataset analysis when the store keeps artifacts, and the advisor's stored advice.
 """
 
 from __future__ import annotations
@@ -15,12 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
+from adaptermix.advice.partition import best_partition
+from adaptermix.advice.tables import cell, names_of, table_from_rows
 from adaptermix.analysis.corpus.result import CorpusAnalysis, CorpusConfig
 from adaptermix.analysis.corpus.run import analyze_documents
 from adaptermix.mixing.spec import MixSpec
-from adaptermix.reporting.study import CORPUS_KIND
+from adaptermix.reporting.advice import ADVICE_VERSION
+from adaptermix.reporting.study import ADVICE_KIND, CORPUS_KIND
 from adaptermix.reporting.sweep_tables import greedy_members
 from adaptermix.store import EvalRow, Store, pack_correct
+from adaptermix.store.schema import canonical_json
 from adaptermix.store.synthetic import DEFAULT_DOMAINS, synthetic_study
 from corpus_fixtures import HashEmbedder  # the same fake sentence encoder
 
@@ -154,8 +158,40 @@ def full_study(path: Path) -> Path:
     def fsd(t: str, m: tuple[str, ...]) -> float:
         return 0.05 * (len(m) - 1) + 0.1 * float(np.mean([S[idx[t], idx[o]] for o in m]))
 
-    return shaped_study(path, acc, extra_rows=extras, fsd=fsd, examples=True,
-                        corpus=corpus_analysis(path.parent / "embeddings"))
+    shaped_study(path, acc, extra_rows=extras, fsd=fsd, examples=True,
+                 corpus=corpus_analysis(path.parent / "embeddings"))
+    return store_advice(path, "best")
+
+
+def synthetic_advice(domains: Sequence[str], truth: np.ndarray, pick: str = "best", k: int = 2,
+                     groups: int = 2) -> dict[str, object]:
+    """Advice as the `advise:` stage stores it, whose answer is known: the best (or worst) stored set of every
+    (target, k) cell, the optimal partition into `groups`, and an ensemble of 99 % for every pick."""
+    partners = []
+    for t, target in enumerate(domains):
+        masks, acc = cell(truth, t, k)
+        chosen = masks[int(np.argmax(acc) if pick == "best" else np.argmin(acc))]
+        partners.append({"target": target, "recommendations": [
+            {"k": k, "members": list(names_of(chosen, domains)), "predicted_accuracy": 0.5, "interval": [0.4, 0.6]}]})
+    best = best_partition(truth, groups)
+    recs = [{"group": i, "members": list(names_of(m, domains)), "predicted_accuracy": 0.5, "interval": None}
+            for i, m in enumerate(best.groups)]
+    ensembles = [{"target": p["target"], "members": p["recommendations"][0]["members"], "accuracy": 0.99,
+                  "n_examples": 200, "forward_tokens": 1} for p in partners]
+    return {"version": ADVICE_VERSION, "strategy": "surrogate", "mixer": "average", "settings": {},
+            "cost": {"forward_tokens": 10, "exhaustive_forward_tokens": 1000, "fraction": 0.01, "evaluations": 1},
+            "partners": partners, "partitions": [{"groups": groups, "recommendations": recs,
+                                                  "predicted_objective": 0.5}], "ensembles": ensembles}
+
+
+def store_advice(path: Path, pick: str = "best") -> Path:
+    """Store `synthetic_advice` built from the store's own clean `average` rows."""
+    with Store.read(path) as s:
+        meta = s.meta
+        truth = table_from_rows(meta.domains, ((r.target, r.members, r.accuracy) for r in s.rows()))
+    with Store.open(path, meta) as s:
+        s.put_artifact(ADVICE_KIND, pick, canonical_json(synthetic_advice(meta.domains, truth, pick)))
+    return path
 
 
 def test_full_study_has_every_kind_of_row(tmp_path: Path) -> None:
@@ -165,6 +201,6 @@ def test_full_study_has_every_kind_of_row(tmp_path: Path) -> None:
         assert ("average", "clean") in labels and ("average", FGSM) in labels
         assert {m.split("(")[0] for m, _ in labels} == {"average", "ties", "prune", "sparse"}
         assert s.count(None, None) == 2 * 32 + 32 + 4 * 2 * 8 + 4 * 3 * 2
-        assert [a.kind for a in s.artifacts()] == [CORPUS_KIND]
+        assert [a.kind for a in s.artifacts()] == [CORPUS_KIND, ADVICE_KIND]
         clean = s.rows("clean", "average")
         assert all(r.correctness is not None and r.correctness.mean() == r.accuracy for r in clean)

@@ -249,7 +249,36 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
         seconds = first * docs * ANALYSIS_TOKENS / rate.for_encoder("minilm") + 2.0 * len(da.domains)
         out.append(StageEstimate(study.label, "data_analysis", 1, "analysis", seconds,
                                  f"{len(da.domains)} domains × ≤ {da.max_docs} documents, {da.n_topics} topics"))
+    if recipe.advise is not None:
+        mean_tokens = sum(tokens(d) for d in recipe.domains) / n
+        mean_examples = sum(examples(d) for d in recipe.domains) / n
+        out.append(_advise_estimate(recipe, study, mean_examples, mean_tokens, score_s))
     return out
+
+
+def _advise_estimate(recipe: Recipe, study: StudyPlan, examples: float, tokens: float,
+                     score_s: float) -> StageEstimate:
+    """The advise stage: the surrogate's validation evaluations, then the ensembles' member passes (at most)."""
+    from adaptermix.advice import get_strategy
+    from adaptermix.advice.collect import validation_evaluations, validation_examples
+    from adaptermix.pipeline.advise_stage import advice_stored
+
+    adv = recipe.advise
+    assert adv is not None  # noqa: S101 - called only with an advise section
+    n = len(recipe.domains)
+    evals = val = 0
+    if get_strategy(adv.strategy).needs == "validation":
+        evals = validation_evaluations(n)
+        val = validation_examples(n, adv.budget, round(examples))
+    # Each target scores each member of its recommended sets once with its head (probabilities are cached):
+    # at most 1 + Σ(k − 1) members for the partners, and its whole group for a partition.
+    largest = max((n - g + 1 for g in adv.groups), default=1)
+    passes = n * min(n, 1 + sum(k - 1 for k in adv.sizes) + largest - 1) if adv.ensemble else 0
+    seconds = (ROW_OVERHEAD * evals * val * tokens + passes * examples * tokens) / score_s
+    stored = advice_stored(adv, study.store, n, recipe.eval)
+    note = (f"{evals} validation evaluations × {val} examples; ≤ {passes} ensemble member passes on the test rows"
+            + ("; stored, nothing to do" if stored else ""))
+    return StageEstimate(study.label, "advise", evals, "evaluations", 0.0 if stored else seconds, note)
 
 
 def _stored(store: Path, labels: list[tuple[str, str]]) -> int:

@@ -4,9 +4,9 @@ A recipe names the encoder(s), method(s), preset(s), domains and budgets of a st
 trains one adapter per domain (reusing checkpoints already trained with the same settings), sweeps
 their in-domain mixtures into the study's SQLite store (exhaustively by default: every subset,
 PAPER.md §4), runs the optional stages — Sec. 7's pruning (Fig. 8a) and sparse mixing (Fig. 8b),
-the dataset analysis (Sec. 3.1) — into the same store, and writes the report from the store. A
-second run reuses everything already there. `adaptermix run RECIPE --dry-run` prints the plan
-(`adaptermix.pipeline.plan`).
+the dataset analysis (Sec. 3.1), the mixture advisor (issue 17) — into the same store, and writes
+the report from the store. A second run reuses everything already there. `adaptermix run RECIPE
+--dry-run` prints the plan (`adaptermix.pipeline.plan`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from adaptermix.checkpoints import Checkpoint, read_checkpoint
 from adaptermix.errors import CheckpointError, ConfigError
 from adaptermix.evaluation.spec import EvalSpec
 from adaptermix.pipeline.ablation import AblationSection, cells, folder, merge
+from adaptermix.pipeline.advise_stage import AdviseSection, run_advise_stage
 from adaptermix.pipeline.progress import Display
 from adaptermix.pipeline.stages import data_analysis, prune_config, run_stage_sweep, sparse_config
 from adaptermix.pipeline.sweep import SweepConfig, SweepSummary
@@ -138,6 +139,8 @@ class Recipe(BaseModel):
     sparse_mix: SparseMixSection | None = None  # Fig. 8b
     # The dataset analysis (Sec. 3.1, App. A.1–A.2): CorpusConfig's own fields; domains default to the recipe's.
     data_analysis: CorpusConfig | None = None
+    # Which adapters to mix (issue 17): the advisor's partners per target and partitions per G, after the sweep.
+    advise: AdviseSection | None = None
     cache_dir: Path | None = None
     # Run once per cell of these factors, each cell its own study under `out/<cell>/` (pipeline/ablation.py).
     ablation: AblationSection | None = None
@@ -167,6 +170,8 @@ class Recipe(BaseModel):
         if self.init == "independent" and task_vectors:
             # A task vector is θ − θ_init of one shared initialisation (training/init.py rebuilds and verifies it).
             raise ValueError("task vectors (reference: init) need one shared initialisation: use init: shared")
+        if self.advise is not None:
+            self.advise.check(len(self.domains), self.eval)
         if self.ablation is not None:
             for cell in self.cells():  # every cell must be a valid study before anything runs
                 del cell
@@ -233,6 +238,7 @@ class RecipeResult:
     sweep: SweepSummary
     stages: dict[str, SweepSummary] = field(default_factory=dict)  # prune, sparse_mix
     analysed: bool = False  # the dataset analysis ran now (False: stored already, or not asked for)
+    advised: bool = False  # the advise stage ran now (False: stored already, or not asked for)
     others: tuple[RecipeResult, ...] = ()
     overview: Path | None = None  # index.html comparing the studies, when the recipe has several
 
@@ -306,6 +312,7 @@ def stage_names(recipe: Recipe) -> list[str]:
     names += ["prune"] if recipe.prune is not None else []
     names += ["sparse_mix"] if recipe.sparse_mix is not None else []
     names += ["data_analysis"] if recipe.data_analysis is not None else []
+    names += ["advise"] if recipe.advise is not None else []
     return [*names, "report"]
 
 
@@ -383,6 +390,11 @@ def _run_study(recipe: Recipe, study: StudyPlan, stale: list[str], display: Disp
         with display.stage(f"{tag}data_analysis", 1, unit="analyses") as bar:
             analysed = data_analysis(recipe.data_analysis, study.store, paths, recipe.cache_dir, embedder)
             bar.update(1)
+    advised = False
+    if recipe.advise is not None:
+        with display.stage(f"{tag}advise", 1, unit="analyses") as bar:
+            advised = run_advise_stage(recipe.advise, study.store, paths, recipe.eval, recipe.cache_dir)
+            bar.update(1)
     with display.stage(f"{tag}report", 1, unit="reports") as bar:
         from adaptermix.reporting.report import write_html_report
 
@@ -390,4 +402,4 @@ def _run_study(recipe: Recipe, study: StudyPlan, stale: list[str], display: Disp
                   write_html_report(study.store, study.out / "report")]
         bar.update(1)
     return RecipeResult(recipe, rows_from_store(study.store), study.store, tuple(report), tuple(trained), summary,
-                        stages, analysed)
+                        stages, analysed, advised=advised)

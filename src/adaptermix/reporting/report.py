@@ -3,8 +3,9 @@
 `write_html_report(store, out)` reads the store once, builds the sections in the paper's order —
 summary (setup, headline numbers, the findings' verdicts), dataset analysis (Sec. 3.1), mixing
 (Sec. 3.4), robustness (Sec. 4), signs (Sec. 5), Alg. 1 (Sec. 6), pruning and sparse mixing (Sec. 7),
-findings — renders them into one self-contained page, and writes every figure (PNG) and table (CSV,
-Markdown) of those sections beside it. Reporting reads only the store, never a model.
+which adapters to mix (the advisor, issue 17), findings — renders them into one self-contained
+page, and writes every figure (PNG) and table (CSV, Markdown) of those sections beside it.
+Reporting reads only the store, never a model.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from adaptermix.fileio import atomic_write_bytes
+from adaptermix.reporting.advice import advice_section, advice_sentence
 from adaptermix.reporting.dataset import dataset_section
 from adaptermix.reporting.document import Section
 from adaptermix.reporting.findings import Finding, compute_findings, findings_table
@@ -29,7 +31,7 @@ ROBUSTNESS_TITLE = "Robustness under attack (Sec. 4, Table 1)"
 ROBUSTNESS_HOW = ("add attack conditions (e.g. `fgsm`, `textfooler`) to the recipe's eval section and re-run "
                   "`adaptermix run RECIPE`")
 #: Section ids in report order; tests and scripts may rely on them.
-SECTION_IDS = ("summary", "dataset", "mixing", "robustness", "signs", "greedy", "sec7", "findings")
+SECTION_IDS = ("summary", "dataset", "mixing", "robustness", "signs", "greedy", "sec7", "advice", "findings")
 
 
 def _setup_table(study: Study) -> Table:
@@ -83,10 +85,11 @@ def _headline_table(study: Study) -> Table:
 
 
 def summary_section(study: Study, findings: list[Finding]) -> Section:
-    """The top of the report: setup, headline numbers, and every finding's verdict."""
+    """The top of the report: setup, headline numbers, what to mix (when advised), and every finding's verdict."""
+    advice = advice_sentence(study)
     sec = Section("summary", "Summary", intro=(
         "Everything below is computed from the study store alone; the verdicts are formatted from the stored rows "
-        "with the thresholds of docs/report.md."))
+        "with the thresholds of docs/report.md." + (f"\n\n{advice}" if advice else "")))
     verdicts = findings_table(findings)
     verdicts.row_links = [f"#finding-{i + 1}" for i in range(len(findings))]  # the ids `findings_section` gives
     sec.tables += [_setup_table(study), _headline_table(study), verdicts]
@@ -123,7 +126,7 @@ def build_sections(study: Study) -> list[Section]:
     findings = compute_findings(study)
     return [summary_section(study, findings), dataset_section(study.corpus_json), mixing_section(study),
             robustness(study), signs_section(study), greedy_section(study), sec7_section(study),
-            findings_section(findings)]
+            advice_section(study), findings_section(findings)]
 
 
 def side_files(sections: Sequence[Section]) -> dict[str, bytes]:

@@ -20,6 +20,8 @@ from adaptermix.store import EvalRow, Store, StudyMeta, aggregates
 
 #: Artifact kind under which the dataset analysis (`CorpusAnalysis.to_json()`) is stored.
 CORPUS_KIND = "corpus_analysis"
+#: Artifact kind of the `advise:` stage's result (`reporting.advice` reads it).
+ADVICE_KIND = "mixture_advice"
 
 
 def mixer_spec(row: EvalRow) -> tuple[str, dict[str, Any]]:
@@ -63,6 +65,7 @@ class Study:
         code_versions: the distinct `code_version`s of the rows.
         precisions: the distinct precisions the workers used.
         corpus_json: the stored dataset analysis (`CorpusAnalysis.to_json()`), or None.
+        advice_json: the newest stored advice of the `advise:` stage (`reporting.advice`), or None.
     """
 
     path: Path
@@ -72,6 +75,7 @@ class Study:
     code_versions: list[str] = field(default_factory=list)
     precisions: list[str] = field(default_factory=list)
     corpus_json: str | None = None
+    advice_json: str | None = None
     _sweeps: dict[tuple[str, str], SweepData] = field(default_factory=dict, repr=False)
 
     @property
@@ -114,9 +118,9 @@ def _distinct(values: Sequence[object]) -> list[str]:
     return sorted({str(v) for v in values if v is not None})
 
 
-def _corpus_json(store: Store) -> str | None:
-    """The newest stored dataset analysis (`CorpusAnalysis.to_json()`), or None."""
-    found = store.artifacts(CORPUS_KIND)
+def _newest(store: Store, kind: str) -> str | None:
+    """The newest stored artifact of `kind` (e.g. the dataset analysis's `CorpusAnalysis.to_json()`), or None."""
+    found = store.artifacts(kind)
     return found[-1].value if found else None
 
 
@@ -131,4 +135,5 @@ def load_study(store_path: str | Path) -> Study:
         rows = store.rows(condition=None, mixer=None)
         versions = _distinct([r["code_version"] for r in store.records(["code_version"])])
         return Study(path=path, meta=store.meta, rows=rows, fsd=store.fsd_matrix(), code_versions=versions,
-                     precisions=_distinct([r.precision for r in rows]), corpus_json=_corpus_json(store))
+                     precisions=_distinct([r.precision for r in rows]), corpus_json=_newest(store, CORPUS_KIND),
+                     advice_json=_newest(store, ADVICE_KIND))

@@ -118,7 +118,8 @@ class Table:
 _TEXT_COLUMNS = {"target", "scope", "x", "ks", "note", "argmax_members", "argmin_members", "min_fsd_members",
                  "max_fsd_members", "members", "mixer", "condition", "partner", "adapter", "item", "value", "measure",
                  "finding", "our statistic", "verdict", "uncertainty", "claim", "worst_ci", "within", "falls",
-                 "negative_significant", "clean_reference", "precision", "study", "method"}
+                 "negative_significant", "clean_reference", "precision", "study", "method", "advisor_members",
+                 "oracle_members", "alg1_members", "advisor_groups", "optimal_groups"}
 _P_FORMATS = {"pearson_p": ".2g", "spearman_p": ".2g", "pearson_r": ".3f", "spearman_rho": ".3f"}
 
 

@@ -1,0 +1,215 @@
+"""The `advise:` stage of a recipe: which adapters to mix, after the sweep (issue 17).
+
+For every target and size k the advisor's partners (`adaptermix.advice.recommend_partners`), and for
+every G its serving partition (`recommend_partition`), from one gathering of the advisor's signals
+(weights, train text, validation evaluations: never the test split). Then, for each recommendation,
+the output ensemble of the same members on the sweep's own test examples (`pipeline.ensemble`), so the
+report can set weight mixing against ensembling. Everything is stored as one artifact
+(`reporting.advice.ADVICE_KIND`) keyed by the settings, the adapters and the eval config; a re-run with
+the same key computes nothing. The report compares the advice with the stored sweep rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from adaptermix.advice import DEFAULT_STRATEGY, Advice, Cost, get_strategy, recommend_partition, recommend_partners
+from adaptermix.errors import ConfigError
+from adaptermix.evaluation.spec import EvalSpec
+from adaptermix.mixing.spec import MixSpec
+from adaptermix.reporting.advice import ADVICE_VERSION
+from adaptermix.reporting.study import ADVICE_KIND
+from adaptermix.store import Store
+from adaptermix.store.schema import canonical_json
+
+
+class AdviseSection(BaseModel):
+    """The `advise:` section: what the advisor is asked after the sweep (each knob declared here once).
+
+    Attributes:
+        strategy: a registered advisor strategy (`adaptermix.advice.STRATEGIES`); the surrogate by default.
+        budget: the advisor's cost as a fraction of the exhaustive sweep's, in (0, 1] (sets how many
+            validation examples each of the surrogate's evaluations may use).
+        sizes: partners mode: the member-set sizes k (target included) advised for every target.
+        groups: partition mode: each G the N adapters are split into (none: no partition advice).
+        mixer: the label of one of the recipe's `eval.mixers` (raw weights, factor space) the advice is for.
+        runners_up: candidates listed after each pick.
+        ensemble: also score the output ensemble of each recommended set on the sweep's test examples.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    strategy: str = DEFAULT_STRATEGY
+    budget: float = 0.1
+    sizes: tuple[int, ...] = Field(default=(2, 3), min_length=1)
+    groups: tuple[int, ...] = (2, 3)
+    mixer: str = "average"
+    runners_up: int = Field(default=3, ge=0)
+    ensemble: bool = True
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        return get_strategy(value).name  # ValueError with "did you mean"
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, value: float) -> float:
+        from adaptermix.advice.collect import check_budget
+
+        return check_budget(value)
+
+    @field_validator("sizes", "groups")
+    @classmethod
+    def _distinct(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"{list(value)} lists a value twice")
+        return tuple(sorted(value))
+
+    def check(self, n: int, spec: EvalSpec) -> MixSpec:
+        """Check the section against a study of n adapters scored by `spec`; returns the advised mixer.
+
+        Raises:
+            ValueError: a k or G out of range, a mixer the sweep does not score, or a budget too small.
+        """
+        for k in self.sizes:
+            if not 1 <= k <= n:
+                raise ValueError(f"size k={k} is out of range: with {n} adapters choose 1 ≤ k ≤ {n}")
+        for g in self.groups:
+            if not 1 <= g <= n:
+                raise ValueError(f"groups G={g} is out of range: {n} adapters can be split into 1 to {n} groups")
+        labels = {m.label: m for m in spec.mixers}
+        mix = labels.get(self.mixer)
+        if mix is None:
+            raise ValueError(f"mixer {self.mixer!r} is not scored by the sweep: choose one of eval.mixers "
+                             f"({', '.join(labels)})")
+        if mix.reference != "raw" or mix.space != "factors":
+            raise ValueError(f"mixer {self.mixer!r} mixes task vectors or ΔW: the advisor advises raw-weight mixers")
+        if get_strategy(self.strategy).needs == "validation" and spec.max_examples is not None:
+            from adaptermix.advice.collect import validation_examples
+
+            validation_examples(n, self.budget, spec.max_examples)  # ConfigError naming the fix
+        return mix
+
+
+def advice_key(section: AdviseSection, mix: MixSpec, meta: Any) -> str:
+    """The artifact key: the section's settings, the advised mixer, the adapters' sha256s and the eval config."""
+    payload = {"version": ADVICE_VERSION, "settings": section.model_dump(mode="json"), "mixer": mix.as_json(),
+               "adapters": meta.fingerprints(), "eval": meta.eval_config_hash}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def advice_stored(section: AdviseSection, store_path: Path, n: int, spec: EvalSpec) -> bool:
+    """Whether the store at `store_path` already holds this advice (False without a readable store)."""
+    if not store_path.is_file():
+        return False
+    from adaptermix.store import StoreError
+
+    try:
+        with Store.read(store_path) as store:
+            return store.get_artifact(ADVICE_KIND, advice_key(section, section.check(n, spec), store.meta)) is not None
+    except StoreError:
+        return False
+
+
+def _sweep_facts(store: Store, mixer: str) -> tuple[int, int | None, str | None]:
+    """(test examples per evaluation, the exhaustive sweep's tokens when it is complete, the rows' precision)."""
+    rows = store.records(["n_examples", "tokens", "precision"], condition="clean", mixer=mixer)
+    n = len(store.meta.adapters)
+    if not rows:
+        raise ConfigError(f"the store has no clean rows of mixer {mixer!r}: run the sweep stage before `advise:`")
+    examples = round(sum(int(r["n_examples"]) for r in rows) / len(rows))  # type: ignore[call-overload]
+    complete = len(rows) == n * 2 ** (n - 1) and all(r["tokens"] is not None for r in rows)
+    tokens = sum(int(r["tokens"]) for r in rows) if complete else None  # type: ignore[call-overload]
+    precisions = sorted({str(r["precision"]) for r in rows if r["precision"]})
+    return max(examples, 1), tokens, precisions[0] if len(precisions) == 1 else None
+
+
+def advise_study(section: AdviseSection, checkpoints: Sequence[Any], names: Sequence[str], mix: MixSpec,
+                 sweep_examples: int, exhaustive_tokens: int | None, cache_dir: Path | None,
+                 max_length: int) -> tuple[list[Advice], list[Advice], Cost]:
+    """The advisor's answers for every target (partners) and every G (partitions), from one gathering.
+
+    Reads the adapters' weights and the train/validation splits only (the leak rule: never the test split).
+
+    Returns:
+        (partner advice per target, partition advice per G, the cost of the signals).
+    """
+    from adaptermix.advice.api import needs_of
+    from adaptermix.advice.collect import gather
+
+    signals, exhaustive = gather(checkpoints, names, needs_of(section.strategy), budget=section.budget,
+                                 sweep_examples=sweep_examples, max_length=max_length, mixer=mix.mixer,
+                                 mixer_params=dict(mix.params), cache_dir=cache_dir,
+                                 exhaustive_tokens=exhaustive_tokens)
+    # The intervals are read against the stored sweep rows: widen them by that evaluation's sampling error.
+    signals = replace(signals, test_examples=sweep_examples)
+    cost = Cost(signals.forward_tokens, exhaustive, signals.evaluations)
+    partners = [recommend_partners(signals, section.strategy, t, section.sizes, cost, mix.label, section.runners_up)
+                for t in names]
+    partitions = [recommend_partition(signals, section.strategy, g, cost, mix.label) for g in section.groups]
+    return partners, partitions, cost
+
+
+def ensemble_requests(partners: Sequence[Advice], partitions: Sequence[Advice]) -> list[tuple[str, tuple[str, ...]]]:
+    """Every (target, member set) whose output ensemble the report shows, each once, in a stable order."""
+    want: dict[tuple[str, tuple[str, ...]], None] = {}
+    for advice in partners:
+        for rec in advice.recommendations:
+            assert advice.target is not None  # noqa: S101 - partners advice always names its target
+            want[(advice.target, rec.members)] = None
+    for advice in partitions:
+        for rec in advice.recommendations:
+            for t in rec.members:
+                want[(t, rec.members)] = None
+    return list(want)
+
+
+def run_advise_stage(section: AdviseSection, store_path: Path, adapters: Sequence[Path], spec: EvalSpec,
+                     cache_dir: Path | None) -> bool:
+    """Advise, score the ensembles, store the artifact, unless the store holds it already; returns whether it ran.
+
+    Raises:
+        ConfigError: the store has no sweep rows of the advised mixer, or bad advice settings.
+    """
+    from adaptermix.checkpoints import read_mixable
+    from adaptermix.methods.precision import resolve_precision
+    from adaptermix.pipeline.ensemble import EnsembleScorer
+    from adaptermix.pipeline.sweep import study_names
+
+    with Store.read(store_path) as store:
+        meta = store.meta
+        mix = section.check(len(meta.adapters), spec)
+        key = advice_key(section, mix, meta)
+        if store.get_artifact(ADVICE_KIND, key) is not None:
+            return False
+        examples, exhaustive, precision = _sweep_facts(store, mix.label)
+    ckpts = read_mixable([str(p) for p in adapters])
+    names = study_names(ckpts)
+    start = time.perf_counter()
+    partners, partitions, cost = advise_study(section, ckpts, names, mix, examples, exhaustive, cache_dir,
+                                              spec.max_length)
+    advised = time.perf_counter() - start
+    ensembles = []
+    precision = precision or resolve_precision(spec.precision)
+    if section.ensemble:
+        scorer = EnsembleScorer(dict(zip(names, ckpts, strict=True)), spec, precision, cache_dir)
+        ensembles = [scorer.score(t, members).to_json() for t, members in ensemble_requests(partners, partitions)]
+    value = {
+        "version": ADVICE_VERSION, "settings": section.model_dump(mode="json"), "mixer": mix.label,
+        "strategy": section.strategy, "cost": cost.to_json(), "sweep_examples": examples,
+        "partners": [a.to_json() for a in partners],
+        "partitions": [{"groups": g, **a.to_json()} for g, a in zip(section.groups, partitions, strict=True)],
+        "ensembles": ensembles, "ensemble_precision": precision if section.ensemble else None,
+        "seconds": {"advice": advised, "ensembles": time.perf_counter() - start - advised},
+    }
+    with Store.open(store_path, meta) as store:
+        store.put_artifact(ADVICE_KIND, key, canonical_json(value))
+    return True

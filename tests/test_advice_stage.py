@@ -1,0 +1,204 @@
+"""The recipe's `advise:` stage (issue 17): stored once, reused, reported against the sweep, bad settings refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from adaptermix.advice.partition import best_partition, random_partition_mean
+from adaptermix.advice.tables import cell, mask_of, table_from_rows
+from adaptermix.pipeline import load_recipe, run_recipe
+from adaptermix.pipeline.advise_stage import AdviseSection, advise_study, ensemble_requests
+from adaptermix.pipeline.ensemble import ensemble_accuracy
+from adaptermix.reporting.advice import ADVICE_VERSION, advice_section, advice_sentence
+from adaptermix.reporting.report import write_html_report
+from adaptermix.reporting.study import ADVICE_KIND, load_study
+from adaptermix.reporting.sweep_tables import greedy_members
+from adaptermix.store import Store
+from adaptermix.store.synthetic import write_synthetic_store
+from conftest import one_line_error, run_cli, toy_domain_files
+from test_advice_cli import _Poisoned, no_test_split  # noqa: F401 - the leak rule's fixture
+from test_report_fixtures import store_advice
+
+ADVISE = {"sizes": [1, 2], "groups": [2], "budget": 1.0}
+
+
+def _recipe(tmp_path: Path, encoder: Path, cache: Path, advise: Any = ADVISE) -> Path:
+    recipe = {
+        "name": "tiny-advise", "out": str(tmp_path / "run"), "encoder": str(encoder), "method": "pfeiffer",
+        "preset": "quickstart", "domains": toy_domain_files(tmp_path, 3), "cache_dir": str(cache),
+        "train": {"max_steps": 8, "adapter_size": 8, "max_length": 32},
+        "eval": {"max_length": 32, "precision": "fp32"}, "sweep": {"mode": "exhaustive", "chunk_size": 3},
+        "advise": advise,
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory, tiny_encoders: dict[str, Path], cache_dir: Path) -> Any:
+    path = _recipe(tmp_path_factory.mktemp("advise"), tiny_encoders["bert"], cache_dir)
+    return path, run_recipe(load_recipe(path), progress=False)
+
+
+def _stored(store: Path) -> list[dict[str, Any]]:
+    with Store.read(store) as s:
+        return [a.json() for a in s.artifacts(ADVICE_KIND)]
+
+
+def test_the_stage_stores_one_artifact_with_advice_and_ensembles(ran: Any) -> None:
+    _, result = ran
+    assert result.advised
+    (advice,) = _stored(result.store)
+    assert advice["version"] == ADVICE_VERSION and advice["strategy"] == "surrogate" and advice["mixer"] == "average"
+    with Store.read(result.store) as s:
+        rows = s.rows()
+        domains = s.meta.domains
+    assert [a["target"] for a in advice["partners"]] == list(domains)
+    for a in advice["partners"]:
+        assert [r["k"] for r in a["recommendations"]] == [1, 2]
+        assert all(a["target"] in r["members"] and r["predicted_accuracy"] is not None for r in a["recommendations"])
+    (part,) = advice["partitions"]
+    assert part["groups"] == 2 and sorted(m for r in part["recommendations"] for m in r["members"]) == sorted(domains)
+    assert 0 < advice["cost"]["fraction"] <= 1.0 and advice["cost"]["evaluations"] == 12
+    # One ensemble per recommended (target, set), on the sweep's test examples; a single member's ensemble is
+    # that adapter's own prediction, so it reproduces the stored k = 1 row.
+    ens = {(e["target"], tuple(e["members"])): e for e in advice["ensembles"]}
+    assert len(ens) == len(advice["ensembles"])
+    by_key = {(r.target, r.members): r for r in rows}
+    for t in domains:
+        alone = ens[(t, (t,))]
+        assert alone["accuracy"] == pytest.approx(by_key[(t, (t,))].accuracy, abs=1e-12)
+        assert alone["n_examples"] == by_key[(t, (t,))].n_examples
+
+
+def test_a_rerun_reuses_the_stored_advice(ran: Any) -> None:
+    path, result = ran
+    before = _stored(result.store)
+    again = run_recipe(load_recipe(path), progress=False)
+    assert not again.advised and again.sweep.evaluated == 0
+    assert _stored(result.store) == before
+
+
+def test_the_report_shows_the_advice_and_the_summary_says_what_to_mix(ran: Any) -> None:
+    _, result = ran
+    page = (result.store.parent / "report" / "index.html").read_text(encoding="utf-8")
+    assert "Which adapters to mix" in page and "What to mix (advisor <code>surrogate</code>)" in page
+    assert (result.store.parent / "report" / "advice_partners.csv").is_file()
+
+
+def test_dry_run_plans_the_advise_stage(tmp_path: Path, tiny_encoders: dict[str, Path], cache_dir: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir)
+    code, out, err = run_cli(["run", str(path), "--dry-run"], capsys)
+    assert code == 0, err
+    assert "| advise | 12 evaluations" in out and "ensemble member passes" in out
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_advisor_part_of_the_stage_never_reads_the_test_split(ran: Any, cache_dir: Path,
+                                                                  no_test_split: None) -> None:  # noqa: F811
+    from adaptermix.checkpoints import read_mixable
+    from adaptermix.mixing.spec import MixSpec
+
+    _, result = ran
+    folder = result.store.parent / "adapters"
+    ckpts = read_mixable(sorted(str(p) for p in folder.iterdir()))
+    names = [c.name for c in ckpts]
+    partners, partitions, cost = advise_study(AdviseSection(**ADVISE), ckpts, names, MixSpec(), 12, None, cache_dir,
+                                              32)
+    assert len(partners) == 3 and len(partitions) == 1 and cost.evaluations == 12
+    assert ensemble_requests(partners, partitions)  # what the ensemble scorer (which reads test) is then asked
+
+
+@pytest.mark.parametrize(("advise", "needle"), [
+    ({"strategy": "surogate"}, "surogate"),
+    ({"sizes": [2, 5]}, "k=5"),
+    ({"groups": [4]}, "G=4"),
+    ({"budget": 0}, "--budget"),
+    ({"budget": 1.5}, "--budget"),
+    ({"mixer": "ties"}, "eval.mixers"),
+])
+def test_bad_advise_settings_are_one_line_and_write_nothing(tmp_path: Path, tiny_encoders: dict[str, Path],
+                                                            cache_dir: Path, capsys: pytest.CaptureFixture[str],
+                                                            advise: dict[str, Any], needle: str) -> None:
+    path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir, advise)
+    code, _, err = run_cli(["run", str(path)], capsys)
+    one_line_error(code, err, needle)
+    assert not (tmp_path / "run").exists()
+
+
+def test_ensemble_is_the_argmax_of_the_mean_probability() -> None:
+    a = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8]])
+    b = np.array([[0.3, 0.7], [0.45, 0.55], [0.9, 0.1]])
+    labels = np.array([0, 1, 0])
+    assert ensemble_accuracy([a], labels) == pytest.approx(2 / 3)
+    assert ensemble_accuracy([a, b], labels) == pytest.approx(1.0)  # means: (.6,.4), (.425,.575), (.55,.45)
+    with pytest.raises(ValueError, match="at least one"):
+        ensemble_accuracy([], labels)
+
+
+# -- the report section on a synthetic store whose answer is known -------------------------------------------
+
+DOMAINS = ("sst2", "imdb", "ag", "rte")
+
+
+def _synthetic(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    path = write_synthetic_store(tmp_path / "syn.sqlite", DOMAINS)
+    with Store.read(path) as s:
+        truth = table_from_rows(DOMAINS, ((r.target, r.members, r.accuracy) for r in s.rows()))
+        _, S = s.fsd_matrix()  # type: ignore[misc]
+    return path, truth, S
+
+
+@pytest.mark.parametrize("pick", ["best", "worst"])
+def test_report_section_on_a_synthetic_store_with_a_known_answer(tmp_path: Path, pick: str) -> None:
+    path, truth, S = _synthetic(tmp_path)
+    store_advice(path, pick)
+    study = load_study(path)
+    sec = advice_section(study)
+    assert not sec.not_run
+    partners = sec.table("advice_partners")
+    assert partners is not None and len(partners.rows) == len(DOMAINS)
+    col = {c: i for i, c in enumerate(partners.columns)}
+    for row in partners.rows:
+        t = DOMAINS.index(row[col["target"]])
+        _, acc = cell(truth, t, 2)
+        assert row[col["oracle_pct"]] == pytest.approx(100 * acc.max())
+        assert row[col["random_pct"]] == pytest.approx(100 * acc.mean())  # the exact expectation
+        want = 0.0 if pick == "best" else 100 * (acc.max() - acc.min())
+        assert row[col["regret_advisor"]] == pytest.approx(want, abs=1e-9)
+        assert row[col["regret_random"]] == pytest.approx(100 * (acc.max() - acc.mean()))
+        alg1 = greedy_members(DOMAINS[t], list(DOMAINS), S, 2, maximize=False)
+        assert row[col["alg1_members"]] == "+".join(alg1)
+        assert row[col["regret_alg1"]] == pytest.approx(
+            100 * (acc.max() - truth[t, mask_of(DOMAINS.index(m) for m in alg1)]))
+        assert row[col["ensemble_pct"]] == pytest.approx(99.0)
+    parts = sec.table("advice_partitions")
+    assert parts is not None
+    ((g, *_rest),) = parts.rows
+    pc = {c: i for i, c in enumerate(parts.columns)}
+    (prow,) = parts.rows
+    assert g == 2 and prow[pc["regret_advisor"]] == pytest.approx(0.0, abs=1e-9)
+    assert prow[pc["optimum_pct"]] == pytest.approx(100 * best_partition(truth, 2).value)
+    assert prow[pc["random_pct"]] == pytest.approx(100 * random_partition_mean(truth, 2))
+    regret = sec.table("advice_regret")
+    assert regret is not None and regret.rows[0][0] == 2
+    sentence = advice_sentence(study)
+    assert sentence is not None and "What to mix" in sentence and "2 models" in sentence
+    page = write_html_report(path, tmp_path / "report").read_text(encoding="utf-8")
+    assert "Which adapters to mix" in page and "What to mix (advisor" in page
+
+
+def test_a_store_without_advice_says_how_to_run_the_stage(tmp_path: Path) -> None:
+    path, _, _ = _synthetic(tmp_path)
+    study = load_study(path)
+    sec = advice_section(study)
+    assert "advise:" in sec.not_run and advice_sentence(study) is None
+    assert json.loads(json.dumps(sec.not_run))  # a plain line
