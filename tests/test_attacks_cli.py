@@ -24,7 +24,7 @@ def ckpt(tmp_path_factory, tiny_encoders, toy_domain, cache_dir) -> Path:
 
 
 def _args(ckpt: Path, cache_dir: Path, *extra: str) -> list[str]:
-    return ["attack", str(ckpt), "--max-examples", "8", "--max-length", "32", "--cache-dir", str(cache_dir), *extra]
+    return ["attack", str(ckpt), "--attack-examples", "8", "--max-length", "32", "--cache-dir", str(cache_dir), *extra]
 
 
 def test_fgsm_json_and_examples_out(ckpt, cache_dir, tmp_path, capsys):

@@ -162,7 +162,7 @@ def test_commands_take_peft_directories_as_they_are(peft_dirs, toy_domain, cache
         assert code == 0, err
         assert read_checkpoint(tmp_path / argv[0]).domain == toy_domain
 
-    code, out, err = run_cli(["attack", a, "--attack", "fgsm", "--domain", toy_domain, "--max-examples", "8",
+    code, out, err = run_cli(["attack", a, "--attack", "fgsm", "--domain", toy_domain, "--attack-examples", "8",
                               "--cache-dir", str(cache_dir), "--json"], capsys)
     assert code == 0, err
     summary = json.loads(out)

@@ -149,7 +149,7 @@ def test_plan_counts_the_attack_on_each_adapter_alone_once():
     # Adaptive TextFooler at k = 1 is the transfer condition's attack on the adapter alone (same settings): the
     # engine runs it once per target, and so must the estimate; with another seed it is a second attack.
     raw = yaml.safe_load(Path("recipes/offline-study.yaml").read_text(encoding="utf-8"))
-    transfer = {"condition": "textfooler", "mode": "transfer", "n": 15, "sizes": [1, 2, 8]}
+    transfer = {"condition": "textfooler", "attack_mode": "transfer", "attack_examples": 15, "sizes": [1, 2, 8]}
 
     def sweep_seconds(*conditions: dict) -> float:
         recipe = Recipe.model_validate({**raw, "methods": ["pfeiffer"],
@@ -158,8 +158,9 @@ def test_plan_counts_the_attack_on_each_adapter_alone_once():
         return next(s.seconds for s in stages if s.stage == "sweep")
 
     base = sweep_seconds()
-    shared = sweep_seconds({"condition": "textfooler", "mode": "adaptive", "n": 15, "sizes": "ends"})
-    second = sweep_seconds({"condition": "textfooler", "mode": "adaptive", "n": 15, "seed": 1, "sizes": "ends"})
+    adaptive = {"condition": "textfooler", "attack_mode": "adaptive", "attack_examples": 15, "sizes": "ends"}
+    shared = sweep_seconds(adaptive)
+    second = sweep_seconds({**adaptive, "attack_seed": 1})
     assert base < shared < second
     # shared: only the k = n attacks are new; another seed adds one attack on each adapter alone as well.
     assert (second - shared) / (shared - base) == pytest.approx(TRANSFER_CRAFT_COST / CONDITION_COST["textfooler"])
@@ -218,8 +219,10 @@ def test_eta_weighs_units_by_their_expected_work():
 def test_condition_costs_put_a_transfer_attacks_crafting_per_target():
     from adaptermix.evaluation.spec import ConditionSpec
 
-    clean, fgsm = ConditionSpec().cost(300), ConditionSpec(condition="fgsm", params={"n": 30}).cost(300)
-    transfer = ConditionSpec(condition="textfooler", params={"mode": "transfer", "n": 30}).cost(300)
+    clean = ConditionSpec().cost(300)
+    fgsm = ConditionSpec(condition="fgsm", params={"attack_examples": 30}).cost(300)
+    transfer = ConditionSpec(condition="textfooler",
+                             params={"attack_mode": "transfer", "attack_examples": 30}).cost(300)
     assert clean == (1.0, 0.0)
     assert fgsm[0] == pytest.approx(0.1 * 6.0) and fgsm[1] == 0.0
     assert transfer[1] > 100 * transfer[0] > 0  # crafting dominates; scoring a crafted text is cheap

@@ -33,8 +33,9 @@ def fgsm_store(adapters, cache_dir, tmp_path_factory) -> Path:
     store = tmp_path_factory.mktemp("fgsmstore") / "s.sqlite"
     spec = EvalSpec(max_examples=20, max_length=32, precision="fp32",
                     mixers=("average", {"mixer": "ties", "density": 0.5}),
-                    conditions=("clean", {"condition": "fgsm", "n": N_ATTACK, "mixers": ["average"]},
-                                {"condition": "fgsm", "epsilon": 0.0, "n": N_ATTACK, "mixers": ["average"]}))
+                    conditions=("clean", {"condition": "fgsm", "attack_examples": N_ATTACK, "mixers": ["average"]},
+                                {"condition": "fgsm", "epsilon": 0.0, "attack_examples": N_ATTACK,
+                                 "mixers": ["average"]}))
     run_sweep(SweepConfig(adapters=(adapters,), store=store, spec=spec, cache_dir=cache_dir, progress=False))
     return store
 
@@ -56,6 +57,7 @@ def test_every_condition_has_every_row_with_its_metrics(fgsm_store):
                 assert r.accuracy == pytest.approx(m["accuracy_under_attack"])
                 assert r.accuracy <= m["clean_accuracy"] + 1e-12
                 assert m["n_successful"] + m["n_failed"] + m["n_skipped"] == N_ATTACK
+                assert 0.0 < m["craft_seconds"] <= r.seconds  # crafting is a part of the row's time
 
 
 def test_conditions_score_only_the_mixers_they_name(fgsm_store):
@@ -71,7 +73,7 @@ def test_a_condition_naming_an_absent_mixer_is_refused():
 
 def test_epsilon_zero_scores_the_clean_sample(fgsm_store):
     with Store.read(fgsm_store) as store:
-        zero = ConditionSpec(condition="fgsm", params={"epsilon": 0.0, "n": N_ATTACK}).label
+        zero = ConditionSpec(condition="fgsm", params={"epsilon": 0.0, "attack_examples": N_ATTACK}).label
         rows = store.rows(zero, "average")
         assert len(rows) == 12
         for r in rows:
@@ -94,7 +96,7 @@ def test_sweep_row_equals_attacking_the_mixed_checkpoint(fgsm_store, adapters, c
     records = attack_examples(ModelWrapper.from_evaluator(ev, 32), examples, AttackSpec(attack="fgsm"))
     expected = sum(r.status == "failed" for r in records) / N_ATTACK
     with Store.read(fgsm_store) as store:
-        label = ConditionSpec(condition="fgsm", params={"n": N_ATTACK}).label
+        label = ConditionSpec(condition="fgsm", params={"attack_examples": N_ATTACK}).label
         row = next(r for r in store.rows(label, "average") if r.target == DOMAINS[target] and len(r.members) == 3)
     assert row.accuracy == pytest.approx(expected)
     assert row.metrics["clean_accuracy"] == pytest.approx(sum(r.prediction == r.label for r in records) / N_ATTACK)
@@ -122,10 +124,10 @@ def test_textfooler_transfer_equals_adaptive_alone_and_is_reused(adapters, cache
     vec = tmp_path / "toy.vec"
     vec.write_text("".join(f"{w} {' '.join(map(str, row))}\n" for w, row in zip(v.words, v.matrix.tolist(),
                                                                                  strict=True)))
-    common = {"n": N_ATTACK, "vectors": str(vec)}
+    common = {"attack_examples": N_ATTACK, "vectors": str(vec)}
     spec = EvalSpec(max_examples=20, max_length=32, precision="fp32",
                     conditions=({"condition": "textfooler", "sizes": "ends", **common},
-                                {"condition": "textfooler", "mode": "transfer", **common}))
+                                {"condition": "textfooler", "attack_mode": "transfer", **common}))
     store = tmp_path / "tf.sqlite"
     run_sweep(SweepConfig(adapters=(adapters,), store=store, spec=spec, cache_dir=cache_dir, progress=False))
     with Store.read(store) as s:
@@ -151,7 +153,7 @@ def test_textfooler_transfer_equals_adaptive_alone_and_is_reused(adapters, cache
     (["--conditions", "fgsm", "--epsilon", "nan"], "epsilon"),
     (["--conditions", "pgd"], "pgd"),
     (["--conditions", "textfooler", "--attack-mode", "sideways"], "sideways"),
-    (["--conditions", "fgsm", "--attack-examples", "0"], "n=0"),
+    (["--conditions", "fgsm", "--attack-examples", "0"], "attack_examples=0"),
     (["--conditions", "textfooler", "--query-budget", "0"], "query_budget"),
 ])
 def test_bad_condition_flags_one_line(adapters, tmp_path, capsys, flags, needle):
@@ -164,13 +166,18 @@ def test_bad_condition_flags_one_line(adapters, tmp_path, capsys, flags, needle)
 def test_worker_processes_give_the_in_process_rows(fgsm_store, adapters, cache_dir, tmp_path):
     """Attacks run wherever the engine runs: two spawned workers store the rows one process stored."""
     spec = EvalSpec(max_examples=20, max_length=32, precision="fp32",
-                    conditions=({"condition": "fgsm", "n": N_ATTACK},))
+                    conditions=({"condition": "fgsm", "attack_examples": N_ATTACK},))
     store = tmp_path / "procs.sqlite"
     run_sweep(SweepConfig(adapters=(adapters,), store=store, spec=spec, cache_dir=cache_dir, progress=False,
                           workers=2, chunk_size=2))
     label = spec.conditions[0].label
     with Store.read(store) as s:
-        got = {r.key: (r.accuracy, r.metrics) for r in s.rows(label, "average")}
+        got = {r.key: (r.accuracy, _untimed(r.metrics)) for r in s.rows(label, "average")}
     with Store.read(fgsm_store) as s:
-        want = {r.key: (r.accuracy, r.metrics) for r in s.rows(label, "average")}
+        want = {r.key: (r.accuracy, _untimed(r.metrics)) for r in s.rows(label, "average")}
     assert got == want and len(got) == 12
+
+
+def _untimed(metrics: dict[str, float] | None) -> dict[str, float]:
+    """A row's metrics without `craft_seconds` (a wall-clock time, which differs between runs)."""
+    return {k: v for k, v in (metrics or {}).items() if k != "craft_seconds"}

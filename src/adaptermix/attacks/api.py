@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from adaptermix.attacks.fgsm import DEFAULT_EPSILON, check_epsilon, fgsm_attack
 from adaptermix.attacks.results import AttackRecord, Example, check_examples, status_of
@@ -24,27 +24,46 @@ from adaptermix.data.types import Split
 from adaptermix.errors import ConfigError
 from adaptermix.registry import Registry
 
+#: Examples attacked per target when a recipe or flag gives no `attack_examples` (issue 8's default).
+DEFAULT_EXAMPLES = 100
+#: TextFooler in a study: `adaptive` attacks every mixture itself (the paper's setting); `transfer` crafts once
+#: on the target's adapter alone and scores every mixture on those texts.
+MODES = ("adaptive", "transfer")
+
 
 class AttackSpec(BaseModel):
-    """Everything that defines an attack condition (hash it to key stored rows).
+    """One attack and each of its settings, declared once (one name and one default per setting).
+
+    The study conditions `fgsm` and `textfooler` take their parameters and defaults from here
+    (`condition_params`), and `adaptermix attack` builds the same `ConditionSpec` a sweep or a recipe
+    builds, so a setting has one name in the CLI (`--attack-examples`), in YAML (`attack_examples:`)
+    and in the API (`AttackSpec.attack_examples`).
 
     Attributes:
         attack: a registered attack name (fgsm, textfooler).
+        attack_examples: how many examples of the scored split are attacked (a seeded sample).
+        attack_seed: the seed of that sample.
         epsilon: FGSM step (the paper's 0.01).
-        max_candidates, min_cos, min_sim, window, query_budget: TextFooler's settings.
         batch_size: examples per FGSM forward + backward.
+        attack_mode: TextFooler in a sweep: adaptive or transfer (`MODES`).
+        max_candidates, min_cos, min_sim, window, query_budget: TextFooler's settings.
+        vectors: TextFooler's word vectors, a word2vec text file (None: counter-fitted GloVe).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     attack: str
+    attack_examples: int = DEFAULT_EXAMPLES
+    attack_seed: int = 0
     epsilon: float = DEFAULT_EPSILON
+    batch_size: int = Field(32, ge=1)
+    attack_mode: str = "adaptive"
     max_candidates: int = Field(50, ge=1)
     min_cos: float = Field(0.8, ge=-1.0, le=1.0)
     min_sim: float = Field(0.84, ge=-1.0, le=1.0)
     window: int = Field(15, ge=1)
-    query_budget: int | None = Field(None, ge=1)
-    batch_size: int = Field(32, ge=1)
+    query_budget: int | None = None
+    vectors: str | None = None
 
     @field_validator("attack")
     @classmethod
@@ -55,6 +74,27 @@ class AttackSpec(BaseModel):
     @classmethod
     def _finite(cls, v: float) -> float:
         return check_epsilon(v)
+
+    @field_validator("attack_examples", "attack_seed", "query_budget", mode="before")
+    @classmethod
+    def _integer(cls, v: Any, info: Any) -> Any:
+        # Strict: YAML's `true` or `2.5` is a typo here, not 1 or 2.
+        if v is None and info.field_name == "query_budget":
+            return v
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError("give an integer")
+        if info.field_name != "attack_seed" and v < 1:
+            what = "attack at least one example per target" if info.field_name == "attack_examples" \
+                else "allow at least one model query per example, or null for none"
+            raise ValueError(f"{what} (an integer ≥ 1)")
+        return v
+
+    @field_validator("attack_mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if v not in MODES:
+            raise ValueError(f"choose one of {', '.join(MODES)}")
+        return v
 
     def params(self) -> dict[str, Any]:
         """The parameters that matter for this attack (what a summary records)."""
@@ -67,6 +107,36 @@ class AttackSpec(BaseModel):
     def textfooler(self) -> TextFoolerConfig:
         return TextFoolerConfig(max_candidates=self.max_candidates, min_cos=self.min_cos, min_sim=self.min_sim,
                                 window=self.window, query_budget=self.query_budget)
+
+
+#: The settings each attack takes, in `AttackSpec`'s names (the rest of its fields do not apply to it).
+SETTINGS: dict[str, tuple[str, ...]] = {
+    "fgsm": ("attack_examples", "attack_seed", "epsilon", "batch_size"),
+    "textfooler": ("attack_mode", "attack_examples", "attack_seed", "max_candidates", "min_cos", "min_sim", "window",
+                   "query_budget", "vectors"),
+}
+
+
+def condition_params(attack: str) -> dict[str, Any]:
+    """`attack`'s settings with their defaults: the parameters its study condition declares."""
+    fields = AttackSpec.model_fields
+    return {k: fields[k].default for k in SETTINGS[ATTACKS.canonical(attack)]}
+
+
+def check_settings(attack: str, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` checked as `attack`'s settings and returned as validated (e.g. ε as a float).
+
+    Raises:
+        ValueError: a setting outside its range, naming it and its value (`attack_examples=0: ...`).
+    """
+    try:
+        spec = AttackSpec(attack=attack, **params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ValueError(f"{where}={err.get('input')!r}: {msg}") from None
+    return {k: getattr(spec, k) for k in params}
 
 
 AttackFn = Callable[[ModelWrapper, Sequence[Example], AttackSpec, Resources | None], list[AttackRecord]]
@@ -141,7 +211,7 @@ def sample_examples(split: Split, n: int | None, seed: int = 0) -> list[Example]
     The same sample is used for clean and attacked scoring, so both accuracies refer to one set.
     """
     if n is not None and n < 1:
-        raise ConfigError(f"--max-examples {n}: attack at least one example")
+        raise ConfigError(f"--attack-examples {n}: attack at least one example")
     idx = np.arange(len(split))
     if n is not None and n < len(split):
         idx = np.sort(np.random.default_rng(seed).choice(len(split), size=n, replace=False))

@@ -93,7 +93,7 @@ def mix(
                                            "average and sparse)."),
     density: float = options.DENSITY,
     majority_sign: str = options.MAJORITY_SIGN,
-    seed: int = typer.Option(None, help="dare: seed of the drop masks."),
+    dare_seed: int = options.DARE_SEED,
     scope: str = options.SCOPE,
     reference: str = options.REFERENCE,
     space: str = typer.Option("factors", help="LoRA: factors (A, B separately) or delta (ΔW = B·A)."),
@@ -101,11 +101,13 @@ def mix(
     domain: str = typer.Option(None, help="PEFT/AdapterHub --head-from: the domain of its head (see docs/formats.md)."),
     encoder: str = typer.Option(None, help="PEFT/AdapterHub inputs: their base encoder (default: their config's)."),
     overwrite: bool = typer.Option(False),
+    old_seed: int = options.old("--seed"),
 ) -> None:
     """Mix adapters (Eq. 1 by default; ours, PEFT LoRA or AdapterHub) and write them with the target's head."""
     from adaptermix.evaluation.spec import mix_specs
     from adaptermix.mixing.checkpoints import mix_checkpoints
 
+    dare = options.renamed(dare_seed, old_seed, "--dare-seed", "--seed")
     w = None
     if weights is not None:
         try:
@@ -114,7 +116,7 @@ def mix(
             raise ConfigError(f"--weights {weights!r} must be comma-separated numbers") from exc
     if reference not in ("raw", "init") or space not in ("factors", "delta"):
         raise ConfigError(f"--reference {reference!r} / --space {space!r}: use raw|init and factors|delta")
-    (spec,) = mix_specs(mixer, density, majority_sign, seed, scope, reference, space)
+    (spec,) = mix_specs(mixer, density, majority_sign, dare, scope, reference, space)
     path = mix_checkpoints(checkpoints, head_from, out, w, overwrite, spec=spec, rank=rank, domain=domain,
                            encoder=encoder)
     typer.echo(f"wrote {path} (mixture of {len(checkpoints)}: {spec.label}, {spec.space} space, head of {head_from})")
@@ -127,8 +129,7 @@ def evaluate(
     split: str = typer.Option("test", help="train, validation or test."),
     max_examples: int = typer.Option(None, help="Score only the first N examples."),
     max_length: int = typer.Option(128),
-    precision: str = typer.Option("auto", help="auto (bf16 autocast where the CPU's probe favours it, as the sweep "
-                                               "scores), fp32 or bf16."),
+    precision: str = options.PRECISION,
     cache_dir: Path = typer.Option(None),
     as_json: bool = typer.Option(False, "--json"),
     encoder: str = typer.Option(None, help="PEFT/AdapterHub: the base encoder (default: their config's)."),

@@ -1,6 +1,7 @@
 """The `adaptermix` command line: each command parses, validates, and calls the API.
 
-User errors (`AdapterMixError`) become one line on stderr and exit code 2; bugs keep their
+User errors (`AdapterMixError`, and a plain `ValueError` from the pure layers, which validate their
+arguments with it) become one line on stderr and exit code 2; other exceptions are bugs and keep their
 traceback.
 """
 
@@ -70,6 +71,11 @@ def main(argv: list[str] | None = None) -> None:
         field = "-".join(str(x) for x in err["loc"]).replace("_", "-")
         option = "--" + {"learning-rate": "lr"}.get(field, field)
         print(f"adaptermix: error: {option}: {err['msg']}", file=sys.stderr)
+        sys.exit(2)
+    except ValueError as exc:
+        # The pure layers (mixing, analysis, pruning) refuse bad arguments with a plain ValueError that names
+        # the thing; a user who reaches one through a flag gets its message, not a traceback.
+        print(f"adaptermix: error: {' '.join(str(exc).split()) or type(exc).__name__}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("adaptermix: interrupted", file=sys.stderr)

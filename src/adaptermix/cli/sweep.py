@@ -33,25 +33,24 @@ def sweep(
     k: str = typer.Option(None, help="Mixture sizes: 3, 2..5 or 1..n (default: all)."),
     mode: str = typer.Option("exhaustive", help="exhaustive or sampled."),
     ci: float = typer.Option(1.0, help="sampled: stop at this 95 % CI half-width of mean accuracy (points)."),
-    seed: int = typer.Option(0, help="sampled: seed of the draw order."),
+    draw_seed: int = typer.Option(None, help="sampled: seed of the draw order (default 0)."),
     split: str = typer.Option("test"),
     max_examples: int = typer.Option(None, help="Score only the first N examples of each target."),
     max_length: int = typer.Option(128),
-    precision: str = typer.Option("auto", help="auto (bf16 on GPU, and on CPU where a probe finds it faster), fp32 "
-                                               "or bf16."),
+    precision: str = options.PRECISION,
     mixers: str = typer.Option("average", help="Comma-separated mixers: average,ties,dare_ties,... (one store)."),
     density: float = options.DENSITY,
     majority_sign: str = options.MAJORITY_SIGN,
-    mix_seed: int = typer.Option(None, help="dare: seed of the drop masks."),
+    dare_seed: int = options.DARE_SEED,
     scope: str = options.SCOPE,
     reference: str = options.REFERENCE,
     conditions: str = typer.Option("clean", help="Comma-separated conditions: clean, fgsm, textfooler."),
-    epsilon: float = typer.Option(None, help="fgsm: perturbation size on input embeddings (default 0.01)."),
+    epsilon: float = options.EPSILON,
     attack_mode: str = typer.Option(None, help="textfooler: adaptive (attack every mixture; default) or transfer "
                                                "(craft once on each target's adapter, score every mixture)."),
-    attack_examples: int = typer.Option(None, help="fgsm/textfooler: examples attacked per target (default 100)."),
-    attack_seed: int = typer.Option(None, help="fgsm/textfooler: seed of the attacked sample (default 0)."),
-    query_budget: int = typer.Option(None, help="textfooler: model queries per example (default: none)."),
+    attack_examples: int = options.ATTACK_EXAMPLES,
+    attack_seed: int = options.ATTACK_SEED,
+    query_budget: int = options.QUERY_BUDGET,
     vectors: Path = typer.Option(None, help="textfooler: word vectors in word2vec text format (default: "
                                             "GloVe counter-fitted to WordNet, built offline)."),
     backend: str = typer.Option("local", help="local or ray (RAY_ADDRESS joins a cluster)."),
@@ -64,11 +63,15 @@ def sweep(
     ),
     cache_dir: Path = typer.Option(None),
     quiet: bool = typer.Option(False),
+    old_seed: int = options.old("--seed"),
+    old_mix_seed: int = options.old("--mix-seed"),
 ) -> None:
     """Evaluate each target with every subset of the other adapters (Sec. 3.4), resumably."""
     from adaptermix.evaluation.spec import EvalSpec, condition_specs, mix_specs
     from adaptermix.pipeline.sweep import SweepConfig, run_sweep
 
+    draw = options.renamed(draw_seed, old_seed, "--draw-seed", "--seed")
+    dare = options.renamed(dare_seed, old_mix_seed, "--dare-seed", "--mix-seed")
     if mode not in ("exhaustive", "sampled"):
         raise ConfigError(f"--mode {mode!r}: use exhaustive or sampled")
     k_min, k_max = parse_k(k)
@@ -77,12 +80,15 @@ def sweep(
     if reference not in ("raw", "init"):
         raise ConfigError(f"--reference {reference!r}: use raw or init")
     spec = EvalSpec(split=split, max_examples=max_examples, max_length=max_length, precision=precision,  # type: ignore[arg-type]
-                    mixers=mix_specs(mixers, density, majority_sign, mix_seed, scope, reference),
-                    conditions=condition_specs(conditions, epsilon, attack_mode, attack_examples, query_budget,
-                                               attack_seed, None if vectors is None else str(vectors.resolve())))
+                    mixers=mix_specs(mixers, density, majority_sign, dare, scope, reference),
+                    conditions=condition_specs(conditions, epsilon=epsilon, attack_mode=attack_mode,
+                                               attack_examples=attack_examples, query_budget=query_budget,
+                                               attack_seed=attack_seed,
+                                               vectors=None if vectors is None else str(vectors.resolve())))
     cfg = SweepConfig(
         adapters=tuple(adapters), store=store, targets=tuple(targets.split(",")) if targets else None,
-        k_min=k_min, k_max=k_max, mode=mode, ci=ci, seed=seed, spec=spec,  # type: ignore[arg-type]
+        k_min=k_min, k_max=k_max, mode=mode, ci=ci, spec=spec,  # type: ignore[arg-type]
+        seed=SweepConfig.model_fields["seed"].default if draw is None else draw,
         backend=backend, workers=workers, gpus_per_worker=gpus_per_worker,
         chunk_size=chunk_size, compile=compile,
         cache_dir=cache_dir, progress=not quiet,

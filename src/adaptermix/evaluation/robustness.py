@@ -1,13 +1,15 @@
 """Robustness conditions: FGSM (white-box) and TextFooler (black-box) as study conditions.
 
 PAPER.md §5 asks how mixing changes adversarial robustness (Table 1's black-box and white-box
-columns, Findings #2 and #3). Each attack row scores a seeded sample of `n` examples of the target's
-scored split: the same sample for every mixture of that target, drawn from the examples the `clean`
+columns, Findings #2 and #3). Each attack row scores a seeded sample of `attack_examples` examples of
+the target's scored split: the same sample for every mixture of that target, drawn from the examples the `clean`
 condition scores, so rows of one target are paired. A row's accuracy is the accuracy under attack;
 its per-example correctness (under attack, in sample order) is stored for paired comparisons; its
 metrics hold TextAttack's summary (`clean_accuracy` on the same sample, `attack_success_rate`,
-`n_skipped`, `avg_perturbed_words_pct`, `avg_queries`, ...). Undefined rates (no attacked example)
-are left out rather than stored as NaN.
+`n_skipped`, `avg_perturbed_words_pct`, `avg_queries`, ...) and `craft_seconds`, the part of the row's
+`seconds` spent crafting adversarial examples (0 where the row reuses examples crafted for an earlier
+row: transfer mode, or k = 1 sharing the attack on the adapter alone), so scoring time is
+`seconds - craft_seconds`. Undefined rates (no attacked example) are left out rather than stored as NaN.
 
 Modes (TextFooler):
 - `adaptive`: every mixture is attacked itself, the paper's setting; a query budget bounds the cost.
@@ -22,11 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
 
 from adaptermix.attacks import (
     AttackRecord,
@@ -39,53 +42,18 @@ from adaptermix.attacks import (
     score_perturbed,
     summarize,
 )
-from adaptermix.attacks.fgsm import check_epsilon
+from adaptermix.attacks.api import check_settings, condition_params
 from adaptermix.data.domains import get_domain
 from adaptermix.evaluation.conditions import Scored, ScoringContext, autocast, register
 from adaptermix.methods.inference import classification_metrics
-
-DEFAULT_EXAMPLES = 100  # examples attacked per target (issue 8's default)
-MODES = ("adaptive", "transfer")
 
 # Metrics of `results.summarize` stored per row (the rest of its keys are labels or parameters).
 _METRICS = ("clean_accuracy", "accuracy_under_attack", "attack_success_rate", "n_successful", "n_failed",
             "n_skipped", "avg_perturbed_words_pct", "avg_queries")
 
 
-def _check_common(params: dict[str, Any]) -> dict[str, Any]:
-    n, seed = params["n"], params["seed"]
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n={n!r}: attack at least one example per target (an integer ≥ 1)")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed={seed!r}: give an integer")
-    return params
-
-
-def _check_fgsm(params: dict[str, Any]) -> dict[str, Any]:
-    try:
-        params["epsilon"] = check_epsilon(float(params["epsilon"]))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(str(exc)) from None
-    return _check_common(params)
-
-
-def _check_textfooler(params: dict[str, Any]) -> dict[str, Any]:
-    if params["mode"] not in MODES:
-        raise ValueError(f"mode={params['mode']!r}: choose one of {', '.join(MODES)}")
-    budget = params["query_budget"]
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
-        raise ValueError(f"query_budget={budget!r}: give a positive integer, or null for none")
-    try:
-        _spec("textfooler", params)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ValueError(f"{'.'.join(str(x) for x in err['loc'])}={err.get('input')!r}: {err['msg']}") from None
-    return _check_common(params)
-
-
 def _spec(attack: str, params: dict[str, Any]) -> AttackSpec:
-    keys = set(AttackSpec.model_fields) - {"attack"}
-    return AttackSpec(attack=attack, **{k: v for k, v in params.items() if k in keys})
+    return AttackSpec(attack=attack, **params)
 
 
 def _examples(context: ScoringContext, n: int, seed: int) -> list[Example]:
@@ -115,27 +83,26 @@ def _scored(records: Sequence[AttackRecord], attack: str, params: dict[str, Any]
     )
 
 
-@register("fgsm", params={"epsilon": 0.01, "n": DEFAULT_EXAMPLES, "seed": 0, "batch_size": 32},
-          check=_check_fgsm,
+# Each attack's parameters and defaults are `AttackSpec`'s (declared once, in attacks/api.py).
+@register("fgsm", params=condition_params("fgsm"), check=partial(check_settings, "fgsm"),
           cite="PAPER.md §5: white-box FGSM on input embeddings, ε = 0.01 (Goodfellow et al. 2015)")
 def fgsm(context: ScoringContext, params: dict[str, Any]) -> Scored:
     """Attack the resident mixture itself with FGSM; accuracy under attack on the target's sample."""
-    examples = _examples(context, params["n"], params["seed"])
+    examples = _examples(context, params["attack_examples"], params["attack_seed"])
     wrapper = ModelWrapper.from_evaluator(context.evaluator, batch_size=params["batch_size"])
     spec = _spec("fgsm", params)
+    start = time.perf_counter()
     with autocast(context.precision):
         records = attack_examples(wrapper, examples, spec)
-    return _scored(records, "fgsm", spec.params(), len(context.target.label_names))
+    return _scored(records, "fgsm", spec.params(), len(context.target.label_names),
+                   {"craft_seconds": time.perf_counter() - start})
 
 
-@register("textfooler",
-          params={"mode": "adaptive", "n": DEFAULT_EXAMPLES, "seed": 0, "max_candidates": 50, "min_cos": 0.8,
-                  "min_sim": 0.84, "window": 15, "query_budget": None, "vectors": None},
-          check=_check_textfooler,
+@register("textfooler", params=condition_params("textfooler"), check=partial(check_settings, "textfooler"),
           cite="PAPER.md §5: black-box TextFooler (Jin et al. 2020); MiniLM stands in for USE")
 def textfooler(context: ScoringContext, params: dict[str, Any]) -> Scored:
     """TextFooler against the mixture (adaptive) or with examples crafted on the target's adapter (transfer)."""
-    examples = _examples(context, params["n"], params["seed"])
+    examples = _examples(context, params["attack_examples"], params["attack_seed"])
     wrapper = ModelWrapper.from_evaluator(context.evaluator)
     spec = _spec("textfooler", params)
     res_key = ("textfooler-resources", params["vectors"])
@@ -146,26 +113,29 @@ def textfooler(context: ScoringContext, params: dict[str, Any]) -> Scored:
         context.cache[res_key] = load_resources(context.evaluator.cache_dir, vectors_file=vectors)
     resources = context.cache[res_key]
     n_labels = len(context.target.label_names)
-    if params["mode"] == "adaptive" and not context.is_alone:
+    start = time.perf_counter()
+    if params["attack_mode"] == "adaptive" and not context.is_alone:
         with autocast(context.precision):
             records = attack_examples(wrapper, examples, spec, resources)
-        return _scored(records, "textfooler", spec.params(), n_labels)
+        return _scored(records, "textfooler", spec.params(), n_labels, {"craft_seconds": time.perf_counter() - start})
     # The attack on the target's adapter alone: transfer mode crafts there once, and adaptive mode on a
     # mixture that *is* the adapter alone (k = 1) is that very attack, so both share one result.
-    shared = {k: v for k, v in params.items() if k != "mode"}
+    shared = {k: v for k, v in params.items() if k != "attack_mode"}
     craft_key = ("textfooler-alone", context.target_index, context.target.domain, tuple(sorted(shared.items())))
-    if craft_key not in context.cache:
+    crafting = craft_key not in context.cache
+    if crafting:
         if context.alone is None:
             raise RuntimeError("transfer mode needs the engine's `alone` context (the target's adapter alone)")
         place = contextlib.nullcontext() if context.is_alone else context.alone()
         with place, autocast(context.precision):
             context.cache[craft_key] = attack_examples(wrapper, examples, spec, resources)
     crafted: list[AttackRecord] = context.cache[craft_key]
-    if params["mode"] == "adaptive":
-        return _scored(crafted, "textfooler", spec.params(), n_labels)
+    craft = {"craft_seconds": time.perf_counter() - start if crafting else 0.0}
+    if params["attack_mode"] == "adaptive":
+        return _scored(crafted, "textfooler", spec.params(), n_labels, craft)
     with autocast(context.precision):
         records = score_perturbed(wrapper, crafted)
     success = [r for r in crafted if r.status == "successful"]
     extra = {"crafted_success_rate": len(success) / max(1, sum(r.status != "skipped" for r in crafted)),
-             "craft_queries": float(np.mean([r.queries for r in crafted])) if crafted else 0.0}
+             "craft_queries": float(np.mean([r.queries for r in crafted])) if crafted else 0.0, **craft}
     return _scored(records, "textfooler", {**spec.params(), "mode": "transfer"}, n_labels, extra)

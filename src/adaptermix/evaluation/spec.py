@@ -30,6 +30,29 @@ CONDITION_COST: dict[str, float] = {"clean": 1.0, "fgsm": 6.0, "textfooler": 600
 TRANSFER_CRAFT_COST = 740.0
 TRANSFER_SCORE_COST = 4.0
 
+#: Condition parameters renamed so that each attack setting has one name in CLI, YAML and API (issue 19):
+#: old key → new. The old key works for one release, with a one-line warning.
+RENAMED_PARAMS: dict[str, str] = {"n": "attack_examples", "seed": "attack_seed", "mode": "attack_mode"}
+# Row keys (the label and `condition_params`) keep the old spelling: stores written before the rename resume
+# without recomputing a row, and readers of labels (the report) read them as before.
+_STORED = {new: old for old, new in RENAMED_PARAMS.items()}
+
+
+def _renamed(condition: str, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` with old keys (`n`, `seed`, `mode`) under their new names, for conditions that take those."""
+    from adaptermix.deprecation import warn_renamed
+    from adaptermix.evaluation.conditions import CONDITIONS
+
+    takes = CONDITIONS.get(condition).params if condition in CONDITIONS else {}
+    out = dict(params)
+    for old, new in RENAMED_PARAMS.items():
+        if old in out and new in takes:
+            if new in out:
+                raise ValueError(f"condition {condition}: {old} is the old name of {new}: give {new} only")
+            warn_renamed(old, new)
+            out[new] = out.pop(old)
+    return out
+
 
 class ConditionSpec(BaseModel):
     """How a target split is scored with the resident mixture: `clean`, or an attack and its parameters."""
@@ -61,44 +84,48 @@ class ConditionSpec(BaseModel):
     def _resolve(self) -> ConditionSpec:
         from adaptermix.evaluation.conditions import CONDITIONS
 
-        name, params = resolve_named(CONDITIONS, self.condition, self.params)
+        name, params = resolve_named(CONDITIONS, self.condition, _renamed(self.condition, self.params))
         object.__setattr__(self, "condition", name)
         object.__setattr__(self, "params", params)
         return self
 
     @property
     def label(self) -> str:
-        """The row key: `clean`, `fgsm(epsilon=0.01)`, ..."""
-        return _label(self.condition, self.params)
+        """The row key: `clean`, `fgsm(attack_seed=0,...)` with the stored spelling: `fgsm(...,n=100,seed=0)`."""
+        return _label(self.condition, self._stored_params())
+
+    def _stored_params(self) -> dict[str, Any]:
+        return {_STORED.get(k, k): v for k, v in self.params.items()}
 
     def cost(self, max_examples: int | None, k: int | None = None) -> tuple[float, float]:
         """(per mixture of `k` adapters, once per target) cost in clean scorings of a `max_examples` split.
 
-        An attack scores its own `n` examples (a fraction of the split). The once-per-target part is the
+        An attack scores its own `attack_examples` examples (a fraction of the split). The once-per-target part is the
         attack on the target's adapter alone: a transfer condition crafts it, and adaptive TextFooler at
         k = 1 is that very attack, so conditions with the same `alone_attack()` share it.
         """
         frac = 1.0
-        if "n" in self.params and max_examples:
-            frac = min(1.0, float(self.params["n"]) / max_examples)
+        if "attack_examples" in self.params and max_examples:
+            frac = min(1.0, float(self.params["attack_examples"]) / max_examples)
         if self.alone_attack() is not None:
-            if self.params.get("mode") == "transfer":
+            if self.params.get("attack_mode") == "transfer":
                 return TRANSFER_SCORE_COST * frac, TRANSFER_CRAFT_COST * frac
             if k == 1:
                 return 0.0, TRANSFER_CRAFT_COST * frac
         return CONDITION_COST.get(self.condition, 1.0) * frac, 0.0
 
     def alone_attack(self) -> tuple[object, ...] | None:
-        """For TextFooler, the settings of its attack on a target's adapter alone (all but `mode`): a transfer
+        """For TextFooler, the settings of its attack on a target's adapter alone (all but `attack_mode`): a transfer
         condition crafts it, and adaptive mode at k = 1 is that same attack, so the engine runs it once."""
         if self.condition != "textfooler":
             return None
-        return tuple(sorted((k, repr(v)) for k, v in self.params.items() if k != "mode"))
+        return tuple(sorted((k, repr(v)) for k, v in self.params.items() if k != "attack_mode"))
 
     def as_json(self) -> str:
-        """Canonical JSON of what the rows' scores depend on (not the `mixers`/`sizes` filters when unset)."""
-        return _canonical(self.model_dump(mode="json", exclude={k for k in ("mixers", "sizes")
-                                                                  if getattr(self, k) is None}))
+        """Canonical JSON of what the rows' scores depend on (not the `mixers`/`sizes` filters when unset), with
+        the parameters in the stored spelling (as `label`)."""
+        dumped = self.model_dump(mode="json", exclude={k for k in ("mixers", "sizes") if getattr(self, k) is None})
+        return _canonical({**dumped, "params": {_STORED.get(k, k): v for k, v in dumped["params"].items()}})
 
 
 class EvalSpec(BaseModel):
@@ -209,17 +236,21 @@ def mix_specs(mixers: str, density: float | None = None, majority_sign: str | No
         raise ConfigError(str(exc)) from None
     for flag in given:
         if not any(flag in p for p in takes.values()):
-            raise ConfigError(f"--{flag.replace('_', '-')} is not used by any of --mixers {','.join(names)}")
+            option = "--dare-seed" if flag == "seed" else f"--{flag.replace('_', '-')}"  # the DARE mixers' `seed`
+            raise ConfigError(f"{option} is not used by any of --mixers {','.join(names)}")
     return tuple(_build(MixSpec, mixer=n, params={k: v for k, v in given.items() if k in takes[n]},
                         reference=reference, space=space) for n in names)
 
 
-def condition_specs(conditions: str, epsilon: float | None = None, mode: str | None = None, n: int | None = None,
-                    query_budget: int | None = None, seed: int | None = None,
-                    vectors: str | None = None) -> tuple[ConditionSpec, ...]:
+def condition_specs(conditions: str, epsilon: float | None = None, attack_mode: str | None = None,
+                    attack_examples: int | None = None, query_budget: int | None = None,
+                    attack_seed: int | None = None, vectors: str | None = None) -> tuple[ConditionSpec, ...]:
     """`--conditions clean,fgsm,textfooler --epsilon 0.01 --attack-mode transfer ...` → ConditionSpecs.
 
-    Each flag goes to the conditions that take it (`n` and `seed` to every attack).
+    Each flag goes to the conditions that take it (`attack_examples` and `attack_seed` to every attack);
+    each argument is named as the condition parameter (`AttackSpec` field) it sets and its flag
+    (`attack_examples` ↔ `--attack-examples`). `adaptermix sweep` and `adaptermix attack` both build
+    their conditions here, and a recipe's `eval.conditions` builds the same `ConditionSpec`.
 
     Raises:
         ConfigError: an unknown condition, or a flag that none of the listed conditions takes.
@@ -229,16 +260,15 @@ def condition_specs(conditions: str, epsilon: float | None = None, mode: str | N
         raise ConfigError("--conditions is empty: give e.g. clean,fgsm")
     from adaptermix.evaluation.conditions import CONDITIONS
 
-    flags = {"epsilon": ("--epsilon", epsilon), "mode": ("--attack-mode", mode), "n": ("--attack-examples", n),
-             "query_budget": ("--query-budget", query_budget), "seed": ("--attack-seed", seed),
-             "vectors": ("--vectors", vectors)}
-    given = {k: v for k, (_, v) in flags.items() if v is not None}
+    given = {k: v for k, v in {"epsilon": epsilon, "attack_mode": attack_mode, "attack_examples": attack_examples,
+                               "query_budget": query_budget, "attack_seed": attack_seed, "vectors": vectors}.items()
+             if v is not None}
     try:
         takes = {c: CONDITIONS.get(c).params for c in names}
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     for key in given:
         if not any(key in p for p in takes.values()):
-            raise ConfigError(f"{flags[key][0]} is not used by any of --conditions {','.join(names)}")
+            raise ConfigError(f"--{key.replace('_', '-')} is not used by any of --conditions {','.join(names)}")
     return tuple(_build(ConditionSpec, condition=c, params={k: v for k, v in given.items() if k in takes[c]})
                  for c in names)
