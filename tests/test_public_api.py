@@ -200,6 +200,9 @@ def test_evaluate_is_evaluate_checkpoint_with_the_same_evalspec(study: dict[str,
                                     precision="fp32", cache_dir=study["cache"])):
         assert (got.accuracy, got.macro_f1, got.n) == (direct.accuracy, direct.macro_f1, direct.n)
     assert direct.n == 5
+    with pytest.raises(ConfigError) as exc:
+        adaptermix.evaluate(adaptermix.load(path), encoder="bert-base-uncased")
+    _one_line(exc, "adaptermix.load")
 
 
 def _rows(store: Path) -> list[tuple[Any, ...]]:

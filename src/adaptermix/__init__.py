@@ -205,7 +205,8 @@ def evaluate(
         The `adaptermix.methods.inference.Metrics` (`accuracy`, `macro_f1`, `n`, ...).
 
     Raises:
-        ConfigError: a bad field, a spec with mixers or conditions, or labels that differ from the domain's.
+        ConfigError: a bad field, a spec with mixers or conditions, `encoder`/`labels` with a `Checkpoint`,
+            or labels that differ from the domain's.
         CheckpointError / DataError: an unreadable checkpoint or data; a foreign one without `domain`.
     """
     from adaptermix.checkpoints import Checkpoint, read_checkpoint
@@ -219,7 +220,13 @@ def evaluate(
     if spec.mixers != default.mixers or spec.conditions != default.conditions:
         raise ConfigError("evaluate scores one checkpoint as it is: its EvalSpec takes no mixers or conditions "
                           "(mix first with adaptermix.mix, or run adaptermix.sweep)")
-    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else read_checkpoint(checkpoint, domain, encoder, labels)
+    if isinstance(checkpoint, Checkpoint):
+        if encoder is not None or labels is not None:
+            raise ConfigError("encoder= and labels= say how to read a PEFT or AdapterHub directory: pass them to "
+                              "adaptermix.load, or pass the directory here")
+        ckpt = checkpoint
+    else:
+        ckpt = read_checkpoint(checkpoint, domain, encoder, labels)
     if domain is None:
         require_domain(ckpt, "domain=")
     return evaluate_checkpoint(ckpt, domain, spec.split, spec.max_examples, spec.max_length,
