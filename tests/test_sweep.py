@@ -136,7 +136,17 @@ def test_two_local_worker_processes_match_one(study, cache_dir, tmp_path):
         assert {r.key: r.accuracy for r in s1.rows()} == {r.key: r.accuracy for r in s2.rows()}
 
 
-def test_ray_backend_matches_local(study, cache_dir, tmp_path):
+@pytest.fixture(scope="module")
+def ray_home(tmp_path_factory):
+    """A local `ray.init()` writes its auth token to ~/.ray/auth_token: tests never write to the home folder.
+    One home for the module, since Ray keeps the token it loaded first for the rest of the process."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        yield home
+
+
+def test_ray_backend_matches_local(study, cache_dir, tmp_path, ray_home):
     ray = pytest.importorskip("ray")
     local = run_sweep(_cfg(study, cache_dir, tmp_path / "local.sqlite", k_min=2, k_max=3))
     try:
@@ -151,7 +161,7 @@ def test_ray_backend_matches_local(study, cache_dir, tmp_path):
 
 
 
-def test_ray_backend_pulls_chunks_only_as_actors_free_up(monkeypatch):
+def test_ray_backend_pulls_chunks_only_as_actors_free_up(monkeypatch, ray_home):
     # A sweep claims a chunk's lease when the backend pulls it: pulling every chunk up front would
     # keep a second sweep on the same store from sharing the work.
     ray = pytest.importorskip("ray")
