@@ -7,9 +7,11 @@ and the checkpoints next to it (`<store folder>/adapters/<domain>/`, or `--adapt
 signals: adapter weights, each domain's train text, and validation evaluations (singles, pairs, the
 all-mixture) within `--budget` of the sweep's forward tokens. The test split is read only through the
 store. Prints Markdown tables: partners (regret vs the best stored set of each size, regret@3, hit
-rate, Spearman ρ, 90 % interval coverage, MAE, cost) beside the choose-on-half-of-test floor, and
+rate, Spearman ρ, 90 % interval coverage, MAE, cost) beside the choose-on-half-of-test floor,
 partitions (regret vs the exact optimum for every G from 2 to N−1, beside a random partition's
-exact expectation).
+exact expectation), and the surrogate's leave-one-target-out predictions (MAE, interval coverage,
+`adaptermix.advice.loto`). `--weights` adds the CMA-ES weighted mixtures scored on test
+(`advisor_weights.py`; real forward passes, bounded by `--weights-targets` and `--weights-k`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from advisor_weights import weight_rows, weights_table  # noqa: E402
 from sweep_throughput import processor  # noqa: E402  (one CPU/GPU name for every benchmark)
 
 from adaptermix.advice import STRATEGIES, Signals
@@ -35,14 +38,17 @@ from adaptermix.advice.collect import (
     validation_signals,
     weight_signals,
 )
+from adaptermix.advice.loto import LotoReport, loto_report
 from adaptermix.advice.regret import StrategyReport, evaluate_strategies, half_split_floor
 from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS
 from adaptermix.advice.tables import mask_of, missing_entries, table_from_rows
+from adaptermix.advice.weights import WeightSearchSpec
 from adaptermix.store import Store
 
 
-def load_truth(path: Path, mixer: str) -> tuple[list[str], np.ndarray, dict[tuple[int, int], np.ndarray], int, int]:
-    """(domains, truth table, correctness bits by (t, mask), exhaustive tokens, test examples per row)."""
+def load_truth(path: Path, mixer: str) -> tuple[list[str], np.ndarray, dict[tuple[int, int], np.ndarray], int,
+                                                dict[str, int]]:
+    """(domains, truth table, correctness bits by (t, mask), exhaustive tokens, test examples per target)."""
     with Store.read(path) as store:
         domains = list(store.meta.domains)
         rows = store.rows("clean", mixer)
@@ -61,7 +67,7 @@ def load_truth(path: Path, mixer: str) -> tuple[list[str], np.ndarray, dict[tupl
         if bits is not None:
             correct[(index[r.target], mask_of(index[m] for m in r.members))] = bits
     exhaustive = sum(int(r.tokens or 0) for r in rows)
-    return domains, truth, correct, exhaustive, int(rows[0].n_examples)
+    return domains, truth, correct, exhaustive, {r.target: int(r.n_examples) for r in rows}
 
 
 def gather_signals(adapters: Path, domains: list[str], budget: float, test_examples: int, max_length: int,
@@ -102,6 +108,13 @@ def load_signals(path: Path) -> tuple[Signals, dict[str, int], float]:
     return Signals(**fields), doc["tokens"], float(doc["budget"])
 
 
+def _sizes(sizes: dict[str, int] | int) -> str:
+    if isinstance(sizes, int):
+        return str(sizes)
+    low, high = min(sizes.values()), max(sizes.values())
+    return str(low) if low == high else f"{low}–{high}"
+
+
 def _f(x: float | None, digits: int = 2) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
@@ -133,6 +146,21 @@ def partitions_table(reports: list[StrategyReport]) -> list[str]:
     return lines
 
 
+def loto_table(r: LotoReport, domains: list[str]) -> list[str]:
+    """Markdown: the surrogate's leave-one-target-out prediction quality, overall and per target."""
+    lines = [f"MAE {r.mae:.2f} points over {r.mixtures} mixtures (noise floor of a perfect predictor "
+             f"{r.noise_floor:.2f}; per-k meta-regression on the other targets {r.fitted_mae:.2f}); 90 % intervals: "
+             f"the strategy's own cover {100 * r.coverage:.1f} % (mean half-width {r.half_width:.2f} points), "
+             f"conformal from the other targets' residuals {100 * r.conformal_coverage:.1f} % "
+             f"(half-width {r.conformal_half_width:.2f})  ",
+             "MAE by k: " + ", ".join(f"k={k + 1} {m:.2f}" for k, m in enumerate(r.mae_by_k)) + "\n",
+             "| held-out target | MAE (pts) | coverage, own | coverage, conformal |", "|---|---:|---:|---:|"]
+    for t, d in enumerate(domains):
+        lines.append(f"| {d} | {r.mae_by_target[t]:.2f} | {100 * r.coverage_by_target[t]:.0f} % | "
+                     f"{100 * r.conformal_coverage_by_target[t]:.0f} % |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", type=Path, required=True, help="an exhaustive study store")
@@ -146,22 +174,31 @@ def main() -> None:
                     help="JSON file of gathered signals: read if it exists, else written after gathering")
     ap.add_argument("--gather-only", action="store_true",
                     help="gather the signals into --signals and stop (the store need not be complete yet)")
+    search = WeightSearchSpec()
+    ap.add_argument("--weights", action="store_true",
+                    help="also score the CMA-ES weighted mixture of the surrogate's pick on test (forward passes)")
+    ap.add_argument("--weights-targets", type=int, default=2, help="--weights: the first N targets only")
+    ap.add_argument("--weights-k", default="2,3", help="--weights: the sizes k (comma-separated)")
+    ap.add_argument("--weight-evaluations", type=int, default=search.evaluations)
+    ap.add_argument("--weight-examples", type=int, default=search.examples)
     args = ap.parse_args()
     start = time.time()
     with Store.read(args.store) as store:
         max_length = args.max_length or int(store.meta.eval_config.get("max_length", 64))
         domains = list(store.meta.domains)
         n_test = int(store.meta.eval_config.get("max_examples") or 0)
+    test_sizes: dict[str, int] | int = n_test
     if not args.gather_only:
-        domains, truth, correct, exhaustive, n_test = load_truth(args.store, args.mixer)
+        domains, truth, correct, exhaustive, test_sizes = load_truth(args.store, args.mixer)
     adapters = args.adapters or args.store.parent / "adapters"
     if args.signals is not None and args.signals.exists():
         signals, tokens, args.budget = load_signals(args.signals)
         if signals.domains != tuple(domains):
             raise SystemExit(f"{args.signals} holds signals of {signals.domains}, the store {domains}")
-        signals = replace(signals, test_examples=n_test)
+        signals = replace(signals, test_examples=test_sizes)
     else:
         signals, tokens = gather_signals(adapters, domains, args.budget, n_test, max_length, args.mixer)
+        signals = replace(signals, test_examples=test_sizes)
         if args.signals is not None:
             save_signals(args.signals, signals, tokens, args.budget)
     gathered = time.time() - start
@@ -175,7 +212,7 @@ def main() -> None:
     single = np.mean([truth[t, 1 << t] for t in range(n)])
     allmix = np.mean([truth[t, (1 << n) - 1] for t in range(n)])
     print(f"# advisor regret: {args.store} ({n} domains, {n * 2 ** (n - 1)} mixtures of {args.mixer}, "
-          f"{n_test} test examples each)\n")
+          f"{_sizes(test_sizes)} test examples per target)\n")
     print(f"command: {' '.join(sys.argv)}  ")
     print(f"processor: {processor()}; signals gathered in {gathered:.0f} s; scoring every strategy took "
           f"{sum(r.seconds for r in reports):.1f} s  ")
@@ -186,11 +223,30 @@ def main() -> None:
     print("\n".join(partners_table(reports, floor)))
     print("\n## Partitions (regret in points vs the exact optimum; random = exact expectation)\n")
     print("\n".join(partitions_table(reports)))
+    loto = loto_report(truth, signals) if signals.full is not None and n >= 3 else None
+    if loto is not None:
+        print("\n## Predict: the surrogate, leave one target out (every mixture of the held-out target)\n")
+        print("\n".join(loto_table(loto, domains)))
+    weighted = []
+    if args.weights:
+        with Store.read(args.store) as store:
+            precision = next((r.precision for r in store.rows("clean", args.mixer) if r.precision), "fp32")
+        spec = WeightSearchSpec(evaluations=args.weight_evaluations, examples=args.weight_examples).check()
+        sizes = [int(k) for k in args.weights_k.split(",") if k.strip()]
+        adapters = args.adapters or args.store.parent / "adapters"
+        started = time.time()
+        weighted = weight_rows(adapters, domains, truth, correct, signals, args.weights_targets, sizes, spec,
+                               max_length, test_sizes, precision, progress=lambda line: print(line, file=sys.stderr))
+        print(f"\n## Weights, not only members: CMA-ES ({spec.evaluations} losses on {spec.examples} validation "
+              f"examples) on the surrogate's pick, scored on test ({precision}; {time.time() - started:.0f} s, "
+              f"{sum(r.tokens for r in weighted):,} tokens)\n")
+        print("\n".join(weights_table(weighted)))
     if args.json_out is not None:
         doc = {"store": str(args.store), "processor": processor(), "budget": args.budget, "floor": floor,
                "exhaustive_tokens": exhaustive,
                "strategies": [{**asdict(r), "partners": {k: v for k, v in asdict(r.partners).items() if k != "cells"}}
-                              for r in reports]}
+                              for r in reports],
+               "loto": None if loto is None else asdict(loto), "weights": [asdict(r) for r in weighted]}
         args.json_out.write_text(json.dumps(doc, indent=2, default=float))
 
 

@@ -17,7 +17,7 @@ from adaptermix.advice.partition import (
     random_partition_mean,
 )
 from adaptermix.advice.regret import expected_best_of, partition_results, partner_metrics
-from adaptermix.advice.strategies import Scores, fit_surrogate, surrogate
+from adaptermix.advice.strategies import Scores, drop_share, surrogate
 from adaptermix.advice.tables import (
     mask_of,
     members_of,
@@ -90,16 +90,24 @@ def test_regret_is_zero_for_the_truth_and_positive_for_its_negation() -> None:
 
 
 def fake_signals(n: int = 5, seed: int = 0) -> tuple[Signals, np.ndarray]:
-    """Signals from a known additive world: acc(t, S) = a_t − c(k)·mean pair drop, measured exactly."""
+    """Signals from a known world that follows the surrogate's law, measured exactly.
+
+    acc(t, S) = a_t − [m_S + g(k)·(D_t − m̄_t)]: pair drops d, their mean m̄_t over partners, an all-mixture
+    drop D_t of 1.5–3.5 times m̄_t, and the share g(k) = (1/2 − 1/k)/(1/2 − 1/n) of the way between them.
+    """
     rng = np.random.default_rng(seed)
     a = 0.8 + 0.15 * rng.random(n)
     d = 0.2 * rng.random((n, n))
     np.fill_diagonal(d, 0)
-    gamma = 0.5
+    mean_drop = d.sum(axis=1) / max(n - 1, 1)
+    full_drop = mean_drop * (1.5 + 2 * rng.random(n))
 
     def acc(t: int, mask: int) -> float:
-        others = [j for j in members_of(mask) if j != t]
-        return float(a[t] - (1 + gamma * (len(others) - 1)) * np.mean(d[t, others])) if others else float(a[t])
+        members = members_of(mask)
+        others = [j for j in members if j != t]
+        if not others:
+            return float(a[t])
+        return float(a[t] - (np.mean(d[t, others]) + drop_share(len(members), n) * (full_drop[t] - mean_drop[t])))
 
     truth = table_from_function(n, acc)
     pair = a[:, None] - d
@@ -113,10 +121,15 @@ def fake_signals(n: int = 5, seed: int = 0) -> tuple[Signals, np.ndarray]:
     return signals, truth
 
 
-def test_surrogate_recovers_an_additive_world_and_has_zero_regret() -> None:
+def test_drop_share_interpolates_in_the_targets_weight() -> None:
+    assert drop_share(1, 8) == drop_share(2, 8) == 0.0 and drop_share(8, 8) == 1.0
+    assert drop_share(4, 8) == pytest.approx((0.5 - 0.25) / (0.5 - 0.125))
+    shares = [drop_share(k, 13) for k in range(2, 14)]
+    assert shares == sorted(shares)  # the drop grows with k, fastest at small k
+
+
+def test_surrogate_recovers_its_world_and_has_zero_regret() -> None:
     signals, truth = fake_signals()
-    fit = fit_surrogate(signals)
-    assert fit.gamma == pytest.approx(0.5) and fit.sigma == pytest.approx(0.0, abs=1e-12)
     scores = surrogate(signals)
     assert missing_entries(scores.score) == 0
     m = partner_metrics(truth, scores)

@@ -34,7 +34,8 @@ class Signals:
         n_validation: validation examples per evaluation (per target: the same first examples).
         forward_tokens: tokens run through an encoder to gather these signals.
         evaluations: validation evaluations of mixtures run.
-        test_examples: the size of the evaluation a prediction will be compared with (widens the
+        test_examples: the size of the evaluation a prediction will be compared with, one for all
+            targets or one per domain (stores whose test splits differ in size) (widens the
             surrogate's interval by its sampling error); None: intervals for the accuracy itself.
     """
 
@@ -49,7 +50,7 @@ class Signals:
     n_validation: dict[str, int] = field(default_factory=dict)
     forward_tokens: int = 0
     evaluations: int = 0
-    test_examples: int | None = None
+    test_examples: int | dict[str, int] | None = None
 
     @property
     def n(self) -> int:
@@ -60,6 +61,12 @@ class Signals:
         if domain not in self.domains:
             raise ValueError(f"unknown target {domain!r}: the adapters' domains are {', '.join(self.domains)}")
         return self.domains.index(domain)
+
+    def n_test(self, target: int) -> int | None:
+        """The size of the evaluation target `target`'s predictions are compared with, or None."""
+        if isinstance(self.test_examples, dict):
+            return self.test_examples.get(self.domains[target]) or None
+        return self.test_examples or None
 
     def has(self, need: str) -> bool:
         """Whether the signals a strategy with this need reads were gathered."""
