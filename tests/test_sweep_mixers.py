@@ -139,3 +139,37 @@ def test_fsd_cli_in_the_task_vector_view(shared, tmp_path, capsys):
     a, b = task_vectors([ckpts[0].adapter, ckpts[1].adapter], init)
     assert tv["matrix"][0][1] == pytest.approx(fsd(a, b))
     assert tv["matrix"][0][1] != raw["matrix"][0][1]
+
+
+def test_every_sign_statistic_of_a_row_is_in_the_rows_view(shared, cache_dir, tmp_path):
+    """Issue 19: a task-vector mixer's rows carry pair FSD, mean pairwise FSD, flip fraction and mixture FSD
+    all computed on task vectors; a raw mixer's on raw weights (Alg. 3 on the state dicts as the oracle)."""
+    from adaptermix.analysis import fsd
+    from adaptermix.mixing import task_vectors
+
+    raw_mix, tv_mix = MIXERS[1], MIXERS[3]  # TIES on raw weights and on task vectors
+    store = tmp_path / "s.sqlite"
+    run_sweep(SweepConfig(adapters=(shared,), store=store, cache_dir=cache_dir, progress=False,
+                          spec=EvalSpec(max_length=32, precision="fp32", mixers=(raw_mix, tv_mix))))
+    ckpts = [read_checkpoint(shared / d) for d in DOMAINS]
+    init = shared_init(load_base(ckpts[0].manifest.base.encoder), ckpts)
+    views = {raw_mix.label: [c.adapter for c in ckpts],
+             tv_mix.label: task_vectors([c.adapter for c in ckpts], init)}
+    with Store.read(store) as s:
+        for label, sds in views.items():
+            for r in s.rows(mixer=label):
+                idx = sorted(DOMAINS.index(m) for m in r.members)
+                t = DOMAINS.index(r.target)
+                pairs = [fsd(sds[a], sds[b]) for i, a in enumerate(idx) for b in idx[i + 1:]]
+                if len(idx) == 2:
+                    assert r.pair_fsd == pytest.approx(fsd(sds[t], sds[next(i for i in idx if i != t)]))
+                assert r.mean_pairwise_fsd == (pytest.approx(sum(pairs) / len(pairs)) if pairs else None)
+                ms = raw_mix if label == raw_mix.label else tv_mix
+                mixed = mix([ckpts[i].adapter for i in idx], ms.mixer,
+                            init=None if ms.reference == "raw" else init, **ms.params)
+                view = mixed if ms.reference == "raw" else task_vectors([mixed], init)[0]
+                assert r.flip_fraction == pytest.approx(fsd(sds[t], view))
+                assert r.mixture_fsd == pytest.approx(sum(fsd(sds[i], view) for i in idx) / len(idx))
+        raw_pairs = {r.members: r.pair_fsd for r in s.rows(mixer=raw_mix.label) if len(r.members) == 2}
+        tv_pairs = {r.members: r.pair_fsd for r in s.rows(mixer=tv_mix.label) if len(r.members) == 2}
+        assert raw_pairs != tv_pairs  # the two views differ, so the check above could fail

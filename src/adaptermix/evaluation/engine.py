@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -84,12 +85,26 @@ class MixResult:
     seconds: float
     flip_fraction: float  # share of the target's weights whose sign the mixture reverses (Fig. 6)
     mixture_fsd: float = 0.0  # mean over members of FSD(member, mixture)
+    # FSD between the target and its one partner (k = 2), and the mean over member pairs (k ≥ 2), in the
+    # same view as flip_fraction and mixture_fsd: raw weights, or task vectors for a reference="init" mixer.
+    pair_fsd: float | None = None
+    mean_pairwise_fsd: float | None = None
     mix: int = 0
     condition: int = 0
     precision: str = "fp32"
     metrics: dict[str, float] = field(default_factory=dict)
     # Per-example correctness in the split's order (bool), when the condition gives it; the driver packs it.
     correct: np.ndarray | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Signs:
+    """A mixture's sign statistics, all in the view its mixer worked in (see `MixResult`)."""
+
+    flip_fraction: float
+    mixture_fsd: float
+    pair_fsd: float | None
+    mean_pairwise_fsd: float | None
 
 
 class SweepWorker:
@@ -125,6 +140,7 @@ class SweepWorker:
         self._init: Tensor | None = None
         self._prepared: dict[int, Tensor] = {}
         self._bits: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # every member's packed signs, per view
+        self._pair_fsd: dict[str, np.ndarray] = {}  # n×n FSD between members, per view
         self._targets: dict[int, EvalTarget] = {}
         self._head_of: int | None = None
         self._cache: dict[object, object] = {}
@@ -190,25 +206,32 @@ class SweepWorker:
         finally:
             self._load(mixture)
 
-    def _signs(self, target: int, members: Sequence[int], mixture: Tensor, mix: int) -> tuple[float, float]:
-        # In the view the mixer worked in: raw weights, or task vectors for reference="init". Members'
-        # signs are packed once per view (bit i of a row: entry i > 0, resp. < 0); a mixture's once,
-        # then each comparison is a popcount over P/64 words (at BERT-base sizes the element-wise
-        # comparisons took longer than the forward pass of a short split).
+    def _signs(self, target: int, members: Sequence[int], mixture: Tensor, mix: int) -> Signs:
+        # Every sign statistic of a row in the one view the mixer worked in: raw weights, or task
+        # vectors for reference="init" (issue 19: one weight view per stored row). Members' signs are
+        # packed once per view (bit i of a row: entry i > 0, resp. < 0), and so is their pairwise FSD
+        # matrix; a mixture's once, then each comparison is a popcount over P/64 words (at BERT-base
+        # sizes the element-wise comparisons took longer than the forward pass of a short split).
         view = self.config.spec.mixers[mix].reference
         if view == "raw":
             rows, mixed = self.stacked, mixture
         else:
             base = self.init_row()
             rows, mixed = self.stacked - base, mixture - base
-        if view not in self._bits:
-            self._bits[view] = pack_signs(rows)
-        pos, neg = self._bits[view]
-        counts = count_conflicts((pos, neg), pack_signs(mixed))
         p = rows.shape[1]
-        flip = float(counts[target]) / p
-        fsd = sum(float(counts[i]) for i in members) / (p * len(members))
-        return flip, fsd
+        if view not in self._bits:
+            pos, neg = self._bits[view] = pack_signs(rows)
+            self._pair_fsd[view] = count_conflicts((pos[:, None], neg[:, None]), (pos[None], neg[None])) / p
+        counts = count_conflicts(self._bits[view], pack_signs(mixed))
+        pairs = self._pair_fsd[view]
+        members = sorted(members)
+        between = [float(pairs[a, b]) for a, b in itertools.combinations(members, 2)]
+        return Signs(
+            flip_fraction=float(counts[target]) / p,
+            mixture_fsd=sum(float(counts[i]) for i in members) / (p * len(members)),
+            pair_fsd=float(pairs[target, next(i for i in members if i != target)]) if len(members) == 2 else None,
+            mean_pairwise_fsd=float(np.mean(between)) if between else None,
+        )
 
     def run(self, chunk: Chunk) -> list[MixResult]:
         """Evaluate every mixture of `chunk` on its target; returns one result per subset."""
@@ -230,7 +253,7 @@ class SweepWorker:
             start = time.perf_counter()
             mixture = self.mixture(sorted(members), chunk.mix)
             self._load(mixture)
-            flip, fsd = self._signs(chunk.target, members, mixture, chunk.mix)
+            signs = self._signs(chunk.target, members, mixture, chunk.mix)
             context = ScoringContext(self.evaluator, tgt, self.precision, chunk.target, tuple(sorted(members)),
                                      self._cache, functools.partial(self._alone, chunk.target, mixture),
                                      is_alone=len(members) == 1 and torch.equal(mixture, self.stacked[chunk.target]))
@@ -238,7 +261,9 @@ class SweepWorker:
             results.append(MixResult(
                 target=chunk.target, members=tuple(sorted(members)), accuracy=s.accuracy, macro_f1=s.macro_f1,
                 n_examples=s.n_examples, tokens=s.tokens, padded_tokens=s.padded_tokens,
-                seconds=time.perf_counter() - start, flip_fraction=flip, mixture_fsd=fsd, mix=chunk.mix,
+                seconds=time.perf_counter() - start, flip_fraction=signs.flip_fraction,
+                mixture_fsd=signs.mixture_fsd, pair_fsd=signs.pair_fsd,
+                mean_pairwise_fsd=signs.mean_pairwise_fsd, mix=chunk.mix,
                 condition=chunk.condition, precision=self.precision, metrics=dict(s.metrics),
                 correct=s.correct,
             ))
@@ -265,12 +290,14 @@ class SweepWorker:
         results = []
         for members, mixture, pred in zip(subsets, mixtures, preds, strict=True):
             own = time.perf_counter()
-            flip, fsd = self._signs(chunk.target, members, mixture, chunk.mix)
+            signs = self._signs(chunk.target, members, mixture, chunk.mix)
             accuracy, f1 = classification_metrics(pred, labels, len(tgt.label_names))
             results.append(MixResult(
                 target=chunk.target, members=tuple(sorted(members)), accuracy=accuracy, macro_f1=f1,
                 n_examples=len(labels), tokens=tokens, padded_tokens=padded,
-                seconds=shared + time.perf_counter() - own, flip_fraction=flip, mixture_fsd=fsd, mix=chunk.mix,
+                seconds=shared + time.perf_counter() - own, flip_fraction=signs.flip_fraction,
+                mixture_fsd=signs.mixture_fsd, pair_fsd=signs.pair_fsd,
+                mean_pairwise_fsd=signs.mean_pairwise_fsd, mix=chunk.mix,
                 condition=chunk.condition, precision=self.precision, correct=pred == labels,
             ))
         return results

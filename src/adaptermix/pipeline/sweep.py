@@ -301,14 +301,11 @@ class _Run:
 
     def row(self, r: MixResult) -> EvalRow:
         mix, cond = self.spec.mixers[r.mix], self.spec.conditions[r.condition]
-        members = r.members
-        pair = float(self.S[r.target, next(i for i in members if i != r.target)]) if len(members) == 2 else None
-        pairs = list(itertools.combinations(members, 2))
-        mean_pair = float(np.mean([self.S[a, b] for a, b in pairs])) if pairs else None
+        # Every sign statistic in the row's own view (the worker computed them beside flip_fraction).
         return EvalRow(
-            target=self.names[r.target], members=tuple(self.names[i] for i in members), condition=cond.label,
-            accuracy=r.accuracy, macro_f1=r.macro_f1, n_examples=r.n_examples, pair_fsd=pair,
-            flip_fraction=r.flip_fraction, mean_pairwise_fsd=mean_pair, seconds=r.seconds, tokens=r.tokens,
+            target=self.names[r.target], members=tuple(self.names[i] for i in r.members), condition=cond.label,
+            accuracy=r.accuracy, macro_f1=r.macro_f1, n_examples=r.n_examples, pair_fsd=r.pair_fsd,
+            flip_fraction=r.flip_fraction, mean_pairwise_fsd=r.mean_pairwise_fsd, seconds=r.seconds, tokens=r.tokens,
             mixer=mix.label, mixer_params=mix.as_json(), condition_params=cond.as_json(), precision=r.precision,
             mixture_fsd=r.mixture_fsd, metrics=r.metrics or None,
             correct=None if r.correct is None else pack_correct(r.correct),
