@@ -59,6 +59,10 @@ def test_overview_states_each_studys_numbers(overview: Path) -> None:
     assert list(verdicts[0]) == ["finding", "verdict: minilm/houlsby", "verdict: minilm/lora"]
     falls = next(r for r in verdicts if r["finding"].startswith("Accuracy of every target falls"))
     assert falls["verdict: minilm/houlsby"] == falls["verdict: minilm/lora"] == "holds"
+    evidence = _csv(out / "overview_evidence.csv")
+    cell = next(r for r in evidence if r["finding"] == falls["finding"])["minilm/houlsby"]
+    low, high = map(float, re.fullmatch(r"\+[\d.]+ pts \[\+([\d.]+), \+([\d.]+)\]", cell).groups())
+    assert low <= 3.0 * (N - 1) <= high  # the interval holds the synthetic study's true drop
     assert (out / "overview_by_k.png").read_bytes()[:4] == b"\x89PNG"
 
 

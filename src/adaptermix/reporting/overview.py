@@ -10,6 +10,7 @@ with a link to the study's own report. Like the study reports it reads only the 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -126,6 +127,28 @@ def verdicts_table(labels: Sequence[str], findings: Sequence[Sequence[Finding]])
     return t
 
 
+_INTERVAL = re.compile(r"[+\-−]?\d[\d.,]* pts \[[^\]]+\]")
+
+
+def evidence_table(labels: Sequence[str], findings: Sequence[Sequence[Finding]]) -> Table:
+    """One row per finding, per study the headline difference and its 95 % interval (`+16.05 pts [+14.88,
+    +17.29]`), so that verdicts can be compared with the evidence under them."""
+    claims: list[str] = []
+    for fs in findings:
+        claims += [f.claim for f in fs if f.claim not in claims]
+    t = Table("overview_evidence", "The interval behind each verdict, per study", ("finding", *labels))
+    for claim in claims:
+        cells = []
+        for fs in findings:
+            f = next((f for f in fs if f.claim == claim), None)
+            found = _INTERVAL.search(f.uncertainty) if f is not None else None
+            cells.append(found.group(0) if found else "")
+        t.rows.append((claim, *cells))
+    t.notes.append("the headline difference of each finding in points, 95 % paired bootstrap interval; empty where "
+                   "the finding is judged by a correlation or was not measured")
+    return t
+
+
 def _link(path: Path, out: Path) -> str:
     return Path(os.path.relpath(path, out)).as_posix()
 
@@ -145,7 +168,8 @@ def overview_sections(labels: Sequence[str], studies: Sequence[Study], out: Path
                                 name="overview_by_k.png")],
                 tables=[by_k]),
         Section("robustness", "Robustness (Table 1 averages)", tables=[table1_table(labels, studies)]),
-        Section("verdicts", "Findings, per study", tables=[verdicts_table(labels, findings)]),
+        Section("verdicts", "Findings, per study", tables=[verdicts_table(labels, findings),
+                                                           evidence_table(labels, findings)]),
     ]
 
 
