@@ -6,6 +6,8 @@ A pipeline stage after evaluation and analysis, before reporting. Entry points:
     STRATEGIES                                   the registry of strategies (see strategies.py)
     best_partition(table, G), random_partition_mean(table, G)    exact partition DP and baseline
     adaptermix.advice.regret                     the benchmark's metrics against an exhaustive store
+    adaptermix.advice.loto                       the surrogate's leave-one-target-out MAE and interval coverage
+    search_weights(objective, k) / advise(..., weights=True)    CMA-ES member weights (LoraHub's recipe)
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from adaptermix.advice.api import DEFAULT_STRATEGY, advise, recommend_partition,
 from adaptermix.advice.partition import Partition, best_partition, brute_force_partition, random_partition_mean
 from adaptermix.advice.signals import Signals
 from adaptermix.advice.strategies import STRATEGIES, Scores, Strategy, get_strategy
-from adaptermix.advice.types import Advice, Candidate, Cost, Recommendation
+from adaptermix.advice.types import Advice, Candidate, Cost, Recommendation, WeightedMix
+from adaptermix.advice.weights import WeightResult, WeightSearchSpec, search_weights
 
 __all__ = [
     "DEFAULT_STRATEGY", "STRATEGIES", "Advice", "Candidate", "Cost", "Partition", "Recommendation", "Scores",
     "Signals", "Strategy", "advise", "best_partition", "brute_force_partition", "get_strategy",
-    "random_partition_mean", "recommend_partition", "recommend_partners",
+    "WeightResult", "WeightSearchSpec", "WeightedMix", "random_partition_mean", "recommend_partition",
+    "recommend_partners", "search_weights",
 ]
