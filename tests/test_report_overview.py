@@ -100,3 +100,38 @@ def test_overview_in_headless_chromium(chromium: str, overview: Path, tmp_path: 
     assert result["errors"] == [] and result["undecoded"] == [] and result["images"] == 1, result
     assert result["sections"] == list(OVERVIEW_IDS)
     assert result["overflow"] <= 0
+
+
+def _relabel(store: Path, label: str) -> None:
+    """Give a store's meta a label, as a recipe's sweep records it."""
+    import dataclasses
+    import sqlite3
+
+    from adaptermix.store.schema import StudyMeta
+
+    con = sqlite3.connect(store)
+    with con:
+        [(text,)] = con.execute("SELECT value FROM meta WHERE key = 'study'")
+        meta = dataclasses.replace(StudyMeta.from_json(text), label=label)
+        con.execute("UPDATE meta SET value = ? WHERE key = 'study'", (meta.to_json(),))
+    con.close()
+
+
+def test_report_names_studies_from_their_stores(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 19: `adaptermix report A B` labels studies as `run` did, from the stores, not from folder names
+    (both stores here sit in folders called `study`)."""
+    stores = []
+    for cell, slope in (("width=w64", 0.03), ("width=w256", 0.01)):
+        folder = tmp_path / cell.replace("=", "-") / "study"
+        folder.mkdir(parents=True)
+        store = shaped_study(folder / "study.sqlite", lambda t, m, s=slope: BASE[t] - s * (len(m) - 1))
+        _relabel(store, f"{cell} minilm/pfeiffer")
+        stores.append(store)
+    code, out, err = run_cli(["report", *map(str, stores), "--out", str(tmp_path / "ov")], capsys)
+    assert code == 0, err
+    labels = [r["study"] for r in _csv(tmp_path / "ov" / "overview_studies.csv")]
+    assert labels == ["width=w64 minilm/pfeiffer", "width=w256 minilm/pfeiffer"]
+    _relabel(stores[1], "width=w64 minilm/pfeiffer")  # two stores calling themselves the same: paths instead
+    code, out, err = run_cli(["report", *map(str, stores), "--out", str(tmp_path / "ov2")], capsys)
+    assert code == 0, err
+    assert [r["study"] for r in _csv(tmp_path / "ov2" / "overview_studies.csv")] == list(map(str, stores))

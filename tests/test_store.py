@@ -225,3 +225,19 @@ def test_export_custom_out_and_bad_format(tmp_path: Path) -> None:
     assert main.is_file() and agg == tmp_path / "out" / "all_aggregates.csv"
     with pytest.raises(StoreError, match="unknown export format"):
         export(path, None, "xlsx")
+
+
+def test_study_meta_names_itself_and_reads_stores_that_did_not() -> None:
+    import dataclasses
+
+    from adaptermix.store.schema import AdapterRef, StudyMeta
+
+    meta = StudyMeta(adapters=(AdapterRef("a", "0" * 64, "adapters/a"),), eval_config={"split": "test"},
+                     base_fingerprint="f", method="lora", encoder="sentence-transformers/all-MiniLM-L6-v2")
+    assert meta.name == "all-MiniLM-L6-v2/lora"
+    labelled = dataclasses.replace(meta, label="width=w64 minilm/lora")
+    assert StudyMeta.from_json(labelled.to_json()).name == "width=w64 minilm/lora"
+    assert labelled.first_difference(meta) is None  # a name is not part of what makes the study
+    old = json.loads(meta.to_json())
+    del old["encoder"]
+    assert StudyMeta.from_json(json.dumps(old)).name == ""  # a store from before studies named themselves

@@ -62,11 +62,12 @@ def test_sweep_row_equals_mixing_the_checkpoints(shared, cache_dir, mi):
 def test_one_store_holds_every_mixer_and_resumes(shared, cache_dir, tmp_path):
     store = tmp_path / "s.sqlite"
     cfg = SweepConfig(adapters=(shared,), store=store, cache_dir=cache_dir, progress=False, chunk_size=2,
-                      spec=EvalSpec(max_length=32, precision="fp32", mixers=MIXERS[:2]))
+                      spec=EvalSpec(max_length=32, precision="fp32", mixers=MIXERS[:2]), label="toy/pfeiffer")
     first = run_sweep(cfg)
     assert first.evaluated == first.exhaustive_count == 2 * 3 * 4
     assert run_sweep(cfg).evaluated == 0
     with Store.read(store) as s:
+        assert s.meta.name == "toy/pfeiffer" and s.meta.encoder  # the store names its study and encoder
         assert [m for m, _ in s.labels()] == [MIXERS[0].label, MIXERS[1].label]
         for m in (MIXERS[0].label, MIXERS[1].label):
             rows = s.rows(mixer=m)

@@ -308,37 +308,9 @@ def report(stores: str | Path | Sequence[str | Path], out: str | Path | None = N
         StoreError: a missing file, a file that is not a store, or a store named twice.
         ConfigError: an output folder that cannot be written.
     """
-    import os
+    from adaptermix.reporting.publish import write_reports
 
-    from adaptermix.fileio import check_writable
-    from adaptermix.reporting.report import write_html_report
-    from adaptermix.store import Store, StoreError
-
-    paths = [Path(stores)] if isinstance(stores, str | Path) else [Path(s) for s in stores]
-    if not paths:
-        raise StoreError("no study store given: pass the study .sqlite file that `adaptermix run` or a sweep wrote")
-    for store in paths:
-        if not store.is_file():
-            raise StoreError(f"no study store at {store}: pass the study .sqlite file that `adaptermix run` or a "
-                             "sweep wrote")
-        Store.read(store).close()  # a file that is not a store fails here, in one line, before anything is written
-    if len(set(map(Path.resolve, paths))) != len(paths):
-        raise StoreError("a store is named twice: pass each study's .sqlite file once")
-    if len(paths) == 1:
-        dest = Path(out) if out is not None else paths[0].parent / "report"
-        check_writable(dest, "folder", "out")
-        return write_html_report(paths[0], dest)
-    from adaptermix.reporting.overview import write_overview
-
-    dest = Path(out) if out is not None else Path(os.path.commonpath([s.resolve().parent for s in paths]))
-    for folder in [dest, *(s.parent / "report" for s in paths)]:
-        check_writable(folder, "folder", "out")
-    for store in paths:
-        write_html_report(store, store.parent / "report")
-    labels = [s.parent.name if s.parent.name else s.stem for s in paths]
-    if len(set(labels)) != len(labels):  # studies in folders of one name: fall back to the paths
-        labels = [str(s) for s in paths]
-    return write_overview(list(zip(labels, paths, strict=True)), dest)
+    return write_reports([stores] if isinstance(stores, str | Path) else list(stores), out, "out")[-1]
 
 
 def advise(checkpoints: Sequence[str | Path], **kwargs: Any) -> Advice:

@@ -372,7 +372,7 @@ def _run_study(recipe: Recipe, study: StudyPlan, stale: list[str], display: Disp
     base = SweepConfig(
         adapters=paths, store=study.store, mode="sampled" if sw.mode == "sampled" else "exhaustive", ci=sw.ci,
         sizes=(1, n) if sw.mode == "ends" else None, spec=recipe.eval, backend=sw.backend, workers=sw.workers,
-        chunk_size=sw.chunk_size, cache_dir=recipe.cache_dir, progress=False,
+        chunk_size=sw.chunk_size, cache_dir=recipe.cache_dir, progress=False, label=study.label,
     )
     with display.stage(f"{tag}sweep") as bar:
         summary = run_stage_sweep(base, bar)

@@ -55,6 +55,7 @@ class SweepConfig(BaseModel):
             containing the target) instead of every subset; `sizes`, `k_min`, `k_max` and `mode`
             are then ignored and `targets` defaults to its keys.
         lease_ttl: seconds a chunk's lease outlives its owner (the owner renews it while alive).
+        label: how the study names itself in reports (stored in its `StudyMeta`; default `<encoder>/<method>`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -78,6 +79,7 @@ class SweepConfig(BaseModel):
     progress: bool = True
     member_sets: dict[str, tuple[tuple[str, ...], ...]] | None = None
     lease_ttl: float = Field(default=DEFAULT_TTL, gt=0)
+    label: str = ""  # how the study names itself in reports (default: `<encoder>/<method>`)
 
 
 @dataclass
@@ -214,7 +216,7 @@ class _Run:
         meta = StudyMeta(
             adapters=refs,
             eval_config=eval_config, base_fingerprint=self.ckpts[0].manifest.base.fingerprint,
-            method=self.ckpts[0].manifest.method,
+            method=self.ckpts[0].manifest.method, encoder=self.ckpts[0].manifest.base.encoder, label=cfg.label,
         )
         self.worker_config = WorkerConfig(
             paths=tuple(str(p) for p in paths), spec=cfg.spec,

@@ -109,6 +109,18 @@ class StudyMeta:
     eval_config: dict[str, Any] = field(hash=False)
     base_fingerprint: str
     method: str
+    # How the study names itself (not part of what makes two runs the same study): the encoder its
+    # adapters were trained on, and a label (a recipe's `minilm/pfeiffer`, an ablation cell's name).
+    encoder: str = field(default="", compare=False)
+    label: str = field(default="", compare=False)
+
+    @property
+    def name(self) -> str:
+        """The study's name in reports: its label, else `<encoder>/<method>`, else "" (stores written before
+        studies named themselves, schema 0.1.0 and earlier)."""
+        if self.label:
+            return self.label
+        return f"{self.encoder.rstrip('/').rsplit('/', 1)[-1]}/{self.method}" if self.encoder else ""
 
     @property
     def eval_config_hash(self) -> str:
@@ -134,6 +146,8 @@ class StudyMeta:
                 "eval_config_hash": self.eval_config_hash,
                 "base_fingerprint": self.base_fingerprint,
                 "method": self.method,
+                **({"encoder": self.encoder} if self.encoder else {}),
+                **({"label": self.label} if self.label else {}),
             }
         )
 
@@ -146,6 +160,8 @@ class StudyMeta:
             eval_config=dict(d["eval_config"]),
             base_fingerprint=d["base_fingerprint"],
             method=d["method"],
+            encoder=d.get("encoder", ""),
+            label=d.get("label", ""),
         )
 
     def first_difference(self, other: StudyMeta) -> tuple[str, str] | None:
