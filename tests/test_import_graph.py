@@ -51,3 +51,113 @@ def test_the_check_sees_a_lazy_upward_arrow(tmp_path: Path) -> None:
     (tmp_path / "mixing").mkdir()
     (tmp_path / "mixing" / "mixers.py").write_text("def f():\n    from adaptermix.pruning.magnitude import x\n")
     assert _package_edges(tmp_path) == {("mixing", "pruning", "mixing/mixers.py")}
+
+
+def _is_type_checking(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test)
+
+
+def _module_edges(root: Path = ROOT) -> dict[str, set[str]]:
+    """Module → the modules of the tree under `root` it imports at module level.
+
+    The rules of Python's own import: `from a.b import c` imports `a.b` and, when `c` is a module,
+    `a.b.c`; importing `a.b.c` first imports its packages `a` and `a.b`, except the ones the importer
+    itself lives in (they are already being imported). Imports inside functions and under
+    `if TYPE_CHECKING:` run later or never, so they are left out: a circle only through them is not one
+    that breaks an import.
+    """
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    edges: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for stmt in ast.parse(path.read_text(encoding="utf-8")).body:
+            if _is_type_checking(stmt) or not isinstance(stmt, ast.Import | ast.ImportFrom | ast.Try | ast.If):
+                continue
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.ImportFrom):
+                    base = package[: len(package) - node.level + 1] if node.level else []
+                    mod = ".".join([*base, *([node.module] if node.module else [])])
+                    targets = [mod, *(f"{mod}.{a.name}" for a in node.names)]
+                elif isinstance(node, ast.Import):
+                    targets = [a.name for a in node.names]
+                else:
+                    continue
+                for target in targets:
+                    if target not in modules or target == name:
+                        continue
+                    edges[name].add(target)
+                    bits = target.split(".")
+                    edges[name] |= {p for p in (".".join(bits[:i]) for i in range(1, len(bits)))
+                                    if p in modules and p != name and not name.startswith(p + ".")}
+    return edges
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    for start in sorted(edges):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(edges[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            v, children = work[-1]
+            w = next(children, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(edges[w]))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                component = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component.append(w)
+                    if w == v:
+                        break
+                if len(component) > 1:
+                    out.append(sorted(component))
+    return out
+
+
+def test_no_import_circle_between_modules() -> None:
+    """No module-level import circle, inside a package or across: a submodule imports its siblings, never
+    its own package's `__init__` (which imports it back)."""
+    edges = _module_edges()
+    found = [" ↔ ".join(c) + "\n    " + "\n    ".join(f"{a} -> {sorted(edges[a] & set(c))}" for a in c)
+             for c in _cycles(edges)]
+    assert found == [], "\n".join(found)
+
+
+def test_the_check_sees_a_circle_through_a_package(tmp_path: Path) -> None:
+    """Negative control: a submodule that imports its own package (which imports it) is a circle; the same
+    import inside a function or under TYPE_CHECKING is not."""
+    pkg = tmp_path / "adaptermix" / "mixing"
+    pkg.mkdir(parents=True)
+    (tmp_path / "adaptermix" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("from adaptermix.mixing.mixers import f\n")
+    (pkg / "ops.py").write_text("def g():\n    return 1\n")
+    (pkg / "mixers.py").write_text("from adaptermix.mixing import ops\n\ndef f():\n    return ops.g()\n")
+    (pkg / "mix.py").write_text("from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    import adaptermix.mixing\n"
+                                "\ndef h():\n    from adaptermix.mixing import f\n")
+    root = tmp_path / "adaptermix"
+    assert _cycles(_module_edges(root)) == [["adaptermix.mixing", "adaptermix.mixing.mixers"]]
+    (pkg / "mixers.py").write_text("import adaptermix.mixing.ops as ops\n\ndef f():\n    return ops.g()\n")
+    assert _cycles(_module_edges(root)) == []

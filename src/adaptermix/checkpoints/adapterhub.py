@@ -19,7 +19,8 @@ from typing import Any
 
 from torch import Tensor
 
-from adaptermix.checkpoints import foreign, ours
+import adaptermix.checkpoints.foreign as foreign
+import adaptermix.checkpoints.ours as ours
 from adaptermix.checkpoints.foreign import ImportOptions
 from adaptermix.checkpoints.ours import Checkpoint
 from adaptermix.errors import CheckpointError

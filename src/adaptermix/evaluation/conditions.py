@@ -4,9 +4,11 @@ A condition gets a `ScoringContext` (the evaluator whose model already holds the
 target's head, the tokenized target, the precision the worker uses and a per-worker cache) and
 returns `Scored`: accuracy, macro-F1, throughput and any extra metrics (an attack's success rate,
 queries, ...), which the store keeps per row. `clean` is plain scoring. The robustness attacks
-register here too: `fgsm` needs gradients w.r.t. the input embeddings of `context.evaluator.base.model`,
-`textfooler` needs text in and class probabilities out (TextAttack's model-wrapper shape); both get
-everything they need from the context, so adding them does not touch the engine.
+(`robustness.py`) register into this registry beside their definitions, and the package's
+`__init__` imports them, so the registry is whole wherever `adaptermix.evaluation` is imported.
+`fgsm` needs gradients w.r.t. the input embeddings of `context.evaluator.base.model`; `textfooler`
+needs text in and class probabilities out (TextAttack's model-wrapper shape); both get everything
+they need from the context, so adding them does not touch the engine.
 """
 
 from __future__ import annotations
@@ -112,6 +114,3 @@ def clean(context: ScoringContext, params: dict[str, Any]) -> Scored:
     return Scored(m.accuracy, m.macro_f1, m.n, m.tokens, m.padded_tokens,
                   correct=preds == context.target.encoded.labels)
 
-
-# The attack conditions register themselves beside their definitions (after `register` exists).
-from adaptermix.evaluation import robustness as _robustness  # noqa: E402,F401

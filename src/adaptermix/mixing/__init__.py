@@ -13,8 +13,8 @@ from typing import Any
 
 from torch import Tensor
 
-from adaptermix.mixing.average import average, check_compatible
-from adaptermix.mixing.layout import Layout
+from adaptermix.mixing.average import average
+from adaptermix.mixing.layout import Layout, check_compatible
 from adaptermix.mixing.mix import get_mixer, mix, mix_rows, task_vectors
 from adaptermix.mixing.mixers import (
     MIXERS,

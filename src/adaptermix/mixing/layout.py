@@ -17,9 +17,40 @@ import torch
 from torch import Tensor
 
 from adaptermix.layers import group_keys
-from adaptermix.mixing.average import check_compatible
 
 SCOPES = ("global", "layer", "tensor")
+
+
+def check_compatible(state_dicts: Sequence[Mapping[str, Tensor]], names: Sequence[str] | None = None) -> None:
+    """Raise ValueError naming the first key/shape/dtype mismatch between state dicts.
+
+    Args:
+        state_dicts: adapter state dicts that are to be combined element-wise.
+        names: optional labels of the state dicts, used in messages (default: their positions).
+
+    Raises:
+        ValueError: empty input, empty state dict, or the first mismatching key, shape or dtype.
+    """
+    if len(state_dicts) == 0:
+        raise ValueError("no adapters given: pass at least one state dict")
+    labels = list(names) if names is not None else [f"#{i}" for i in range(len(state_dicts))]
+    ref = state_dicts[0]
+    if len(ref) == 0:
+        raise ValueError(f"adapter {labels[0]} has no tensors")
+    for label, sd in zip(labels[1:], state_dicts[1:], strict=True):
+        missing = [k for k in ref if k not in sd]
+        if missing:
+            raise ValueError(f"adapter {label} lacks tensor {missing[0]!r} that {labels[0]} has")
+        extra = [k for k in sd if k not in ref]
+        if extra:
+            raise ValueError(f"adapter {label} has tensor {extra[0]!r} that {labels[0]} lacks")
+        for key, tensor in ref.items():
+            other = sd[key]
+            if tuple(other.shape) != tuple(tensor.shape):
+                raise ValueError(
+                    f"tensor {key!r} has shape {tuple(other.shape)} in {label} but "
+                    f"{tuple(tensor.shape)} in {labels[0]}"
+                )
 
 
 @dataclass(frozen=True)

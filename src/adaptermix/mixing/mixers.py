@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from adaptermix.mixing import ops
+import adaptermix.mixing.ops as ops
 from adaptermix.mixing.layout import Layout, gather, scatter
 from adaptermix.registry import Registry, with_defaults
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from adaptermix.analysis.corpus import figures, tables
+import adaptermix.analysis.corpus.figures as figures
+import adaptermix.analysis.corpus.tables as tables
 from adaptermix.analysis.corpus.result import CorpusAnalysis
 from adaptermix.errors import ConfigError
 from adaptermix.fileio import atomic_write_bytes
