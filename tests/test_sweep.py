@@ -112,6 +112,20 @@ def test_exhaustive_sweep_fills_the_store_and_resumes_without_recomputing(study,
     assert S.shape == (n, n) and sorted(names) == sorted(DOMAINS)
 
 
+def test_a_changed_chunk_size_on_resume_recomputes_no_finished_row(study, cache_dir, tmp_path):
+    """Issue 19: chunks are cut anew with the new size, and only the rows missing from the store are run."""
+    store = tmp_path / "study.sqlite"
+    n = len(DOMAINS)
+    first = run_sweep(_cfg(study, cache_dir, store, k_max=2, chunk_size=2))
+    with Store.read(store) as s:
+        before = {r.key: (r.seconds, r.accuracy) for r in s.rows()}
+    resumed = run_sweep(_cfg(study, cache_dir, store, chunk_size=3))
+    assert resumed.evaluated == n * 2 ** (n - 1) - first.evaluated and resumed.reused == first.evaluated
+    with Store.read(store) as s:
+        after = {r.key: (r.seconds, r.accuracy) for r in s.rows()}
+    assert {k: after[k] for k in before} == before  # each finished row untouched (its timing included)
+
+
 def test_store_of_another_eval_config_is_refused(study, cache_dir, tmp_path):
     store = tmp_path / "study.sqlite"
     run_sweep(_cfg(study, cache_dir, store, k_max=1))
