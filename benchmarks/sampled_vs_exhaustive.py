@@ -42,7 +42,7 @@ def main() -> None:
         sampled_store = Path(tmp) / "sampled.sqlite"
         summary = run_sweep(SweepConfig(
             adapters=tuple(Path(a.path) for a in meta.adapters), store=sampled_store, mode="sampled", ci=args.ci,
-            seed=args.seed, spec=EvalSpec(split=ev["split"], max_examples=ev["max_examples"],
+            draw_seed=args.seed, spec=EvalSpec(split=ev["split"], max_examples=ev["max_examples"],
                                           max_length=ev["max_length"], precision=ev.get("precision", "auto")),
         ))
         full, part = means(args.store), means(sampled_store)

@@ -217,3 +217,18 @@ def test_a_plain_value_error_is_one_line(monkeypatch, capsys, tmp_path):
     code, _, err = run_cli(["mix", str(tmp_path), "--head-from", str(tmp_path), "--out", str(tmp_path / "m")],
                            capsys)
     one_line_error(code, err, "weights sum to 0: give at least one positive weight")
+
+
+def test_sweep_config_seed_is_the_old_name_of_draw_seed(tmp_path, capsys):
+    """The API spelling follows the CLI's: `SweepConfig(seed=)` still works for one release, with a warning."""
+    from adaptermix.deprecation import reset
+    from adaptermix.pipeline.sweep import SweepConfig
+
+    reset()
+    common = {"adapters": (tmp_path,), "store": tmp_path / "s.sqlite"}
+    old = SweepConfig(**common, seed=7)
+    assert _warnings(capsys.readouterr().err) == ["adaptermix: warning: seed is deprecated: use draw_seed (the old "
+                                                  "spelling goes in the next release)"]
+    assert old == SweepConfig(**common, draw_seed=7) and old.draw_seed == 7
+    with pytest.raises(ValueError, match="give draw_seed only"):
+        SweepConfig(**common, seed=1, draw_seed=1)

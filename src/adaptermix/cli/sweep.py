@@ -88,7 +88,7 @@ def sweep(
     cfg = SweepConfig(
         adapters=tuple(adapters), store=store, targets=tuple(targets.split(",")) if targets else None,
         k_min=k_min, k_max=k_max, mode=mode, ci=ci, spec=spec,  # type: ignore[arg-type]
-        seed=SweepConfig.model_fields["seed"].default if draw is None else draw,
+        draw_seed=SweepConfig.model_fields["draw_seed"].default if draw is None else draw,
         backend=backend, workers=workers, gpus_per_worker=gpus_per_worker,
         chunk_size=chunk_size, compile=compile,
         cache_dir=cache_dir, progress=not quiet,

@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from adaptermix.analysis.fsd import fsd_matrix
 from adaptermix.checkpoints import Checkpoint, check_mixable, detect_format, read_checkpoint
@@ -48,6 +48,7 @@ class SweepConfig(BaseModel):
         k_min, k_max: mixture sizes to evaluate (default: 1..n).
         ci: sampled mode: stop drawing for a (target, k) once the 95 % confidence half-width of
             its mean accuracy is at most this many points (finite-population corrected).
+        draw_seed: sampled mode: the seed of the order in which member sets are drawn (was `seed`).
         chunk_size: mixtures per unit of work (and per store transaction).
         spec: how every mixture is scored (split, budget, precision, mixers, conditions); one frozen
             object, carried to the workers as it is.
@@ -68,7 +69,7 @@ class SweepConfig(BaseModel):
     mode: Literal["exhaustive", "sampled"] = "exhaustive"
     ci: float = Field(default=1.0, gt=0)
     min_samples: int = Field(default=3, ge=2)
-    seed: int = 0
+    draw_seed: int = 0  # sampled mode: the seed of the order in which member sets are drawn
     spec: EvalSpec = EvalSpec()
     backend: str = "local"
     workers: int = Field(default=1, ge=1)
@@ -80,6 +81,19 @@ class SweepConfig(BaseModel):
     member_sets: dict[str, tuple[tuple[str, ...], ...]] | None = None
     lease_ttl: float = Field(default=DEFAULT_TTL, gt=0)
     label: str = ""  # how the study names itself in reports (default: `<encoder>/<method>`)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_seed(cls, data: Any) -> Any:
+        """`seed` is the old name of `draw_seed` (one release, with a warning): `seed` meant four things."""
+        if isinstance(data, dict) and "seed" in data:
+            from adaptermix.deprecation import warn_renamed
+
+            if "draw_seed" in data:
+                raise ValueError("seed is the old name of draw_seed: give draw_seed only")
+            warn_renamed("seed", "draw_seed")
+            data = {("draw_seed" if k == "seed" else k): v for k, v in data.items()}
+        return data
 
 
 @dataclass
@@ -470,7 +484,7 @@ def _sampled(run: _Run, sizes: Sequence[int], summary: SweepSummary, stage: Stag
                     continue
                 subsets = subsets_of(t, run.n, k)
                 # The same draw order for every mixer and condition: their groups are paired samples.
-                order = _order(cfg.seed, run.names[t], k, run.n).permutation(len(subsets))
+                order = _order(cfg.draw_seed, run.names[t], k, run.n).permutation(len(subsets))
                 groups[(mi, ci, t, k)] = _Group([subsets[i] for i in order])
     while True:
         wanted: list[tuple[_Group, tuple[int, int, int], list[tuple[int, ...]]]] = []
