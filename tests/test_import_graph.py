@@ -10,7 +10,7 @@ import adaptermix
 ROOT = Path(adaptermix.__file__).parent
 #: The pipeline stages in order, with the shared leaf modules first. A package may import only packages
 #: listed before it; the top-level package, which assembles the public API, is exempt.
-ORDER = ("_version", "errors", "deprecation", "fileio", "registry", "layers", "data", "methods", "checkpoints",
+ORDER = ("_version", "errors", "deprecation", "fileio", "registry", "layers", "signs", "data", "methods", "checkpoints",
          "training", "mixing", "analysis", "pruning", "attacks", "evaluation", "store", "advice", "reporting",
          "pipeline", "cli")
 

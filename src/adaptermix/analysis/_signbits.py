@@ -1,4 +1,7 @@
-"""Fast kernel behind `fsd_matrix`: sign bitmaps packed once per adapter, then popcounts per pair.
+"""Fast driver behind `fsd_matrix`: sign bitmaps packed once per adapter, then popcounts per pair.
+
+The rule and its bit operations are `adaptermix.signs` (`sign_bytes`, `conflict_words`), the one
+sign-conflict kernel every sign statistic uses; this module only schedules them over chunks and threads.
 
 Each adapter's tensors are read as one flat concatenation (in key order) and become two bitmaps over
 all of its entries, `pos` (w > 0) and `neg` (w < 0), 1 bit per entry, so 13 adapters of 3.5 M entries
@@ -36,6 +39,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from adaptermix.signs import conflict_words, count_conflicts, pack_signs, sign_bytes
+
+__all__ = ["conflict_counts", "count_conflicts", "pack_signs"]  # the last two re-exported for old imports
 _CHUNK = 1 << 19  # entries per packing step (2 MiB of float32, in L3): 2^17 to 2^20 measured within 10 %
 _WORDS = 1 << 13  # 64-bit words per popcount step (2^12 to 2^14 measured alike; smaller steps cost calls)
 _TASK = 1 << 20  # entries (per adapter) per task: its chunks packed, then their words counted, by one thread
@@ -123,11 +129,9 @@ class _Packer:
         """Pack jobs in order; return the first (adapter, tensor index) holding NaN/Inf, else None."""
         for a, c in jobs:
             for x, byte in self.parts(a, c):
-                flags = self.flags[: x.size]
-                bits = np.packbits(np.greater(x, 0, out=flags))
-                self.pos8[a, byte : byte + bits.size] = bits
-                bits = np.packbits(np.less(x, 0, out=flags))
-                self.neg8[a, byte : byte + bits.size] = bits
+                pos, neg = sign_bytes(x, self.flags[: x.size])
+                self.pos8[a, byte : byte + pos.size] = pos
+                self.neg8[a, byte : byte + neg.size] = neg
                 # einsum's own loop, not np.dot (OpenBLAS would start threads) nor np.isfinite (two passes).
                 if not np.isfinite(np.einsum("i->", x)):
                     bad = self.first_bad(a, c)
@@ -159,39 +163,10 @@ def _conflicts(pos: np.ndarray, neg: np.ndarray, lo: int, hi: int) -> np.ndarray
         for d in range(1, k):
             a = left[: k - d, : stop - start]
             b = right[: k - d, : stop - start]
-            np.bitwise_and(p[:-d], n[d:], out=a)
-            np.bitwise_and(n[:-d], p[d:], out=b)
-            np.bitwise_or(a, b, out=a)
+            conflict_words((p[:-d], n[:-d]), (p[d:], n[d:]), out=a, tmp=b)
             np.bitwise_count(a, out=a)  # in place: a uint64 sum is faster than a widening uint8 sum
             counts[rows[:-d], rows[d:]] += a.sum(axis=1).astype(np.int64)  # ≤ 64·_WORDS: no overflow
     return counts
-
-
-def pack_signs(values: Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """(pos, neg) bitmaps of a 1-D or 2-D (rows × entries) tensor: uint64 words, bits past the end 0.
-
-    The same bits `conflict_counts` packs (w > 0, w < 0; ±0 and NaN set neither), for callers that
-    compare one new row against rows packed once, such as a sweep's mixture against its members.
-    """
-    x = values.detach().to("cpu")
-    x = x if x.dtype in (torch.float32, torch.float64) else x.to(torch.float32)
-    arr = x.contiguous().numpy().reshape(-1, x.shape[-1] if x.dim() else 1)
-    words = -(-arr.shape[1] // 64)
-    out = []
-    for test in (np.greater, np.less):
-        bits = np.zeros((arr.shape[0], words), np.uint64)
-        packed = np.packbits(test(arr, 0), axis=1)
-        bits.view(np.uint8)[:, : packed.shape[1]] = packed
-        out.append(bits if x.dim() == 2 else bits[0])
-    return out[0], out[1]
-
-
-def count_conflicts(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Sign conflicts between packed rows (`pack_signs`), broadcast over leading axes.
-
-    The rule of `conflict_counts`: bits set in (pos_a & neg_b) | (neg_a & pos_b), counted.
-    """
-    return np.bitwise_count((a[0] & b[1]) | (a[1] & b[0])).sum(axis=-1, dtype=np.int64)
 
 
 def conflict_counts(

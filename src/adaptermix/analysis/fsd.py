@@ -2,7 +2,8 @@
 
 FSD(a, b) = |{j : a_j · b_j < 0}| / s over all s entries of two adapters of the same architecture;
 a zero on either side is not a conflict. The conflict test compares signs rather than the product,
-which would underflow to −0.0 for tiny entries of opposite sign and miss the conflict.
+which would underflow to −0.0 for tiny entries of opposite sign and miss the conflict; it is the one
+kernel of `adaptermix.signs`, which every sign statistic of the package uses.
 
 Two spaces, for LoRA:
 
@@ -27,6 +28,7 @@ from adaptermix.analysis._signbits import conflict_counts
 from adaptermix.layers import group_keys
 from adaptermix.mixing import check_compatible
 from adaptermix.mixing.lora_view import delta_view
+from adaptermix.signs import conflicts
 
 SPACES = ("factors", "delta")
 
@@ -58,11 +60,6 @@ def _pair(
     return a_s, b_s
 
 
-def _conflicts(x: Tensor, y: Tensor) -> int:
-    x, y = x.detach().cpu(), y.detach().cpu()
-    return int((((x > 0) & (y < 0)) | ((x < 0) & (y > 0))).sum())
-
-
 def fsd(a: Mapping[str, Tensor], b: Mapping[str, Tensor], space: str = "factors") -> float:
     """Fraction of sign difference between two adapters (Alg. 3, Sec. 5).
 
@@ -80,8 +77,8 @@ def fsd(a: Mapping[str, Tensor], b: Mapping[str, Tensor], space: str = "factors"
             space, or a LoRA A factor without its B in delta space.
     """
     a_s, b_s = _pair(a, b, space)
-    conflicts = sum(_conflicts(t, b_s[key]) for key, t in a_s.items())
-    return conflicts / sum(t.numel() for t in a_s.values())
+    count = sum(conflicts(t, b_s[key]) for key, t in a_s.items())
+    return count / sum(t.numel() for t in a_s.values())
 
 
 def flip_fraction(member: Mapping[str, Tensor], mixture: Mapping[str, Tensor], space: str = "factors") -> float:
@@ -124,16 +121,11 @@ def layer_fsd(a: Mapping[str, Tensor], b: Mapping[str, Tensor], space: str = "fa
         ValueError: as `fsd`.
     """
     a_s, b_s = _pair(a, b, space)
-    return layer_fsd_prechecked(a_s, b_s)
-
-
-def layer_fsd_prechecked(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> dict[str, float]:
-    """`layer_fsd` of two adapters already checked for keys, shapes and finite values (for Alg. 4)."""
     out: dict[str, float] = {}
-    for group, keys in group_keys(a).items():
-        size = sum(a[key].numel() for key in keys)
-        conflicts = sum(_conflicts(a[key], b[key]) for key in keys)
-        out[group] = conflicts / size if size else 0.0
+    for group, keys in group_keys(a_s).items():
+        size = sum(a_s[key].numel() for key in keys)
+        count = sum(conflicts(a_s[key], b_s[key]) for key in keys)
+        out[group] = count / size if size else 0.0
     return out
 
 

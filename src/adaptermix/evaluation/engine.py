@@ -32,7 +32,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from adaptermix.analysis._signbits import count_conflicts, pack_signs
 from adaptermix.checkpoints import Checkpoint, check_mixable, read_checkpoint
 from adaptermix.errors import ConfigError
 from adaptermix.evaluation.conditions import CONDITIONS, ScoringContext, autocast
@@ -41,6 +40,7 @@ from adaptermix.evaluation.precision import resolve_precision
 from adaptermix.evaluation.spec import EvalSpec, MixSpec
 from adaptermix.methods.inference import classification_metrics
 from adaptermix.mixing import Layout, get_mixer, mix_rows
+from adaptermix.signs import count_conflicts, pack_signs
 
 # Mixtures per forward under `clean` when `WorkerConfig.stack` is None. CPU: the stacked forward keeps
 # ~2k tokens (`channel_max_tokens`), so more mixtures mean smaller, tighter per-mixture batches; 8

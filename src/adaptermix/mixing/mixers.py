@@ -231,35 +231,22 @@ def sparse_rows(rows: Tensor, weights: Sequence[float], layout: Layout, m: int =
                 **_: Any) -> Tensor:
     """Alg. 4's last steps: each member prunes its m most conflicting layers, then Eq. 1.
 
-    A member's score for layer L is the mean over the other members j of layer-FSD(i, j)[L]; its m
-    highest-scoring layers (ties by layer order) are pruned by magnitude to `sparsity` (Alg. 2's
-    exact count, together over the layer's tensors). With one member nothing conflicts and the
-    member is returned as it is. `adaptermix.pruning.sparse_mix` chooses the members (Alg. 1) and
-    calls this mixer.
+    A member's score for layer L is the mean over the other members j of layer-FSD(i, j)[L]
+    (`ops.layer_scores`, the one Alg. 4 scorer); its m highest-scoring layers (ties by layer order) are
+    pruned by magnitude to `sparsity` (Alg. 2's exact count, together over the layer's tensors). With one
+    member nothing conflicts and the member is returned as it is. `adaptermix.pruning.sparse_mix` chooses
+    the members (Alg. 1) and calls this mixer.
     """
     k = rows.shape[0]
     groups = layout.layer_groups()
-    names = list(groups)
-    if m > len(names):
-        raise ValueError(f"m={m} is out of range: the adapters have {len(names)} layer groups")
+    if m > len(groups):
+        raise ValueError(f"m={m} is out of range: the adapters have {len(groups)} layer groups")
     if k > 1 and m > 0:
-        parts = {g: gather(rows, r) for g, r in groups.items()}
-        pos = {g: p > 0 for g, p in parts.items()}
-        neg = {g: p < 0 for g, p in parts.items()}
-        layer_fsd: dict[tuple[int, int], dict[str, float]] = {}
-        for i in range(k):
-            for j in range(i + 1, k):
-                layer_fsd[(i, j)] = layer_fsd[(j, i)] = {
-                    g: (int(((pos[g][i] & neg[g][j]) | (neg[g][i] & pos[g][j])).sum()) / parts[g].shape[-1]
-                        if parts[g].shape[-1] else 0.0)
-                    for g in names
-                }
+        scores = ops.layer_scores(rows, groups)  # on the members as given, before any of them is pruned
         rows = rows.clone()
-        for i in range(k):
-            score = {g: math.fsum(layer_fsd[(i, j)][g] for j in range(k) if j != i) / (k - 1) for g in names}
-            rank = sorted(range(len(names)), key=lambda gi, s=score: (-s[names[gi]], gi))  # type: ignore[misc]
-            for gi in rank[:m]:
-                ranges = groups[names[gi]]
+        for i, score in enumerate(scores):
+            for name in ops.most_conflicting(score, m):
+                ranges = groups[name]
                 vals = gather(rows[i], ranges)
                 scatter(rows[i], ranges, ops.prune_smallest(vals, ops.n_pruned(sparsity, vals.numel())))
     return average_rows(rows, weights, layout)

@@ -1,4 +1,4 @@
-"""The parts mixers are made of, on stacked (k, P) rows: trim, drop, elect, disjoint merge.
+"""The parts mixers are made of, on stacked (k, P) rows: trim, drop, elect, disjoint merge, layer scores.
 
 mergekit's `generalized_task_arithmetic.py` builds TIES, DARE and task arithmetic from these parts;
 PEFT's `merge_utils.py` has the same parts as pure tensor functions, and is our test oracle.
@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from adaptermix.mixing.layout import gather, scatter
+from adaptermix.signs import pack_signs, pair_conflicts
 
 MAJORITY_SIGNS = ("total", "frequency")
 
@@ -139,3 +141,38 @@ def disjoint_merge(weighted: Tensor, agree: Tensor) -> Tensor:
 def weight_column(weights: Sequence[float], rows: Tensor) -> Tensor:
     """The weights as a (k, 1) column in the rows' dtype."""
     return torch.tensor(list(weights), dtype=rows.dtype, device=rows.device).view(-1, 1)
+
+
+def layer_scores(rows: Tensor, groups: Mapping[str, Sequence[tuple[int, int]]]) -> list[dict[str, float]]:
+    """Alg. 4's layer scores (Sec. 7): score_i(L) = mean over the other members j of layer-FSD(i, j)[L].
+
+    The one scorer of Alg. 4, used by the `sparse` mixer and by `adaptermix.pruning.sparse_mix_plan`.
+    layer-FSD(i, j)[L] is the share of the entries of layer group L whose signs conflict between members
+    i and j (the `adaptermix.signs` rule: > 0 against < 0, a zero never conflicts), 0.0 for a group
+    without entries. The mean is exactly rounded (`math.fsum`), so it does not depend on member order.
+    A lone member has nothing to conflict with and scores 0.0 everywhere.
+
+    Args:
+        rows: (k, P) members; never modified.
+        groups: layer group name → its row ranges, in layer order (`Layout.layer_groups`).
+
+    Returns:
+        One dict per member, group → score, groups in the order given.
+    """
+    k = rows.shape[0]
+    if k < 2:
+        return [dict.fromkeys(groups, 0.0) for _ in range(k)]
+    pairs: dict[str, tuple[np.ndarray, int]] = {}
+    for name, ranges in groups.items():
+        part = gather(rows, ranges)
+        size = part.shape[-1]
+        pairs[name] = (pair_conflicts(pack_signs(part)) if size else np.zeros((k, k), np.int64), size)
+    return [{name: math.fsum(int(counts[i, j]) / size if size else 0.0 for j in range(k) if j != i) / (k - 1)
+             for name, (counts, size) in pairs.items()} for i in range(k)]
+
+
+def most_conflicting(score: Mapping[str, float], m: int) -> tuple[str, ...]:
+    """The m groups of highest score, highest first; equal scores go by group order (Alg. 4: layer order)."""
+    names = list(score)
+    rank = sorted(range(len(names)), key=lambda i: (-score[names[i]], i))
+    return tuple(names[i] for i in rank[:m])

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from torch import Tensor
 
-from adaptermix.analysis.fsd import fsd_matrix, layer_fsd_prechecked
+from adaptermix.analysis.fsd import fsd_matrix
 from adaptermix.analysis.greedy import greedy_selection
 from adaptermix.layers import group_keys
-from adaptermix.mixing import check_compatible, mix
+from adaptermix.mixing import Layout, check_compatible, mix
+from adaptermix.mixing.ops import layer_scores, most_conflicting
 from adaptermix.pruning.magnitude import check_sparsity
 
 
@@ -50,7 +50,8 @@ def sparse_mix_plan(state_dicts: Sequence[Mapping[str, Tensor]], l: int, m: int)
 
     Candidates are Alg. 1's l adapters with the smallest mean FSD (factor space, as in the paper).
     Each candidate i scores every layer group L by the mean over the other candidates j of
-    layer_fsd(i, j)[L] and marks its m highest-scoring groups; equal scores go by layer order.
+    layer_fsd(i, j)[L] and marks its m highest-scoring groups; equal scores go by layer order. The
+    scores and the marks are the `sparse` mixer's own (`mixing.ops.layer_scores`, `most_conflicting`).
 
     Args:
         state_dicts: the k adapters, same keys and shapes.
@@ -70,20 +71,11 @@ def sparse_mix_plan(state_dicts: Sequence[Mapping[str, Tensor]], l: int, m: int)
     candidates = greedy_selection(S, l)
     if len(candidates) == 1 and m > 0:
         raise ValueError("l=1 leaves no other candidate to score layers against: use l ≥ 2 or m = 0")
-    pair: dict[tuple[int, int], dict[str, float]] = {}
-    for x, i in enumerate(candidates):
-        for j in candidates[x + 1 :]:
-            pair[(i, j)] = pair[(j, i)] = layer_fsd_prechecked(state_dicts[i], state_dicts[j])
-    scores, pruned = [], []
-    for i in candidates:
-        others = [pair[(i, j)] for j in candidates if j != i]
-        score = {g: math.fsum(o[g] for o in others) / len(others) if others else 0.0 for g in groups}
-        scores.append(score)
-        rank = sorted(range(len(groups)), key=lambda gi, s=score: (-s[groups[gi]], gi))  # type: ignore[misc]
-        pruned.append(tuple(groups[gi] for gi in rank[:m]))
+    layout = Layout.of(state_dicts[0])
+    scores = layer_scores(layout.stack([state_dicts[i] for i in candidates]), layout.layer_groups())
     return SparseMixPlan(
         candidates=tuple(candidates),
-        pruned=tuple(pruned),
+        pruned=tuple(most_conflicting(score, m) for score in scores),
         scores=tuple(scores),
         mean_fsd=tuple(float(v) for v in S.mean(axis=1)),
     )

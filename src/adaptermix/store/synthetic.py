@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adaptermix.signs import conflicts
 from adaptermix.store.schema import AdapterRef, EvalRow, StudyMeta
 from adaptermix.store.sqlite import Store
 
@@ -22,7 +23,8 @@ DEFAULT_DOMAINS = ("sst2", "imdb", "ag", "rte")
 
 
 def _fsd(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(a * b < 0))  # a zero on either side is not a conflict (Alg. 3)
+    """Alg. 3 on two vectors, with the package's one sign rule (`adaptermix.signs`: a zero never conflicts)."""
+    return conflicts(a, b) / a.size
 
 
 def synthetic_study(
@@ -63,7 +65,7 @@ def synthetic_study(
             for extra in itertools.combinations(others, r):
                 members = (target, *extra)
                 mixed = np.mean([vecs[m] for m in members], axis=0)
-                flip = float(np.mean(np.sign(mixed) != np.sign(vecs[target])))
+                flip = _fsd(vecs[target], mixed)  # flip fraction = FSD(member, mixture), as `analysis.flip_fraction`
                 pairs = [_fsd(vecs[a], vecs[b]) for a, b in itertools.combinations(members, 2)]
                 acc = base_acc[target] - 0.03 * r - 0.3 * flip + rng.normal(scale=0.01)
                 acc = float(np.clip(acc, 0.0, 1.0))
