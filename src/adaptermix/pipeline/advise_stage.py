@@ -17,17 +17,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adaptermix.advice import DEFAULT_STRATEGY, Advice, Cost, get_strategy, recommend_partition, recommend_partners
+from adaptermix.checkpoints import Checkpoint
 from adaptermix.errors import ConfigError
 from adaptermix.evaluation.spec import EvalSpec
 from adaptermix.mixing.spec import MixSpec
 from adaptermix.reporting.advice import ADVICE_VERSION
 from adaptermix.reporting.study import ADVICE_KIND
-from adaptermix.store import Store
+from adaptermix.store import Store, StudyMeta
 from adaptermix.store.schema import canonical_json
 
 
@@ -99,7 +99,7 @@ class AdviseSection(BaseModel):
         return mix
 
 
-def advice_key(section: AdviseSection, mix: MixSpec, meta: Any) -> str:
+def advice_key(section: AdviseSection, mix: MixSpec, meta: StudyMeta) -> str:
     """The artifact key: the section's settings, the advised mixer, the adapters' sha256s and the eval config."""
     payload = {"version": ADVICE_VERSION, "settings": section.model_dump(mode="json"), "mixer": mix.as_json(),
                "adapters": meta.fingerprints(), "eval": meta.eval_config_hash}
@@ -132,7 +132,7 @@ def _sweep_facts(store: Store, mixer: str) -> tuple[int, int | None, str | None]
     return max(examples, 1), tokens, precisions[0] if len(precisions) == 1 else None
 
 
-def advise_study(section: AdviseSection, checkpoints: Sequence[Any], names: Sequence[str], mix: MixSpec,
+def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], names: Sequence[str], mix: MixSpec,
                  sweep_examples: int, exhaustive_tokens: int | None, cache_dir: Path | None,
                  max_length: int) -> tuple[list[Advice], list[Advice], Cost]:
     """The advisor's answers for every target (partners) and every G (partitions), from one gathering.
