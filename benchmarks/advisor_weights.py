@@ -8,7 +8,9 @@ the target's validation examples (`adaptermix.advice.collect.search_member_weigh
 - the uniform mixture of the same set (scored here too, in the same pass order; its agreement with
   the store's own correctness bits is printed as a check), and
 - the best uniform subset of the same size (the store's oracle: chosen on the very test examples, so
-  an optimistic bar),
+  an optimistic bar), and
+- the target's adapter alone (k = 1, the store's row): in partners mode the objective is the target's
+  own accuracy, and the weights may simply return to it,
 
 with 90 % paired bootstrap intervals over test examples.
 """
@@ -46,6 +48,8 @@ class WeightRow:
     best_members: tuple[str, ...]
     vs_uniform: tuple[float, float, float]  # (mean difference, 5 %, 95 %) in points
     vs_best: tuple[float, float, float]
+    test_alone: float
+    vs_alone: tuple[float, float, float]
     store_agreement: float  # share of test examples where our uniform pass matches the store's bits
     tokens: int
     seconds: float
@@ -92,12 +96,14 @@ def weight_rows(adapters: Path, domains: Sequence[str], truth: np.ndarray, corre
             stored = correct.get((t, mask_of(members)))
             agreement = float(np.mean(stored == uniform_bits)) if stored is not None else float("nan")
             best_bits = correct[(t, best)]
+            alone_bits = correct[(t, 1 << t)]
             out.append(WeightRow(
                 names[t], k, rec.members, res.weights, res.uniform_loss, res.loss, float(uniform_bits.mean()),
                 float(weighted_bits.mean()), float(best_bits.mean()),
                 tuple(sorted(names[i] for i in range(len(names)) if best >> i & 1)),
                 paired_bootstrap(weighted_bits, uniform_bits), paired_bootstrap(weighted_bits, best_bits),
-                agreement, got["tokens"] + 2 * used, time.perf_counter() - start))
+                float(alone_bits.mean()), paired_bootstrap(weighted_bits, alone_bits), agreement,
+                got["tokens"] + 2 * used, time.perf_counter() - start))
             progress(f"weights: {names[t]} k={k} done in {out[-1].seconds:.0f} s")
     return out
 
@@ -111,18 +117,20 @@ def weights_table(rows: Sequence[WeightRow]) -> list[str]:
     """Markdown: one line per (target, k), then the means."""
     lines = ["| target | k | members | weights | val. loss uniform → weighted | test uniform % | test weighted % | "
              "weighted − uniform (pts, 90 % CI) | best uniform subset % | weighted − best (pts, 90 % CI) | "
-             "store agreement |",
-             "|---|---:|---|---|---|---:|---:|---|---:|---|---:|"]
+             "alone % | weighted − alone (pts, 90 % CI) | store agreement |",
+             "|---|---:|---|---|---|---:|---:|---|---:|---|---:|---|---:|"]
     for r in rows:
         lines.append(f"| {r.target} | {r.k} | {' + '.join(r.members)} | {', '.join(f'{w:.2f}' for w in r.weights)} | "
                      f"{r.val_loss_uniform:.3f} → {r.val_loss:.3f} | {100 * r.test_uniform:.2f} | "
                      f"{100 * r.test_weighted:.2f} | {_ci(r.vs_uniform)} | {100 * r.test_best_uniform:.2f} | "
-                     f"{_ci(r.vs_best)} | {100 * r.store_agreement:.1f} % |")
+                     f"{_ci(r.vs_best)} | {100 * r.test_alone:.2f} | {_ci(r.vs_alone)} | "
+                     f"{100 * r.store_agreement:.1f} % |")
     if rows:
-        mean_u = np.mean([r.vs_uniform[0] for r in rows])
-        mean_b = np.mean([r.vs_best[0] for r in rows])
-        wins = sum(r.vs_uniform[1] > 0 for r in rows)
-        losses = sum(r.vs_uniform[2] < 0 for r in rows)
-        lines.append(f"| *mean over {len(rows)}* | | | | | | | {mean_u:+.2f} ({wins} better, {losses} worse) | | "
-                     f"{mean_b:+.2f} | |")
+        def summary(side: str) -> str:
+            x = [getattr(r, side) for r in rows]
+            return (f"{np.mean([v[0] for v in x]):+.2f} ({sum(v[1] > 0 for v in x)} better, "
+                    f"{sum(v[2] < 0 for v in x)} worse)")
+
+        lines.append(f"| *mean over {len(rows)}* | | | | | | | {summary('vs_uniform')} | | {summary('vs_best')} | | "
+                     f"{summary('vs_alone')} | |")
     return lines

@@ -69,3 +69,24 @@ def test_benchmark_on_a_store_with_a_known_optimum(tmp_path: Path) -> None:
     assert 0 <= floor < rnd.partners.regret
     table = bench().partners_table(list(reports.values()), floor)
     assert len(table) == 2 + len(reports) + 1 and "choose on half" in table[-1]
+
+
+def weights_module() -> ModuleType:
+    bench()  # puts benchmarks/ on sys.path
+    import advisor_weights
+
+    return advisor_weights
+
+
+def test_paired_bootstrap_and_the_weights_table() -> None:
+    module = weights_module()
+    a = np.array([1, 1, 1, 0] * 50, dtype=bool)
+    mean, low, high = module.paired_bootstrap(a, a)
+    assert mean == low == high == 0.0
+    better = np.ones(200, dtype=bool)
+    mean, low, high = module.paired_bootstrap(better, a)
+    assert mean == pytest.approx(25.0) and 0 < low <= mean <= high
+    row = module.WeightRow("d0", 2, ("d0", "d1"), (0.8, 0.2), 0.5, 0.4, 0.75, 1.0, 0.8, ("d0", "d2"),
+                           (mean, low, high), (20.0, 15.0, 25.0), 0.9, (10.0, -1.0, 20.0), 1.0, 100, 1.0)
+    table = module.weights_table([row])
+    assert len(table) == 4 and "better" in table[2] and "tie" in table[2] and "1 better, 0 worse" in table[3]
