@@ -26,6 +26,7 @@ import numpy as np
 
 from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS, Signals
 from adaptermix.advice.tables import empty_table, members_of
+from adaptermix.analysis.greedy import in_domain_mean_fsd
 from adaptermix.registry import Registry
 
 Z90 = 1.6448536269514722  # two-sided 90 % normal quantile
@@ -123,17 +124,11 @@ def max_fsd(signals: Signals) -> Scores:
 
 
 def _alg1_means(signals: Signals) -> np.ndarray:
-    """means[t, j] = avg_S(j) of Alg. 1 on the FSD matrix without t (row mean, zero diagonal included)."""
+    """means[t, j] = avg_S(j) of Alg. 1 on S without t (`analysis.greedy.in_domain_mean_fsd`; NaN at j = t)."""
     _require(signals, WEIGHTS, "alg1_min_fsd")
     S = signals.fsd
     assert S is not None  # noqa: S101 - checked by _require
-    n = signals.n
-    means = np.zeros((n, n))
-    for t in range(n):
-        others = [j for j in range(n) if j != t]
-        for j in others:
-            means[t, j] = math.fsum(S[j, others]) / len(others)
-    return means
+    return np.array([in_domain_mean_fsd(S, t) for t in range(signals.n)])
 
 
 @register("fsd_nearest", WEIGHTS, "the partners with the smallest FSD to the target itself")

@@ -8,7 +8,6 @@ pure function becomes a `ConfigError`, so the CLI prints it as one line.
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from adaptermix.analysis.fsd import SPACES, fsd_matrix, layer_fsd
-from adaptermix.analysis.greedy import greedy_selection
+from adaptermix.analysis.greedy import greedy_selection, mean_fsd
 from adaptermix.checkpoints import mixture_manifest, read_mixable, refuse_existing, unique_names, write_checkpoint
 from adaptermix.errors import AdapterMixError, ConfigError
 from adaptermix.mixing.average import average
@@ -54,9 +53,8 @@ class FsdReport:
 
     @property
     def mean_fsd(self) -> list[float]:
-        """avg_S of Alg. 1: row means of the matrix, the zero diagonal included (exactly rounded)."""
-        k = len(self.names)
-        return [math.fsum(row) / k for row in self.matrix]
+        """avg_S of Alg. 1: row means of the matrix, the zero diagonal included (`mean_fsd`)."""
+        return [float(v) for v in mean_fsd(self.matrix)]
 
 
 def fsd_report(paths: Sequence[str | Path], per_layer: bool = False, space: str = "factors",
@@ -148,8 +146,7 @@ def greedy_mix_checkpoints(
     with user_errors():
         S = fsd_matrix([m.adapter for m in members])
         chosen = greedy_selection(S, l, maximize)
-    k = len(members)
-    means = [math.fsum(row) / k for row in S]
+    means = [float(v) for v in mean_fsd(S)]
     picked = [members[i] for i in chosen]
     mixed = average([m.adapter for m in picked])
     config = {

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from adaptermix.analysis.greedy import greedy_selection
+from adaptermix.analysis.greedy import in_domain_members
 from adaptermix.evaluation.spec import ConditionSpec, EvalSpec
 from adaptermix.mixing.spec import MixSpec
 from adaptermix.pipeline.progress import Stage
@@ -71,17 +71,8 @@ def alg1_sets(names: Sequence[str], S: np.ndarray, l_max: int | None = None) -> 
     Returns:
         target → l → sorted member names.
     """
-    n = len(names)
-    top = min(l_max or n, n)
-    out: dict[str, dict[int, tuple[str, ...]]] = {}
-    for t, target in enumerate(names):
-        others = [i for i in range(n) if i != t]
-        sub = S[np.ix_(others, others)]
-        out[target] = {}
-        for size in range(2, top + 1):
-            picked = [others[i] for i in greedy_selection(sub, size - 1)]
-            out[target][size] = tuple(sorted(names[i] for i in (t, *picked)))
-    return out
+    top = min(l_max or len(names), len(names))
+    return {target: {size: in_domain_members(names, S, target, size) for size in range(2, top + 1)} for target in names}
 
 
 def _fsd(store: Path) -> tuple[list[str], np.ndarray]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from adaptermix.analysis.fsd import fsd_matrix
-from adaptermix.analysis.greedy import greedy_selection
+from adaptermix.analysis.greedy import greedy_selection, mean_fsd
 from adaptermix.layers import group_keys
 from adaptermix.mixing import Layout, check_compatible, mix
 from adaptermix.mixing.ops import layer_scores, most_conflicting
@@ -24,7 +24,7 @@ class SparseMixPlan:
         candidates: indices of the l adapters chosen by Alg. 1, smallest mean FSD first.
         pruned: for each candidate, the m layer groups to prune, highest score first.
         scores: for each candidate, layer group → mean per-layer FSD against the other candidates.
-        mean_fsd: avg_S = mean(S, axis=1) for every one of the k adapters (Alg. 1's ranking).
+        mean_fsd: avg_S (`analysis.greedy.mean_fsd`) for every one of the k adapters (Alg. 1's ranking).
     """
 
     candidates: tuple[int, ...]
@@ -77,7 +77,7 @@ def sparse_mix_plan(state_dicts: Sequence[Mapping[str, Tensor]], l: int, m: int)
         candidates=tuple(candidates),
         pruned=tuple(most_conflicting(score, m) for score in scores),
         scores=tuple(scores),
-        mean_fsd=tuple(float(v) for v in S.mean(axis=1)),
+        mean_fsd=tuple(float(v) for v in mean_fsd(S)),
     )
 
 

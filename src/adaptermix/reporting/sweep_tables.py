@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from adaptermix.analysis.correlation import correlate
-from adaptermix.analysis.greedy import greedy_selection
+from adaptermix.analysis.greedy import in_domain_members
 from adaptermix.store import Aggregate, EvalRow, Store, StudyMeta, aggregates
 
 
@@ -232,9 +232,7 @@ def greedy_members(target: str, domains: Sequence[str], S: np.ndarray, l: int, m
     Returns:
         The sorted member names.
     """
-    others = [i for i, d in enumerate(domains) if d != target]
-    picks = greedy_selection(S[np.ix_(others, others)], l - 1, maximize=maximize)
-    return tuple(sorted([target, *(domains[others[i]] for i in picks)]))
+    return in_domain_members(domains, S, target, l, maximize)  # the one place an in-domain Alg. 1 set is built
 
 
 def greedy_table(data: SweepData) -> Table:
