@@ -161,3 +161,12 @@ def test_the_check_sees_a_circle_through_a_package(tmp_path: Path) -> None:
     assert _cycles(_module_edges(root)) == [["adaptermix.mixing", "adaptermix.mixing.mixers"]]
     (pkg / "mixers.py").write_text("import adaptermix.mixing.ops as ops\n\ndef f():\n    return ops.g()\n")
     assert _cycles(_module_edges(root)) == []
+
+
+def test_mixing_flows_one_way() -> None:
+    """Inside `mixing/` the core flows layout → ops → mixers → mix: no module imports a later one."""
+    chain = [f"adaptermix.mixing.{m}" for m in ("layout", "ops", "mixers", "mix")]
+    edges = _module_edges()
+    backward = [f"{a} imports {b}" for i, a in enumerate(chain) for b in chain[i + 1 :] if b in edges[a]]
+    assert backward == []
+    assert all(chain[i] in edges[chain[i + 1]] for i in range(len(chain) - 1))
