@@ -26,8 +26,31 @@ def parse_k(spec: str | None) -> tuple[int, int | None]:
     return k_min, k_max
 
 
+def parse_domains(given: list[str] | None) -> dict[str, Path] | None:
+    """['trec=lora/', ...] → {'trec': Path('lora/'), ...}; None when no --domain is given.
+
+    Raises:
+        ConfigError: an entry that is not NAME=DIR, or a domain named twice.
+    """
+    out: dict[str, Path] = {}
+    for item in given or []:
+        name, sep, folder = item.partition("=")
+        if not sep or not name.strip() or not folder.strip():
+            raise ConfigError(f"--domain {item!r} must look like NAME=DIR: the domain of a PEFT or AdapterHub "
+                              "adapter directory, e.g. --domain trec=my-peft-lora/")
+        if name.strip() in out:
+            raise ConfigError(f"--domain {name.strip()} is given twice: a sweep takes one adapter per domain")
+        out[name.strip()] = Path(folder.strip())
+    return out or None
+
+
 def sweep(
-    adapters: list[Path] = typer.Option(..., help="A folder of checkpoints (or checkpoint dirs; repeatable)."),
+    adapters: list[Path] = typer.Option(None, help="A folder of checkpoints (or checkpoint dirs; repeatable)."),
+    domain: list[str] = typer.Option(
+        None, "--domain", metavar="NAME=DIR",
+        help="A PEFT or AdapterHub adapter directory and its domain, which those formats do not record "
+             "(repeatable; no `adaptermix import` needed).",
+    ),
     store: Path = typer.Option(..., help="The study's SQLite file (created, or resumed)."),
     targets: str = typer.Option(None, help="Comma-separated target domains (default: all)."),
     k: str = typer.Option(None, help="Mixture sizes: 3, 2..5 or 1..n (default: all)."),
@@ -75,6 +98,9 @@ def sweep(
     if mode not in ("exhaustive", "sampled"):
         raise ConfigError(f"--mode {mode!r}: use exhaustive or sampled")
     k_min, k_max = parse_k(k)
+    domains = parse_domains(domain)
+    if not adapters and not domains:
+        raise ConfigError("no adapters given: pass --adapters DIR (ours) or --domain NAME=DIR (PEFT, AdapterHub)")
     if precision not in ("auto", "fp32", "bf16"):
         raise ConfigError(f"--precision {precision!r}: use auto, fp32 or bf16")
     if reference not in ("raw", "init"):
@@ -86,7 +112,8 @@ def sweep(
                                                attack_seed=attack_seed,
                                                vectors=None if vectors is None else str(vectors.resolve())))
     cfg = SweepConfig(
-        adapters=tuple(adapters), store=store, targets=tuple(targets.split(",")) if targets else None,
+        adapters=tuple(adapters or ()), domains=domains, store=store,
+        targets=tuple(targets.split(",")) if targets else None,
         k_min=k_min, k_max=k_max, mode=mode, ci=ci, spec=spec,  # type: ignore[arg-type]
         draw_seed=SweepConfig.model_fields["draw_seed"].default if draw is None else draw,
         backend=backend, workers=workers, gpus_per_worker=gpus_per_worker,

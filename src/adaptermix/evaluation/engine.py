@@ -55,6 +55,9 @@ class WorkerConfig:
 
     paths: tuple[str, ...]  # checkpoint directories, in study order
     spec: EvalSpec = field(default_factory=EvalSpec)
+    # (path, domain) of each PEFT / AdapterHub directory among `paths`: those formats record no domain,
+    # so the sweep's `--domain NAME=DIR` travels with the paths (ours read their own manifest).
+    domains: tuple[tuple[str, str], ...] = ()
     cache_dir: str | None = None
     compile: bool = False
     threads: int | None = None
@@ -117,7 +120,8 @@ class SweepWorker:
             if m.space != "factors":
                 raise ConfigError(f"mixer {m.label}: sweeps mix in factor space only; mix one mixture in ΔW "
                                   "space with `adaptermix mix --space delta`")
-        self.checkpoints: list[Checkpoint] = [read_checkpoint(p) for p in config.paths]
+        domain_of = dict(config.domains)
+        self.checkpoints: list[Checkpoint] = [read_checkpoint(p, domain_of.get(p)) for p in config.paths]
         check_mixable(self.checkpoints)
         cache = None if config.cache_dir is None else Path(config.cache_dir)
         self.evaluator = Evaluator.for_checkpoint(self.checkpoints[0], spec.max_length, cache, config.threads)

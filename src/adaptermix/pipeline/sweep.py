@@ -19,8 +19,8 @@ import hashlib
 import itertools
 import math
 import time
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from adaptermix.analysis.fsd import fsd_matrix
 from adaptermix.checkpoints import Checkpoint, check_mixable, detect_format, read_checkpoint
 from adaptermix.checkpoints.manifest import MANIFEST_NAME
-from adaptermix.errors import CheckpointError, ConfigError
+from adaptermix.errors import AdapterMixError, CheckpointError, ConfigError
 from adaptermix.evaluation.backends import get_backend
 from adaptermix.evaluation.engine import Chunk, MixResult, WorkerConfig
 from adaptermix.evaluation.spec import EvalSpec
@@ -44,6 +44,9 @@ class SweepConfig(BaseModel):
 
     Attributes:
         adapters: a folder of checkpoint directories, or the checkpoint directories themselves.
+        domains: PEFT / AdapterHub adapter directories by domain (`--domain NAME=DIR`): those formats
+            record no domain, so each is named here; it joins the sweep (whether or not `adapters` also
+            holds it), read as `adaptermix import` would, and is named in the store after its domain.
         targets: target domains (default: every adapter's domain).
         k_min, k_max: mixture sizes to evaluate (default: 1..n).
         ci: sampled mode: stop drawing for a (target, k) once the 95 % confidence half-width of
@@ -60,8 +63,9 @@ class SweepConfig(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    adapters: tuple[Path, ...] = Field(min_length=1)
+    adapters: tuple[Path, ...] = ()
     store: Path
+    domains: dict[str, Path] | None = None  # domain → PEFT / AdapterHub directory (they record none)
     targets: tuple[str, ...] | None = None
     k_min: int = Field(default=1, ge=1)
     k_max: int | None = Field(default=None, ge=1)
@@ -95,6 +99,12 @@ class SweepConfig(BaseModel):
             data = {("draw_seed" if k == "seed" else k): v for k, v in data.items()}
         return data
 
+    @model_validator(mode="after")
+    def _some_adapters(self) -> SweepConfig:
+        if not self.adapters and not self.domains:
+            raise ValueError("no adapters given: pass --adapters DIR (ours) or --domain NAME=DIR (PEFT, AdapterHub)")
+        return self
+
 
 @dataclass
 class SweepSummary:
@@ -115,19 +125,24 @@ class SweepSummary:
         return self.tokens / self.seconds if self.seconds else float("nan")
 
 
-def discover(paths: Sequence[Path]) -> list[Path]:
-    """Checkpoint directories: each path itself if it is one, else its sub-directories that are."""
+def discover(paths: Sequence[Path], named: Container[Path] = ()) -> list[Path]:
+    """Checkpoint directories: each path itself if it is one, else its sub-directories that are.
+
+    A PEFT or AdapterHub directory is one only when `named` holds it (resolved: its domain was given);
+    any other is refused, naming `--domain NAME=DIR`.
+    """
     found: list[Path] = []
     for path in paths:
-        if (path / MANIFEST_NAME).is_file():
+        if (path / MANIFEST_NAME).is_file() or path.resolve() in named:
             found.append(path)
         elif path.is_dir():
             _refuse_foreign(path)
             # Hidden entries are temporary directories of interrupted writes, never checkpoints.
             subdirs = sorted(p for p in path.iterdir() if not p.name.startswith(".") and p.is_dir())
             for sub in subdirs:
-                _refuse_foreign(sub)
-            found.extend(p for p in subdirs if (p / MANIFEST_NAME).is_file())
+                if sub.resolve() not in named:
+                    _refuse_foreign(sub)
+            found.extend(p for p in subdirs if (p / MANIFEST_NAME).is_file() or p.resolve() in named)
         else:
             raise ConfigError(f"{path} is neither a checkpoint nor a folder of checkpoints")
     if len(found) < 1:
@@ -136,14 +151,70 @@ def discover(paths: Sequence[Path]) -> list[Path]:
 
 
 def _refuse_foreign(path: Path) -> None:
-    """A PEFT or AdapterHub directory cannot join a sweep as it is: its domain is not recorded in it."""
+    """A PEFT or AdapterHub directory joins a sweep only with its domain: the directory does not record it."""
     try:
         fmt = detect_format(path)
     except CheckpointError:
         return
     if fmt != "adaptermix":
         raise ConfigError(f"{path} is a {'PEFT' if fmt == 'peft' else 'AdapterHub'} adapter, which does not record "
-                          f"its domain: convert it first with `adaptermix import {path} --domain DOMAIN --out CKPT`")
+                          f"its domain: name it with --domain NAME={path} (or convert it with `adaptermix import`)")
+
+
+def foreign_dirs(domains: Mapping[str, Path]) -> dict[Path, str]:
+    """The PEFT / AdapterHub directories of `--domain NAME=DIR`, resolved, with their domain.
+
+    Raises:
+        ConfigError: an unknown domain, a directory that is missing, ours, or no PEFT / AdapterHub
+            adapter, or one directory named twice.
+    """
+    from adaptermix.data import get_domain
+
+    out: dict[Path, str] = {}
+    for name, path in domains.items():
+        flag = f"--domain {name}={path}"
+        try:
+            get_domain(name)  # an unknown domain fails here, before any store is made
+            fmt = detect_format(path)
+        except AdapterMixError as exc:
+            raise ConfigError(f"{flag}: {exc}") from exc
+        if fmt == "adaptermix":
+            raise ConfigError(f"{flag}: {path} is an adaptermix checkpoint, which records its domain: "
+                              "pass it with --adapters")
+        key = path.resolve()
+        if key in out:
+            raise ConfigError(f"{flag}: {path} is also named --domain {out[key]}: give each directory one domain")
+        out[key] = name
+    return out
+
+
+def sweep_dirs(adapters: Sequence[Path], domains: Mapping[str, Path] | None) -> list[tuple[Path, str | None]]:
+    """The sweep's adapter directories in study order, each with its domain when it is PEFT / AdapterHub.
+
+    Those of `adapters` (see `discover`) first, then each directory of `domains` not among them.
+    """
+    named = foreign_dirs(domains or {})
+    found = discover(adapters, named) if adapters else []
+    seen = {p.resolve() for p in found}
+    only_named = [(Path(p), name) for name, p in (domains or {}).items() if Path(p).resolve() not in seen]
+    return [(p, named.get(p.resolve())) for p in found] + only_named
+
+
+def read_adapters(dirs: Sequence[tuple[Path, str | None]]) -> list[Checkpoint]:
+    """The checkpoints of `sweep_dirs`; a foreign one is named after its domain, as training names ours.
+
+    Its own name (a PEFT directory's folder name, an AdapterHub save name) says nothing of its domain,
+    and a sweep labels each adapter by name: targets, row keys and the store's study use that label.
+    """
+    from adaptermix.training.train import adapter_name
+
+    ckpts = []
+    for path, domain in dirs:
+        ckpt = read_checkpoint(path, domain)
+        if domain is not None:
+            ckpt = replace(ckpt, manifest=ckpt.manifest.model_copy(update={"name": adapter_name(domain)}))
+        ckpts.append(ckpt)
+    return ckpts
 
 
 def study_names(checkpoints: Sequence[Checkpoint]) -> list[str]:
@@ -204,8 +275,8 @@ class _Run:
         self.cfg = cfg
         # The backend first: an unknown backend or a missing Ray must fail before any file is made.
         self.backend = get_backend(cfg.backend, cfg.workers, cfg.gpus_per_worker)
-        paths = discover(list(cfg.adapters))
-        self.ckpts = [read_checkpoint(p) for p in paths]
+        dirs = sweep_dirs(list(cfg.adapters), cfg.domains)
+        self.ckpts = read_adapters(dirs)
         check_mixable(self.ckpts)
         self.names = study_names(self.ckpts)
         self.n = len(self.ckpts)
@@ -233,7 +304,8 @@ class _Run:
             method=self.ckpts[0].manifest.method, encoder=self.ckpts[0].manifest.base.encoder, label=cfg.label,
         )
         self.worker_config = WorkerConfig(
-            paths=tuple(str(p) for p in paths), spec=cfg.spec,
+            paths=tuple(str(p) for p, _ in dirs), spec=cfg.spec,
+            domains=tuple((str(p), d) for p, d in dirs if d is not None),
             cache_dir=None if cfg.cache_dir is None else str(cfg.cache_dir), compile=cfg.compile,
         )
         # (mixer index, condition index) pairs: every mixture is scored by each mixer under each condition.
