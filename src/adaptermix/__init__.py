@@ -244,7 +244,9 @@ def sweep(config: SweepConfig | None = None, /, **fields: Any) -> SweepSummary:
         **fields: `SweepConfig` fields: `adapters=` (a folder of checkpoints, or a list of them) and
             `store=` (required), `spec=` (an `EvalSpec`, or its fields as a dict:
             `{"max_examples": 300, "mixers": "average,ties"}`), `targets=`, `k_min=`, `k_max=`,
-            `mode=` (`exhaustive` or `sampled`), `ci=`, `backend=`, `workers=`, `progress=`, ...
+            `mode=` (`exhaustive` or `sampled`), `ci=`, `draw_seed=`, `backend=`, `workers=`,
+            `progress=`, `label=`, `domains=` (`{"trec": "peft_dir/"}`: PEFT or AdapterHub directories,
+            which do not record their domain, as `--domain NAME=DIR`), ...
 
     Returns:
         The `SweepSummary`: planned, reused and evaluated rows, throughput, `interrupted`.
