@@ -15,6 +15,7 @@ from adaptermix.advice.tables import cell, mask_of, table_from_rows
 from adaptermix.pipeline import load_recipe, run_recipe
 from adaptermix.pipeline.advise_stage import AdviseSection, advise_study, ensemble_requests
 from adaptermix.pipeline.ensemble import ensemble_accuracy
+from adaptermix.pipeline.plan import Throughput, plan_recipe
 from adaptermix.reporting.advice import ADVICE_VERSION, advice_section, advice_sentence
 from adaptermix.reporting.report import write_html_report
 from adaptermix.reporting.study import ADVICE_KIND, load_study
@@ -80,6 +81,9 @@ def test_the_stage_stores_one_artifact_with_advice_and_ensembles(ran: Any) -> No
 
 def test_a_rerun_reuses_the_stored_advice(ran: Any) -> None:
     path, result = ran
+    stages, _ = plan_recipe(load_recipe(path), Throughput(20_000.0, "minilm", "cpu", 1))
+    (advise,) = [s for s in stages if s.stage == "advise"]
+    assert "stored, nothing to do" in advise.note and advise.seconds == 0.0
     before = _stored(result.store)
     again = run_recipe(load_recipe(path), progress=False)
     assert not again.advised and again.sweep.evaluated == 0
