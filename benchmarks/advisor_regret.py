@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from advisor_racing import race_rows, race_table  # noqa: E402
 from advisor_weights import weight_rows, weights_table  # noqa: E402
 from sweep_throughput import processor  # noqa: E402  (one CPU/GPU name for every benchmark)
 
 from adaptermix.advice import STRATEGIES, Signals
+from adaptermix.advice.clustering import PARTITIONERS
 from adaptermix.advice.collect import (
     text_signals,
     validation_evaluations,
@@ -39,7 +41,15 @@ from adaptermix.advice.collect import (
     weight_signals,
 )
 from adaptermix.advice.loto import LotoReport, loto_report
-from adaptermix.advice.regret import StrategyReport, evaluate_strategies, half_split_floor
+from adaptermix.advice.racing import RaceSpec
+from adaptermix.advice.regret import (
+    ClusterReport,
+    PartitionResult,
+    StrategyReport,
+    evaluate_partitioners,
+    evaluate_strategies,
+    half_split_floor,
+)
 from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS
 from adaptermix.advice.tables import mask_of, missing_entries, table_from_rows
 from adaptermix.advice.weights import WeightSearchSpec
@@ -134,15 +144,24 @@ def partners_table(reports: list[StrategyReport], floor: float | None) -> list[s
     return lines
 
 
-def partitions_table(reports: list[StrategyReport]) -> list[str]:
+def partitions_table(reports: list[StrategyReport], clusters: list[ClusterReport] | None = None) -> list[str]:
+    """Markdown: regret vs the exact optimum per G, for the score strategies (DP on their scores) and the
+    partitioners (k-means on text, clustering on FSD: their own groups; seeded ones averaged over seeds)."""
     gs = [p.groups for p in reports[0].partitions]
-    lines = ["| strategy | " + " | ".join(f"G={g}" for g in gs) + " | mean |",
-             "|---|" + "---:|" * (len(gs) + 1)]
+    lines = ["| strategy | partition by | reads | cost (% of exhaustive) | " + " | ".join(f"G={g}" for g in gs)
+             + " | mean |", "|---|---|---|---:|" + "---:|" * (len(gs) + 1)]
     opt = reports[0].partitions
-    lines.append("| *optimum (mean acc %)* | " + " | ".join(f"{100 * p.optimum:.2f}" for p in opt) + " | |")
-    for r in sorted(reports, key=lambda r: np.mean([p.optimum - p.reached for p in r.partitions])):
-        regrets = [100 * (p.optimum - p.reached) for p in r.partitions]
-        lines.append(f"| {r.strategy} | " + " | ".join(f"{x:.2f}" for x in regrets) + f" | {np.mean(regrets):.2f} |")
+    lines.append("| *optimum (mean acc %)* | | | | " + " | ".join(f"{100 * p.optimum:.2f}" for p in opt) + " | |")
+    rows: list[tuple[str, str, str, float, tuple[PartitionResult, ...]]] = [
+        (r.strategy, "exact expectation" if r.strategy == "random" else "DP on its scores", r.needs,
+         r.cost_fraction, r.partitions) for r in reports]
+    for c in clusters or []:
+        how = f"its clusters (mean of {c.seeds} seeds)" if c.seeds > 1 else "its clusters"
+        rows.append((c.strategy, how, c.needs, c.cost_fraction, c.partitions))
+    for name, how, needs, frac, parts in sorted(rows, key=lambda r: np.mean([p.optimum - p.reached for p in r[4]])):
+        regrets = [100 * (p.optimum - p.reached) for p in parts]
+        lines.append(f"| {name} | {how} | {needs} | {100 * frac:.2f} | " + " | ".join(f"{x:.2f}" for x in regrets)
+                     + f" | {np.mean(regrets):.2f} |")
     return lines
 
 
@@ -181,6 +200,15 @@ def main() -> None:
     ap.add_argument("--weights-k", default="2,3", help="--weights: the sizes k (comma-separated)")
     ap.add_argument("--weight-evaluations", type=int, default=search.evaluations)
     ap.add_argument("--weight-examples", type=int, default=search.examples)
+    race = RaceSpec()
+    ap.add_argument("--race", action="store_true",
+                    help="also race each seed strategy's top sets on validation examples (forward passes)")
+    ap.add_argument("--race-seeds", default="surrogate,task_cosine", help="--race: the seed strategies")
+    ap.add_argument("--race-targets", type=int, default=None, help="--race: the first N targets only (default all)")
+    ap.add_argument("--race-k", default=None, help="--race: the sizes k (default 2..N−1)")
+    ap.add_argument("--race-candidates", type=int, default=race.candidates)
+    ap.add_argument("--race-examples", type=int, default=race.examples,
+                    help="--race: the budget, validation examples per candidate at most")
     args = ap.parse_args()
     start = time.time()
     with Store.read(args.store) as store:
@@ -206,6 +234,7 @@ def main() -> None:
         print(f"signals gathered in {gathered:.0f} s into {args.signals}")
         return
     reports = evaluate_strategies(truth, signals, STRATEGIES.names(), tokens, exhaustive)
+    clusters = evaluate_partitioners(truth, signals, PARTITIONERS.names(), tokens, exhaustive)
     n = len(domains)
     floor = half_split_floor(correct, n, splits=args.floor_splits) if len(correct) == len(truth[~np.isnan(truth)]) \
         else None
@@ -222,7 +251,7 @@ def main() -> None:
     print("## Partners (cells: every target × k = 2..N−1; regret in accuracy points vs the best stored set)\n")
     print("\n".join(partners_table(reports, floor)))
     print("\n## Partitions (regret in points vs the exact optimum; random = exact expectation)\n")
-    print("\n".join(partitions_table(reports)))
+    print("\n".join(partitions_table(reports, clusters)))
     loto = loto_report(truth, signals) if signals.full is not None and n >= 3 else None
     if loto is not None:
         print("\n## Predict: the surrogate, leave one target out (every mixture of the held-out target)\n")
@@ -241,12 +270,28 @@ def main() -> None:
               f"examples) on the surrogate's pick, scored on test ({precision}; {time.time() - started:.0f} s, "
               f"{sum(r.tokens for r in weighted):,} tokens)\n")
         print("\n".join(weights_table(weighted)))
+    raced = []
+    if args.race:
+        spec = RaceSpec(candidates=args.race_candidates, examples=args.race_examples).check()
+        seeds = [x for x in args.race_seeds.split(",") if x.strip()]
+        sizes = [int(k) for k in args.race_k.split(",")] if args.race_k else list(range(2, n))
+        started = time.time()
+        raced = race_rows(args.adapters or args.store.parent / "adapters", domains, truth, signals, seeds,
+                          args.race_targets or n, sizes, spec, max_length,
+                          progress=lambda line: print(line, file=sys.stderr, flush=True))
+        seed_tokens = {s: int(tokens.get(STRATEGIES.get(s).needs, 0)) for s in seeds}
+        print(f"\n## Racing: the seed's top {spec.candidates} sets per (target, k) on at most {spec.examples} "
+              f"validation examples each (batches from {spec.first}, doubling; dropped at a 95 % paired interval "
+              f"below the leader; {time.time() - started:.0f} s, {sum(r.tokens for r in raced):,} tokens)\n")
+        print("\n".join(race_table(raced, seed_tokens, exhaustive)))
     if args.json_out is not None:
         doc = {"store": str(args.store), "processor": processor(), "budget": args.budget, "floor": floor,
                "exhaustive_tokens": exhaustive,
                "strategies": [{**asdict(r), "partners": {k: v for k, v in asdict(r.partners).items() if k != "cells"}}
                               for r in reports],
-               "loto": None if loto is None else asdict(loto), "weights": [asdict(r) for r in weighted]}
+               "clusters": [asdict(c) for c in clusters],
+               "loto": None if loto is None else asdict(loto), "weights": [asdict(r) for r in weighted],
+               "race": [asdict(r) for r in raced]}
         args.json_out.write_text(json.dumps(doc, indent=2, default=float))
 
 

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from adaptermix.advice.clustering import PARTITIONERS, get_partitioner
 from adaptermix.advice.partition import best_partition
+from adaptermix.advice.racing import RaceSpec
 from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS, Signals
 from adaptermix.advice.strategies import Scores, get_strategy
 from adaptermix.advice.tables import members_of, names_of, sets_with
@@ -23,6 +25,7 @@ from adaptermix.advice.types import (
     Advice,
     Candidate,
     Cost,
+    RaceRecord,
     Recommendation,
     WeightedMix,
 )
@@ -74,6 +77,7 @@ def recommend_partners(signals: Signals, strategy: str, target: str, sizes: Sequ
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     sizes = check_sizes(sizes, signals.n)
+    check_strategy(strategy, partition=False)
     scores = _scores(signals, strategy)
     recs = []
     for k in sizes:
@@ -91,6 +95,8 @@ def recommend_partition(signals: Signals, strategy: str, groups: int, cost: Cost
     of its domains' predicted accuracies (the interval: the mean of their bounds, conservative).
     """
     check_groups(groups, signals.n)
+    if strategy in PARTITIONERS:
+        return _clustered(signals, strategy, groups, cost, mixer)
     scores = _scores(signals, strategy)
     best = best_partition(scores.score, groups)
     recs = []
@@ -108,6 +114,35 @@ def recommend_partition(signals: Signals, strategy: str, groups: int, cost: Cost
     return Advice(None, OBJECTIVE_PARTITION, mixer, get_strategy(strategy).name, tuple(recs), cost, objective)
 
 
+def _clustered(signals: Signals, strategy: str, groups: int, cost: Cost, mixer: str, seed: int = 0) -> Advice:
+    """A partitioner's groups (k-means on text, clustering on FSD): no prediction, only the split."""
+    partitioner = get_partitioner(strategy)
+    try:
+        masks = partitioner.partition(signals, groups, seed)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    recs = tuple(Recommendation(names_of(mask, signals.domains), group=g) for g, mask in enumerate(masks))
+    return Advice(None, OBJECTIVE_PARTITION, mixer, partitioner.name, recs, cost)
+
+
+def check_strategy(name: str, partition: bool) -> str:
+    """`name` if it is a registered strategy usable in this mode, else ConfigError naming the fix.
+
+    Score strategies (`STRATEGIES`) serve both modes; partitioners (`adaptermix.advice.clustering`)
+    cluster domains and serve partition mode only.
+    """
+    if name in PARTITIONERS:
+        if not partition:
+            raise ConfigError(f"strategy {name!r} clusters the domains into groups: use it with --groups, not "
+                              f"--target (partners take a score strategy such as surrogate or task_cosine)")
+        return name
+    try:
+        get_strategy(name)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; partitions only: {', '.join(PARTITIONERS.names())}") from None
+    return name
+
+
 def _scores(signals: Signals, strategy: str) -> Scores:
     try:
         return get_strategy(strategy).scores(signals)
@@ -116,8 +151,8 @@ def _scores(signals: Signals, strategy: str) -> Scores:
 
 
 def needs_of(strategy: str) -> set[str]:
-    """The signals a strategy reads (weights-only strategies still gather nothing else)."""
-    need = get_strategy(strategy).needs
+    """The signals a strategy (or partitioner) reads (weights-only strategies still gather nothing else)."""
+    need = get_partitioner(strategy).needs if strategy in PARTITIONERS else get_strategy(strategy).needs
     return {need} if need in (WEIGHTS, TEXT, VALIDATION) else set()
 
 
@@ -138,6 +173,8 @@ def advise(
     progress: Any = None,
     weights: bool = False,
     weight_search: WeightSearchSpec | None = None,
+    race: bool = False,
+    race_spec: RaceSpec | None = None,
 ) -> Advice:
     """Advise which adapters to mix with `target` (partners mode) or how to split them into `groups` mixtures.
 
@@ -162,6 +199,10 @@ def advise(
             target's validation examples (`adaptermix.advice.weights`, LoraHub's recipe); the tokens
             are added to the advice's cost and each recommendation carries its `weighted` result.
         weight_search: the search's knobs (default `WeightSearchSpec()`: 40 losses on 32 examples).
+        race: partners mode: race the strategy's top `race_spec.candidates` sets of each size on the
+            target's validation examples (paired, growing batches; `adaptermix.advice.racing`) and
+            recommend the winner; the race's tokens are added to the cost.
+        race_spec: the race's knobs (default `RaceSpec()`: 4 candidates, at most 256 examples each).
 
     Returns:
         The `Advice`.
@@ -178,6 +219,8 @@ def advise(
         raise ConfigError("give either --target (partners of one domain) or --groups (a serving partition)")
     if weights and target is None:
         raise ConfigError("--weights searches the weights of a target's partners: use it with --target, not --groups")
+    if race and target is None:
+        raise ConfigError("--race races a target's candidate partner sets: use it with --target, not --groups")
     if weights and mixer not in WEIGHTABLE_MIXERS:
         raise ConfigError(f"--weights searches Eq. 1's member weights: use --mixer average (got {mixer!r})")
     search = weight_search or WeightSearchSpec()
@@ -185,8 +228,12 @@ def advise(
         search.check()
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        (race_spec or RaceSpec()).check()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     check_budget(budget)
-    get_strategy(strategy)
+    check_strategy(strategy, partition=target is None)
     try:
         get_mixer(mixer)
     except ValueError as exc:
@@ -212,6 +259,9 @@ def advise(
     cost = Cost(signals.forward_tokens, exhaustive, signals.evaluations)
     if target is not None:
         advice = recommend_partners(signals, strategy, target, sizes, cost, mixer, runners_up)
+        if race:
+            advice = race_partners(advice, signals, strategy, ckpts, names, race_spec or RaceSpec(), max_length,
+                                   mixer, mixer_params, cache_dir, progress)
         return weigh(advice, ckpts, names, search, max_length, cache_dir, progress) if weights else advice
     assert groups is not None  # noqa: S101
     return recommend_partition(signals, strategy, groups, cost, mixer)
@@ -245,3 +295,43 @@ def weigh(advice: Advice, checkpoints: Sequence[Any], names: Sequence[str], spec
     cost = advice.cost
     cost = Cost(cost.forward_tokens + tokens, cost.exhaustive_forward_tokens, cost.evaluations + evaluations)
     return replace(advice, recommendations=tuple(recs), cost=cost)
+
+
+def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: Sequence[Any], names: Sequence[str],
+                  spec: RaceSpec, max_length: int, mixer: str = "average", mixer_params: dict[str, Any] | None = None,
+                  cache_dir: Path | None = None, progress: Any = None) -> Advice:
+    """The advice with each size's pick replaced by the winner of a race among the strategy's top sets.
+
+    Issue 17, item 3: the top `spec.candidates` sets of the strategy (the seed) for (target, k) are
+    evaluated on the same first validation examples of the target in doubling batches; a set is
+    dropped once its paired difference to the leader has a 95 % interval below 0
+    (`adaptermix.advice.racing.race`). The winner keeps the seed's prediction for it (if any); the
+    runners-up are the other candidates in order of their race accuracy. The race's forward tokens
+    and evaluations are added to the advice's cost.
+    """
+    from adaptermix.advice.collect import race_member_sets
+    from adaptermix.evaluation.evaluator import Evaluator
+
+    assert advice.target is not None  # noqa: S101 - partners mode only, checked by `advise`
+    evaluator = Evaluator.for_checkpoint(checkpoints[0], max_length, cache_dir)
+    t = names.index(advice.target)
+    scores = _scores(signals, strategy)
+    recs, tokens, evaluations = [], 0, 0
+    for rec in advice.recommendations:
+        assert rec.k is not None  # noqa: S101 - partners' recommendations carry k
+        order = ranked(signals, scores, t, rec.k)[: spec.candidates]
+        sets = [[names.index(m) for m in c.members] for c in order]
+        got = race_member_sets(checkpoints, names, evaluator, t, sets, spec, mixer, mixer_params)
+        tokens += got.tokens
+        evaluations += got.evaluations
+        best = order[got.winner]
+        rest = sorted((i for i in range(len(order)) if i != got.winner), key=lambda i: (-got.accuracy[i], i))
+        record = RaceRecord(advice.strategy, tuple(c.members for c in order), got.accuracy, got.seen, got.dropped,
+                            got.rounds, got.evaluations, got.tokens)
+        recs.append(replace(rec, members=best.members, predicted_accuracy=best.predicted_accuracy,
+                            interval=best.interval, runners_up=tuple(order[i] for i in rest), race=record))
+        if progress is not None:
+            progress(f"race: k={rec.k} won by {' + '.join(best.members)} ({got.evaluations} evaluations)")
+    cost = advice.cost
+    cost = Cost(cost.forward_tokens + tokens, cost.exhaustive_forward_tokens, cost.evaluations + evaluations)
+    return replace(advice, strategy=f"{advice.strategy}+race", recommendations=tuple(recs), cost=cost)

@@ -229,6 +229,63 @@ def search_member_weights(checkpoints: Sequence[Checkpoint], names: Sequence[str
             "tokens": tokens, "examples": len(data.encoded)}
 
 
+def validation_window(target: Any, start: int, stop: int) -> Any:
+    """The validation examples start..stop−1 of `target` as an `EvalTarget` of their own (same tokens)."""
+    from adaptermix.data.tokenize import Encoded
+    from adaptermix.evaluation.evaluator import EvalTarget
+
+    if target.split != SPLIT:
+        raise ValueError(f"the advisor races on the {SPLIT} split, got {target.split!r}")
+    enc = target.encoded
+    lo, hi = int(enc.offsets[start]), int(enc.offsets[stop])
+    window = Encoded(enc.ids[lo:hi], enc.type_ids[lo:hi], enc.offsets[start : stop + 1] - lo, enc.labels[start:stop])
+    return EvalTarget(target.domain, target.split, window, target.label_names)
+
+
+def race_member_sets(checkpoints: Sequence[Checkpoint], names: Sequence[str], evaluator: Any, target: int,
+                     sets: Sequence[Sequence[int]], spec: Any | None = None, mixer: str = "average",
+                     mixer_params: Mapping[str, Any] | None = None,
+                     memo: dict[tuple[Any, ...], tuple[np.ndarray, int]] | None = None) -> Any:
+    """Race the mixtures of `sets` for `target` on its first **validation** examples (`adaptermix.advice.racing`).
+
+    Every candidate is scored on the same examples with the target's own head; each mixture is built
+    once. `memo` (optional) keeps each (target, set, window)'s correctness and tokens across calls,
+    so a benchmark racing several seed strategies runs a shared candidate once; the tokens a race
+    reports are what it would have run on its own. Returns the `RaceResult` (its `tokens` are the
+    forward tokens, for the advice's cost).
+    """
+    from adaptermix.advice.racing import RaceSpec, race
+    from adaptermix.evaluation.evaluator import SLOT
+    from adaptermix.methods.model import load_state
+    from adaptermix.mixing import mix
+
+    spec = (spec or RaceSpec()).check()
+    ckpt = checkpoints[target]
+    data = evaluator.target(ckpt.domain, SPLIT, spec.examples)
+    params = dict(mixer_params or {})
+    mixtures: dict[int, Mapping[str, Tensor]] = {}
+
+    def evaluate(i: int, start: int, stop: int) -> tuple[np.ndarray, int]:
+        key = (target, tuple(sorted(sets[i])), mixer, repr(sorted(params.items())), start, stop)
+        if memo is not None and key in memo:
+            return memo[key]
+        got = run(i, start, stop)
+        if memo is not None:
+            memo[key] = got
+        return got
+
+    def run(i: int, start: int, stop: int) -> tuple[np.ndarray, int]:
+        if i not in mixtures:
+            mixtures[i] = mix([checkpoints[j].adapter for j in sets[i]], mixer, **params)
+        window = validation_window(data, start, stop)
+        load_state(evaluator.base.model, SLOT, mixtures[i])
+        evaluator.use_head(names[target], ckpt.head, window.label_names)
+        metrics, preds = evaluator.predictions(window)
+        return np.asarray(preds) == window.encoded.labels, int(metrics.tokens)
+
+    return race(len(sets), evaluate, len(data.encoded), spec)
+
+
 def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[str], *, budget: float = 0.1,
            sweep_examples: int = 300, max_length: int = 64, mixer: str = "average",
            mixer_params: Mapping[str, Any] | None = None, cache_dir: Path | None = None,
@@ -285,6 +342,6 @@ def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[s
     return signals, int(exhaustive_tokens)
 
 
-__all__ = ["check_budget", "exhaustive_evaluations", "gather", "search_member_weights", "text_signals",
-           "validation_evaluations", "validation_examples", "validation_probe", "validation_signals",
-           "weight_signals"]
+__all__ = ["check_budget", "exhaustive_evaluations", "gather", "race_member_sets", "search_member_weights",
+           "text_signals", "validation_evaluations", "validation_examples", "validation_probe", "validation_signals",
+           "validation_window", "weight_signals"]

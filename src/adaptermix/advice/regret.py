@@ -247,3 +247,53 @@ def evaluate_strategies(truth: np.ndarray, signals: Signals, names: Sequence[str
             spent, spent / exhaustive_tokens if exhaustive_tokens else 0.0, seconds,
         ))
     return out
+
+
+#: Seeds the benchmark averages a seeded partitioner (k-means) over: its mean, not one draw.
+CLUSTER_SEEDS = (0, 1, 2, 3, 4)
+
+
+def clustering_results(truth: np.ndarray, signals: Signals, name: str,
+                       seeds: Sequence[int] = CLUSTER_SEEDS) -> list[PartitionResult]:
+    """A partitioner's partitions (`adaptermix.advice.clustering`) scored on the truth, every G in 2..n−1.
+
+    `reached` is the mean over `seeds` of the partition's true mean accuracy for a seeded
+    partitioner (k-means), the one deterministic partition's otherwise.
+    """
+    from adaptermix.advice.clustering import get_partitioner
+
+    partitioner = get_partitioner(name)
+    used = list(seeds) if partitioner.seeded else [0]
+    n = truth.shape[0]
+    out = []
+    for g in range(2, n):
+        reached = float(np.mean([partition_value(truth, partitioner.partition(signals, g, s)) for s in used]))
+        out.append(PartitionResult(g, best_partition(truth, g).value, reached, random_partition_mean(truth, g)))
+    return out
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    """One partitioner's row of the benchmark's partitions table, and its cost."""
+
+    strategy: str
+    needs: str
+    partitions: tuple[PartitionResult, ...]
+    seeds: int
+    forward_tokens: int
+    cost_fraction: float
+
+
+def evaluate_partitioners(truth: np.ndarray, signals: Signals, names: Sequence[str], tokens: Mapping[str, int],
+                          exhaustive_tokens: int, seeds: Sequence[int] = CLUSTER_SEEDS) -> list[ClusterReport]:
+    """Every partitioner in `names` scored against `truth` for G = 2..n−1 (see `clustering_results`)."""
+    from adaptermix.advice.clustering import get_partitioner
+
+    out = []
+    for name in names:
+        p = get_partitioner(name)
+        spent = int(tokens.get(p.needs, 0))
+        out.append(ClusterReport(p.name, p.needs, tuple(clustering_results(truth, signals, name, seeds)),
+                                 len(seeds) if p.seeded else 1, spent,
+                                 spent / exhaustive_tokens if exhaustive_tokens else 0.0))
+    return out

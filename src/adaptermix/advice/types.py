@@ -4,7 +4,8 @@
 `{"target", "objective", "mixer", "recommendations": [{"k" or "group", "members",
 "predicted_accuracy", "interval"}], "cost": {"forward_tokens", "exhaustive_forward_tokens",
 "fraction"}, "strategy"}`; partners' recommendations also carry their runners-up and `weights` (one per
-member, from `--weights`'s CMA-ES search, with its `weight_search` record; null without it).
+member, from `--weights`'s CMA-ES search, with its `weight_search` record; null without it) and, with
+`--race`, a `race` record (the candidates raced on validation examples, their accuracies and drops).
 """
 
 from __future__ import annotations
@@ -76,6 +77,36 @@ class WeightedMix:
 
 
 @dataclass(frozen=True)
+class RaceRecord:
+    """How `--race` chose a recommendation: the seed strategy's top sets raced on validation examples.
+
+    Attributes:
+        seed_strategy: the strategy whose top candidates entered the race.
+        candidates: the sets raced, in the seed's order (sorted member names each).
+        accuracy: each candidate's validation accuracy on the examples it saw.
+        seen: validation examples each candidate was evaluated on (the same first ones: paired).
+        dropped: the round in which each candidate was dropped (None: survived).
+        rounds, evaluations, forward_tokens: what the race ran (tokens counted into the advice's cost).
+    """
+
+    seed_strategy: str
+    candidates: tuple[tuple[str, ...], ...]
+    accuracy: tuple[float, ...]
+    seen: tuple[int, ...]
+    dropped: tuple[int | None, ...]
+    rounds: int
+    evaluations: int
+    forward_tokens: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seed_strategy": self.seed_strategy,
+                "candidates": [{"members": list(m), "validation_accuracy": a, "examples": s, "dropped_in_round": d}
+                               for m, a, s, d in zip(self.candidates, self.accuracy, self.seen, self.dropped,
+                                                     strict=True)],
+                "rounds": self.rounds, "evaluations": self.evaluations, "forward_tokens": self.forward_tokens}
+
+
+@dataclass(frozen=True)
 class Recommendation:
     """The advice for one size k (partners mode) or one group (partition mode).
 
@@ -88,6 +119,7 @@ class Recommendation:
         interval: its 90 % interval, or None.
         runners_up: the next best candidates, best first (partners mode).
         weighted: the searched member weights (partners mode with `--weights`), else None.
+        race: how `--race` chose `members` (partners mode), else None.
     """
 
     members: tuple[str, ...]
@@ -97,6 +129,7 @@ class Recommendation:
     interval: tuple[float, float] | None = None
     runners_up: tuple[Candidate, ...] = ()
     weighted: WeightedMix | None = None
+    race: RaceRecord | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"k": self.k} if self.k is not None else {"group": self.group}
@@ -109,6 +142,8 @@ class Recommendation:
             out["weights"] = None if self.weighted is None else list(self.weighted.weights)
             if self.weighted is not None:
                 out["weight_search"] = self.weighted.to_json()
+            if self.race is not None:
+                out["race"] = self.race.to_json()
         return out
 
 
