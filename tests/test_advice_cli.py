@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from adaptermix.advice import STRATEGIES
+from adaptermix.advice.clustering import PARTITIONERS
 from adaptermix.advice.collect import gather
 from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS
 from conftest import one_line_error, run_cli, train_toy_adapters
@@ -88,6 +89,15 @@ def test_no_advisor_path_reads_the_test_split(adapters: list[str], cache_dir: Pa
                               "--weight-evaluations", "5", "--weight-examples", "8"], capsys)
     assert code == 0, err
     assert "weights:" in out  # the CMA-ES weight search reads validation examples only
+    code, out, err = run_cli(["advise", *adapters, "--target", "beta", "--sizes", "2", "--strategy", "task_cosine",
+                              "--race", "--race-examples", "40", "--max-length", "32"], capsys)
+    assert code == 0, err
+    assert "race:" in out  # racing reads validation examples only
+    for name in PARTITIONERS:  # the clustering partitions read weights and train text only
+        code, out, err = run_cli(["advise", *adapters, "--groups", "2", "--strategy", name, "--max-length", "32"],
+                                 capsys)
+        assert code == 0, err
+        assert "group 1" in out
 
 
 def test_json_schema_partners_and_partition(adapters: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,6 +136,10 @@ def test_json_schema_partners_and_partition(adapters: list[str], capsys: pytest.
     (["--target", "alpha", "--budget", "0.0001"], ["--budget", "validation examples"]),
     (["--target", "alpha", "--strategy", "oracle"], ["unknown advisor strategy 'oracle'"]),
     (["--target", "alpha", "--groups", "2"], ["either --target", "--groups"]),
+    (["--groups", "2", "--race"], ["--race", "--target"]),
+    (["--target", "alpha", "--strategy", "kmeans_text"], ["kmeans_text", "--groups"]),
+    (["--target", "alpha", "--race", "--race-examples", "8"], ["--race-examples"]),
+    (["--target", "alpha", "--race", "--race-candidates", "0"], ["--race-candidates"]),
     ([], ["either --target"]),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(adapters: list[str], extra: list[str], needles: list[str],
@@ -153,3 +167,29 @@ def test_python_api_is_lazy_and_typed(adapters: list[str]) -> None:
     advice = adaptermix.advise(adapters, target="gamma", sizes=[2], strategy="fsd_nearest", max_length=32)
     assert advice.target == "gamma" and advice.recommendations[0].k == 2
     assert advice.cost.forward_tokens == 0 and advice.cost.fraction == 0
+
+
+def test_race_json_counts_its_tokens_into_the_cost(adapters: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["advise", *adapters, "--target", "alpha", "--sizes", "2,3", "--strategy", "task_cosine", "--json",
+            "--max-length", "32"]
+    code, out, err = run_cli(base, capsys)
+    assert code == 0, err
+    plain = json.loads(out)
+    code, out, err = run_cli([*base, "--race", "--race-candidates", "2", "--race-examples", "32"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["strategy"] == "task_cosine+race"
+    raced = 0
+    for rec, before in zip(doc["recommendations"], plain["recommendations"], strict=True):
+        race = rec["race"]
+        names = [c["members"] for c in race["candidates"]]
+        assert names[0] == before["members"] and rec["members"] in names  # the seed's pick entered the race
+        assert len(names) == (2 if rec["k"] == 2 else 1)  # 3 adapters: two sets of size 2, one of size 3
+        raced += race["forward_tokens"]
+        if len(names) == 1:  # nothing to race: nothing run, no accuracy
+            assert race["forward_tokens"] == 0 and race["candidates"][0]["validation_accuracy"] is None
+            continue
+        assert all(0 <= c["validation_accuracy"] <= 1 and 0 < c["examples"] <= 32 for c in race["candidates"])
+        assert race["forward_tokens"] > 0
+    assert doc["cost"]["forward_tokens"] == plain["cost"]["forward_tokens"] + raced
+    assert doc["cost"]["evaluations"] == sum(r["race"]["evaluations"] for r in doc["recommendations"])

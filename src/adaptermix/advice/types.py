@@ -10,6 +10,7 @@ member, from `--weights`'s CMA-ES search, with its `weight_search` record; null 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +101,8 @@ class RaceRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {"seed_strategy": self.seed_strategy,
-                "candidates": [{"members": list(m), "validation_accuracy": a, "examples": s, "dropped_in_round": d}
+                "candidates": [{"members": list(m), "validation_accuracy": None if math.isnan(a) else a,
+                                "examples": s, "dropped_in_round": d}
                                for m, a, s, d in zip(self.candidates, self.accuracy, self.seen, self.dropped,
                                                      strict=True)],
                 "rounds": self.rounds, "evaluations": self.evaluations, "forward_tokens": self.forward_tokens}

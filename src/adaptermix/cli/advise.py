@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from adaptermix.advice.racing import RaceSpec
 from adaptermix.advice.weights import WeightSearchSpec
 from adaptermix.errors import ConfigError
 
 SEARCH = WeightSearchSpec()  # the weight search's defaults, declared once there
+RACE = RaceSpec()  # the race's defaults, declared once there
 
 if TYPE_CHECKING:
     from adaptermix.advice import Advice
@@ -32,7 +34,7 @@ def advise(
     groups: int = typer.Option(None, help="Partition mode: split the adapters into this many mixtures."),
     strategy: str = typer.Option("surrogate", help="A registered strategy: surrogate (validation pairs), "
                                  "text_similarity, task_cosine, fsd_nearest, alg1_min_fsd, max_fsd, uniform_all, "
-                                 "random (docs/advisor.md)."),
+                                 "random; with --groups also kmeans_text, fsd_clustering (docs/advisor.md)."),
     budget: float = typer.Option(0.1, help="Validation cost allowed, as a fraction of the exhaustive sweep's "
                                  "forward tokens, in (0, 1]."),
     mixer: str = typer.Option("average", help="The mixer advised (default: Eq. 1's average)."),
@@ -47,6 +49,13 @@ def advise(
     weight_evaluations: int = typer.Option(SEARCH.evaluations, help="--weights: loss evaluations per set "
                                            "(the uniform start included)."),
     weight_examples: int = typer.Option(SEARCH.examples, help="--weights: validation examples per loss evaluation."),
+    race: bool = typer.Option(False, "--race", help="Partners mode: race the strategy's top sets of each size on "
+                              "the target's validation examples (paired, doubling batches, a set dropped once its "
+                              "95 % interval to the leader is below 0) and recommend the winner; tokens count "
+                              "into the cost."),
+    race_candidates: int = typer.Option(RACE.candidates, help="--race: the strategy's top sets raced per size."),
+    race_examples: int = typer.Option(RACE.examples, help="--race: the budget, validation examples per set at "
+                                      "most."),
 ) -> None:
     """Advise a mixture without the exhaustive sweep: reads weights, train text and validation examples only."""
     from adaptermix.advice import advise as run_advise
@@ -54,7 +63,8 @@ def advise(
     result = run_advise(checkpoints, target=target, sizes=parse_sizes(sizes) if target else (), groups=groups,
                         strategy=strategy, budget=budget, mixer=mixer, sweep_examples=sweep_examples,
                         max_length=max_length, encoder=encoder, weights=weights,
-                        weight_search=WeightSearchSpec(evaluations=weight_evaluations, examples=weight_examples))
+                        weight_search=WeightSearchSpec(evaluations=weight_evaluations, examples=weight_examples),
+                        race=race, race_spec=RaceSpec(candidates=race_candidates, examples=race_examples))
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return
@@ -80,6 +90,11 @@ def describe(result: Advice) -> list[str]:
                          f"  (validation loss {w.validation_loss:.4f} vs uniform {w.uniform_validation_loss:.4f}, "
                          f"accuracy {_pct(w.validation_accuracy)} vs {_pct(w.uniform_validation_accuracy)} on "
                          f"{w.examples} examples, {w.evaluations} evaluations)")
+        if r.race is not None:
+            race = r.race
+            lines.append(f"    race: {race.evaluations} evaluations in {race.rounds} rounds; " + "; ".join(
+                f"{' + '.join(m)} {_pct(a)} on {n}" + ("" if d is None else f" (dropped in round {d})")
+                for m, a, n, d in zip(race.candidates, race.accuracy, race.seen, race.dropped, strict=True)))
         for runner in r.runners_up:
             lines.append(f"    runner-up: {' + '.join(runner.members)}  predicted {_pct(runner.predicted_accuracy)}")
     if result.predicted_objective is not None:
