@@ -90,3 +90,30 @@ def test_paired_bootstrap_and_the_weights_table() -> None:
                            (mean, low, high), (20.0, 15.0, 25.0), 0.9, (10.0, -1.0, 20.0), 1.0, 100, 1.0)
     table = module.weights_table([row])
     assert len(table) == 4 and "better" in table[2] and "tie" in table[2] and "1 better, 0 worse" in table[3]
+
+
+def test_partitions_table_holds_the_clustering_baselines() -> None:
+    from adaptermix.advice.clustering import PARTITIONERS
+    from adaptermix.advice.regret import evaluate_partitioners
+
+    signals, world = fake_signals(n=5, seed=7)
+    reports = evaluate_strategies(world, signals, STRATEGIES.names(), {}, 1000)
+    clusters = evaluate_partitioners(world, signals, PARTITIONERS.names(), {"text": 10}, 1000)
+    table = bench().partitions_table(reports, clusters)
+    assert len(table) == 3 + len(reports) + len(clusters)
+    row = next(line for line in table if line.startswith("| kmeans_text |"))
+    assert "mean of 5 seeds" in row and "| text | 1.00 |" in row
+    assert any(line.startswith("| fsd_clustering | its clusters | weights |") for line in table)
+
+
+def test_race_table_compares_the_race_with_its_seed() -> None:
+    bench()  # puts benchmarks/ on sys.path
+    import advisor_racing
+
+    rows = [advisor_racing.RaceCell("surrogate", t, 2, 4, seed, won, rank, 1, 3, 10, 300, 3000, 1.0)
+            for t, seed, won, rank in (("a", 1.0, 0.0, 2), ("b", 0.5, 0.5, 0), ("c", 0.0, 2.0, 1))]
+    table = advisor_racing.race_table(rows, {"surrogate": 1000}, 100_000)
+    assert len(table) == 3
+    row = table[2]
+    assert row.startswith("| surrogate + race | 3 | 0.83 |") and "| 0.50 |" in row  # race vs the seed's own pick
+    assert "| 2 | 1 / 1 |" in row and "| 75 | 10.00 |" in row  # changed 2 picks; (1,000 + 9,000) / 100,000

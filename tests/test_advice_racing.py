@@ -85,3 +85,19 @@ def test_paired_interval() -> None:
 def test_bad_knobs_name_themselves(spec: RaceSpec, needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         spec.check()
+
+
+def test_validation_window_slices_tokens_and_refuses_other_splits() -> None:
+    from adaptermix.advice.collect import validation_window
+    from adaptermix.data.tokenize import Encoded
+    from adaptermix.evaluation.evaluator import EvalTarget
+
+    lengths = [3, 1, 4, 2]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    ids = np.arange(offsets[-1], dtype=np.int32)
+    enc = Encoded(ids, np.zeros_like(ids, dtype=np.int8), offsets, np.array([0, 1, 0, 1], dtype=np.int64))
+    window = validation_window(EvalTarget("d", "validation", enc, ("n", "p")), 1, 3)
+    assert list(window.encoded.lengths) == [1, 4] and list(window.encoded.labels) == [1, 0]
+    assert list(window.encoded.ids) == [3, 4, 5, 6, 7]
+    with pytest.raises(ValueError, match="validation"):
+        validation_window(EvalTarget("d", "test", enc, ("n", "p")), 0, 2)
