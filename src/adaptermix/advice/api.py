@@ -306,8 +306,8 @@ def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: 
     evaluated on the same first validation examples of the target in doubling batches; a set is
     dropped once its paired difference to the leader has a 95 % interval below 0
     (`adaptermix.advice.racing.race`). The winner keeps the seed's prediction for it (if any); the
-    runners-up are the other candidates in order of their race accuracy. The race's forward tokens
-    and evaluations are added to the advice's cost.
+    runners-up are the other survivors, then the dropped sets (latest drop first), by race accuracy.
+    The race's forward tokens and evaluations are added to the advice's cost.
     """
     from adaptermix.advice.collect import race_member_sets
     from adaptermix.evaluation.evaluator import Evaluator
@@ -325,7 +325,9 @@ def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: 
         tokens += got.tokens
         evaluations += got.evaluations
         best = order[got.winner]
-        rest = sorted((i for i in range(len(order)) if i != got.winner), key=lambda i: (-got.accuracy[i], i))
+        # Runners-up: the other survivors first, then the sets that lasted longest, each by race accuracy.
+        rest = sorted((i for i in range(len(order)) if i != got.winner),
+                      key=lambda i: (got.dropped[i] is not None, -(got.dropped[i] or 0), -got.accuracy[i], i))
         record = RaceRecord(advice.strategy, tuple(c.members for c in order), got.accuracy, got.seen, got.dropped,
                             got.rounds, got.evaluations, got.tokens)
         recs.append(replace(rec, members=best.members, predicted_accuracy=best.predicted_accuracy,
