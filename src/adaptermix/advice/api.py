@@ -202,7 +202,7 @@ def advise(
         race: partners mode: race the strategy's top `race_spec.candidates` sets of each size on the
             target's validation examples (paired, growing batches; `adaptermix.advice.racing`) and
             recommend the winner; the race's tokens are added to the cost.
-        race_spec: the race's knobs (default `RaceSpec()`: 4 candidates, at most 256 examples each).
+        race_spec: the race's knobs (default `RaceSpec()`: 2 candidates, at most 256 examples each).
 
     Returns:
         The `Advice`.
