@@ -46,9 +46,16 @@ def _recipe(tmp_path: Path, encoder: Path, cache: Path, **extra) -> Path:
     return path
 
 
-def test_cells_are_independent_stores_that_a_rerun_reuses(tmp_path, tiny_encoders, cache_dir):
+def test_cells_are_independent_stores_that_a_rerun_reuses(tmp_path, tiny_encoders, cache_dir, monkeypatch):
     path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir, ablation={"factors": ["init", "view"]})
+    from adaptermix.pipeline import recipe as recipe_module
+
+    calls: list[str] = []
+    real_train = recipe_module.train
+    monkeypatch.setattr(recipe_module, "train", lambda cfg: calls.append(cfg.domain) or real_train(cfg))
     first = run_recipe(load_recipe(path), progress=False)
+    # the view cell trains with the baseline's settings: its adapters are the baseline's, copied, not retrained
+    assert len(calls) == 4
     results = [first, *first.others]
     stores = [r.store for r in results]
     assert [s.parent.name for s in stores] == ["init-shared_view-raw", "init-independent_view-raw",
@@ -59,6 +66,9 @@ def test_cells_are_independent_stores_that_a_rerun_reuses(tmp_path, tiny_encoder
     # shared init: one seed for every domain; independent: a seed per domain
     seeds = [{read_checkpoint(p).manifest.config["seed"] for p in (s.parent / "adapters").iterdir()} for s in stores]
     assert len(seeds[0]) == 1 and len(seeds[1]) == 2
+    shas = [{p.name: read_checkpoint(p).manifest.adapter_sha256 for p in (s.parent / "adapters").iterdir()}
+            for s in stores]
+    assert shas[2] == shas[0] != shas[1]
     # the view factor: task-vector pruning rows in its cell only
     refs = []
     for s in stores:

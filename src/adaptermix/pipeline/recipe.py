@@ -11,6 +11,9 @@ the report from the store. A second run reuses everything already there. `adapte
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -294,6 +297,11 @@ def domain_seed(recipe: Recipe, domain: str) -> int:
     return recipe.seed + 1 + zlib.crc32(adapter_name(domain).encode()) % 1_000_000
 
 
+def _settings(cfg: TrainConfig) -> dict[str, Any]:
+    """What makes two trainings the same (where the result goes and how it is shown aside)."""
+    return cfg.model_dump(mode="json", exclude={"out", "overwrite", "progress", "cache_dir"})
+
+
 def _reusable(path: Path, cfg: TrainConfig) -> Checkpoint | None:
     """An existing checkpoint trained with exactly these settings, else None."""
     try:
@@ -302,8 +310,18 @@ def _reusable(path: Path, cfg: TrainConfig) -> Checkpoint | None:
         return None
     derived = ("effective", "steps", "data_fingerprint")
     stored = {k: v for k, v in ckpt.manifest.config.items() if k not in derived}
-    keep = cfg.model_dump(mode="json", exclude={"out", "overwrite", "progress", "cache_dir"})
-    return ckpt if stored == keep else None
+    return ckpt if stored == _settings(cfg) else None
+
+
+def _copy_checkpoint(src: Path, dest: Path) -> None:
+    """`src` to `dest` whole or not at all: copied beside it under a hidden name (which a sweep never takes
+    for a checkpoint), then renamed over whatever `dest` held."""
+    tmp = dest.parent / f".{dest.name}.copy-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
 
 
 def stage_names(recipe: Recipe) -> list[str]:
@@ -344,7 +362,9 @@ def run_recipe(recipe: Recipe, progress: bool = True, embedder: Embedder | None 
             )
     several = len(runs) > 1
     display = Display(enabled=progress, stages=len(runs) * len(stage_names(recipe)) + several)
-    results = [_run_study(cell, s, stale[s.out], display, embedder) for cell, s in runs]
+    # Cells whose training settings agree (the ablation's `view` cell and its baseline) share one training.
+    done: dict[str, Path] = {}
+    results = [_run_study(cell, s, stale[s.out], display, embedder, done) for cell, s in runs]
     overview = None
     if several:  # the studies (or ablation cells) side by side, each linking to its own report
         from adaptermix.reporting.overview import write_overview
@@ -356,17 +376,26 @@ def run_recipe(recipe: Recipe, progress: bool = True, embedder: Embedder | None 
 
 
 def _run_study(recipe: Recipe, study: StudyPlan, stale: list[str], display: Display,
-               embedder: Embedder | None) -> RecipeResult:
+               embedder: Embedder | None, done: dict[str, Path] | None = None) -> RecipeResult:
+    """One study of the recipe. `done` maps training settings (canonical JSON) to a checkpoint this run
+    already holds: a stale adapter with the same settings is copied from it instead of trained again."""
+    done = {} if done is None else done
     tag = f"{study.label} " if study.out != Path(recipe.out) else ""
     # On a terminal the training loop's own step bar shows under the stage's; off one, only stage lines.
     cfgs = [train_config(recipe, study, d, display.enabled and display.tty) for d in recipe.domains]
     trained: list[str] = []
     with display.stage(f"{tag}train", len(stale), unit="adapters") as bar:
         for cfg in cfgs:
+            key = json.dumps(_settings(cfg), sort_keys=True)
             if cfg.domain in stale:
-                train(cfg)
+                twin = done.get(key)
+                if twin is not None and _reusable(twin, cfg) is not None:
+                    _copy_checkpoint(twin, cfg.out)  # the same settings train the same adapter
+                else:
+                    train(cfg)
                 trained.append(cfg.domain)
                 bar.update(1)
+            done.setdefault(key, cfg.out)
     paths = tuple(cfg.out for cfg in cfgs)
     n, sw = len(paths), recipe.sweep
     base = SweepConfig(
