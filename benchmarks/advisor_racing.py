@@ -101,3 +101,72 @@ def race_table(rows: Sequence[RaceCell], seed_tokens: dict[str, int], exhaustive
                      f"{np.mean([r.survivors for r in here]):.1f} of {here[0].candidates} | "
                      f"{np.mean([r.examples / r.candidates for r in here]):.0f} | {100 * frac:.2f} |")
     return lines
+
+
+@dataclass(frozen=True)
+class PartitionRaceCell:
+    """One G: the seed's DP partition and the race's winner among its top partitions, on the store's test truth."""
+
+    seed: str
+    groups: int
+    candidates: int
+    optimum: float  # mean test accuracy of the exact optimum (fraction)
+    seed_regret: float  # points, the DP's partition on the seed's scores (candidate 0) vs the optimum
+    race_regret: float  # points, the race's winner
+    best_candidate_regret: float  # points, the best of the candidates in truth: what a perfect race would reach
+    winner_rank: int
+    survivors: int
+    rounds: int
+    evaluations: int
+    tokens: int
+    seconds: float
+
+
+def partition_race_rows(adapters: Path, domains: Sequence[str], truth: np.ndarray, signals: Signals, seed: str,
+                        groups: Sequence[int], spec: RaceSpec, max_length: int, max_tokens: int | None,
+                        progress: Any = print) -> list[PartitionRaceCell]:
+    """Race the seed's top `spec.candidates` partitions for every G (`advise --groups G --race`), scored on the store.
+
+    Each (domain, group, window) evaluation is memoised across G; each race's tokens are what it would run alone.
+    """
+    from adaptermix.advice.collect import race_partition_groups
+    from adaptermix.advice.partition import best_partition, partition_value
+    from adaptermix.advice.partition_race import top_partitions
+    from adaptermix.checkpoints import read_mixable
+    from adaptermix.evaluation.evaluator import Evaluator
+
+    ckpts = read_mixable([adapters / d for d in domains])
+    evaluator = Evaluator.for_checkpoint(ckpts[0], max_length)
+    scores = get_strategy(seed).scores(signals)
+    memo: dict[tuple[Any, ...], tuple[np.ndarray, int]] = {}
+    out = []
+    for g in groups:
+        start = time.perf_counter()
+        top = top_partitions(scores.score, g, spec.candidates)
+        cands = [p for p, _ in top]
+        got = race_partition_groups(ckpts, list(domains), evaluator, cands, spec, max_tokens=max_tokens, memo=memo)
+        optimum = best_partition(truth, g).value
+        true = [partition_value(truth, p) for p in cands]
+        out.append(PartitionRaceCell(seed, g, len(cands), optimum, 100 * (optimum - true[0]),
+                                     100 * (optimum - true[got.winner]), 100 * (optimum - max(true)), got.winner,
+                                     sum(d is None for d in got.dropped), got.rounds, got.evaluations, got.tokens,
+                                     time.perf_counter() - start))
+        progress("partition race: " + json.dumps(asdict(out[-1])))
+    return out
+
+
+def partition_race_table(rows: Sequence[PartitionRaceCell], seed_tokens: int, exhaustive: int) -> list[str]:
+    """Markdown: per G the DP's regret, the race's, the best candidate's, and the cost (seed + race)."""
+    lines = ["| G | optimum (mean acc %) | DP on the seed's scores (pts) | + race (pts) | best of the candidates "
+             "(pts) | winner's rank | sets left | rounds | evaluations | cost (% of exhaustive: seed + race) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        frac = (seed_tokens + r.tokens) / exhaustive if exhaustive else 0.0
+        lines.append(f"| {r.groups} | {100 * r.optimum:.2f} | {r.seed_regret:.2f} | {r.race_regret:.2f} | "
+                     f"{r.best_candidate_regret:.2f} | {r.winner_rank + 1} of {r.candidates} | {r.survivors} | "
+                     f"{r.rounds} | {r.evaluations} | {100 * frac:.2f} |")
+    if rows:
+        lines.append(f"| *mean* | | {np.mean([r.seed_regret for r in rows]):.2f} | "
+                     f"{np.mean([r.race_regret for r in rows]):.2f} | "
+                     f"{np.mean([r.best_candidate_regret for r in rows]):.2f} | | | | | |")
+    return lines

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from advisor_racing import race_rows, race_table  # noqa: E402
+from advisor_racing import partition_race_rows, partition_race_table, race_rows, race_table  # noqa: E402
 from advisor_weights import weight_rows, weights_table  # noqa: E402
 from sweep_throughput import processor  # noqa: E402  (one CPU/GPU name for every benchmark)
 
@@ -209,6 +209,11 @@ def main() -> None:
     ap.add_argument("--race-candidates", type=int, default=race.candidates)
     ap.add_argument("--race-examples", type=int, default=race.examples,
                     help="--race: the budget, validation examples per candidate at most")
+    ap.add_argument("--race-partitions", action="store_true",
+                    help="also race the surrogate's top partitions for every G on validation examples (forward "
+                         "passes), within --budget together with the surrogate's own tokens")
+    ap.add_argument("--partition-candidates", type=int, default=race.candidates,
+                    help="--race-partitions: the surrogate's best partitions raced per G")
     args = ap.parse_args()
     start = time.time()
     with Store.read(args.store) as store:
@@ -284,6 +289,21 @@ def main() -> None:
               f"validation examples each (batches from {spec.first}, doubling; dropped at a 95 % paired interval "
               f"below the leader; {time.time() - started:.0f} s, {sum(r.tokens for r in raced):,} tokens)\n")
         print("\n".join(race_table(raced, seed_tokens, exhaustive)))
+    part_raced = []
+    if args.race_partitions:
+        spec = RaceSpec(candidates=args.partition_candidates, examples=args.race_examples).check()
+        seed_tokens = int(tokens.get(VALIDATION, 0))
+        left = max(0, int(args.budget * exhaustive) - seed_tokens)
+        started = time.time()
+        part_raced = partition_race_rows(args.adapters or args.store.parent / "adapters", domains, truth, signals,
+                                         "surrogate", list(range(2, n)), spec, max_length, left,
+                                         progress=lambda line: print(line, file=sys.stderr, flush=True))
+        print(f"\n## Partition racing: the surrogate's top {spec.candidates} partitions per G on at most "
+              f"{spec.examples} validation examples per domain (batches from {spec.first}, doubling; dropped at a "
+              f"95 % paired interval below the leader; race budget {left:,} tokens = {args.budget:g} of the sweep "
+              f"less the surrogate's; {time.time() - started:.0f} s, {sum(r.tokens for r in part_raced):,} "
+              "tokens)\n")
+        print("\n".join(partition_race_table(part_raced, seed_tokens, exhaustive)))
     if args.json_out is not None:
         doc = {"store": str(args.store), "processor": processor(), "budget": args.budget, "floor": floor,
                "exhaustive_tokens": exhaustive,
@@ -291,7 +311,7 @@ def main() -> None:
                               for r in reports],
                "clusters": [asdict(c) for c in clusters],
                "loto": None if loto is None else asdict(loto), "weights": [asdict(r) for r in weighted],
-               "race": [asdict(r) for r in raced]}
+               "race": [asdict(r) for r in raced], "partition_race": [asdict(r) for r in part_raced]}
         args.json_out.write_text(json.dumps(doc, indent=2, default=float))
 
 

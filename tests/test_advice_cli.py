@@ -98,6 +98,11 @@ def test_no_advisor_path_reads_the_test_split(adapters: list[str], cache_dir: Pa
                                  capsys)
         assert code == 0, err
         assert "group 1" in out
+    code, out, err = run_cli(["advise", *adapters, "--groups", "2", "--strategy", "task_cosine", "--race",
+                              "--race-candidates", "3", "--race-examples", "40", "--budget", "1.0",
+                              "--max-length", "32"], capsys)
+    assert code == 0, err
+    assert "race:" in out and "group 1" in out  # racing partitions reads validation examples only
 
 
 def test_json_schema_partners_and_partition(adapters: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -136,7 +141,7 @@ def test_json_schema_partners_and_partition(adapters: list[str], capsys: pytest.
     (["--target", "alpha", "--budget", "0.0001"], ["--budget", "validation examples"]),
     (["--target", "alpha", "--strategy", "oracle"], ["unknown advisor strategy 'oracle'"]),
     (["--target", "alpha", "--groups", "2"], ["either --target", "--groups"]),
-    (["--groups", "2", "--race"], ["--race", "--target"]),
+    (["--groups", "2", "--race", "--strategy", "kmeans_text"], ["--race", "kmeans_text"]),
     (["--target", "alpha", "--strategy", "kmeans_text"], ["kmeans_text", "--groups"]),
     (["--target", "alpha", "--race", "--race-examples", "8"], ["--race-examples"]),
     (["--target", "alpha", "--race", "--race-candidates", "0"], ["--race-candidates"]),
@@ -193,3 +198,24 @@ def test_race_json_counts_its_tokens_into_the_cost(adapters: list[str], capsys: 
         assert race["forward_tokens"] > 0
     assert doc["cost"]["forward_tokens"] == plain["cost"]["forward_tokens"] + raced
     assert doc["cost"]["evaluations"] == sum(r["race"]["evaluations"] for r in doc["recommendations"])
+
+
+def test_partition_race_json_stays_within_the_budget(adapters: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["advise", *adapters, "--groups", "2", "--strategy", "task_cosine", "--json", "--max-length", "32",
+            "--sweep-examples", "40"]
+    code, out, err = run_cli(base, capsys)
+    assert code == 0, err
+    plain = json.loads(out)
+    for budget in ("1.0", "0.002"):
+        code, out, err = run_cli([*base, "--race", "--race-candidates", "3", "--race-examples", "32",
+                                  "--budget", budget], capsys)
+        assert code == 0, err
+        doc = json.loads(out)
+        race = doc["race"]
+        assert doc["strategy"] == "task_cosine+race" and len(race["candidates"]) == 3  # S(3, 2) = 3 partitions
+        assert race["candidates"][0]["groups"] == [r["members"] for r in plain["recommendations"]]
+        assert [r["members"] for r in doc["recommendations"]] in [c["groups"] for c in race["candidates"]]
+        assert doc["cost"]["forward_tokens"] == plain["cost"]["forward_tokens"] + race["forward_tokens"]
+        assert doc["cost"]["fraction"] <= float(budget) + 1e-12  # signals + race within the budget
+        if budget == "1.0":
+            assert race["forward_tokens"] > 0 and race["evaluations"] > 0

@@ -25,6 +25,7 @@ from adaptermix.advice.types import (
     Advice,
     Candidate,
     Cost,
+    PartitionRaceRecord,
     RaceRecord,
     Recommendation,
     WeightedMix,
@@ -99,8 +100,15 @@ def recommend_partition(signals: Signals, strategy: str, groups: int, cost: Cost
         return _clustered(signals, strategy, groups, cost, mixer)
     scores = _scores(signals, strategy)
     best = best_partition(scores.score, groups)
+    objective = best.value if scores.predicted is not None else None
+    return Advice(None, OBJECTIVE_PARTITION, mixer, get_strategy(strategy).name,
+                  _group_recommendations(signals, scores, best.groups), cost, objective)
+
+
+def _group_recommendations(signals: Signals, scores: Scores, masks: Sequence[int]) -> tuple[Recommendation, ...]:
+    """One recommendation per group: its members, and the mean of its domains' predictions and bounds."""
     recs = []
-    for g, mask in enumerate(best.groups):
+    for g, mask in enumerate(masks):
         members = members_of(mask)
         pred = interval = None
         if scores.predicted is not None:
@@ -110,8 +118,7 @@ def recommend_partition(signals: Signals, strategy: str, groups: int, cost: Cost
                         float(np.mean([scores.high[t, mask] for t in members])))
         recs.append(Recommendation(names_of(mask, signals.domains), group=g, predicted_accuracy=pred,
                                    interval=interval))
-    objective = best.value if scores.predicted is not None else None
-    return Advice(None, OBJECTIVE_PARTITION, mixer, get_strategy(strategy).name, tuple(recs), cost, objective)
+    return tuple(recs)
 
 
 def _clustered(signals: Signals, strategy: str, groups: int, cost: Cost, mixer: str, seed: int = 0) -> Advice:
@@ -201,7 +208,9 @@ def advise(
         weight_search: the search's knobs (default `WeightSearchSpec()`: 40 losses on 32 examples).
         race: partners mode: race the strategy's top `race_spec.candidates` sets of each size on the
             target's validation examples (paired, growing batches; `adaptermix.advice.racing`) and
-            recommend the winner; the race's tokens are added to the cost.
+            recommend the winner; the race's tokens are added to the cost. Partition mode: race its best
+            `race_spec.candidates` partitions (`adaptermix.advice.partition_race`) within what `budget`
+            leaves after the signals.
         race_spec: the race's knobs (default `RaceSpec()`: 2 candidates, at most 256 examples each).
 
     Returns:
@@ -219,8 +228,9 @@ def advise(
         raise ConfigError("give either --target (partners of one domain) or --groups (a serving partition)")
     if weights and target is None:
         raise ConfigError("--weights searches the weights of a target's partners: use it with --target, not --groups")
-    if race and target is None:
-        raise ConfigError("--race races a target's candidate partner sets: use it with --target, not --groups")
+    if race and target is None and strategy in PARTITIONERS:
+        raise ConfigError(f"--race with --groups races a score strategy's best partitions; {strategy!r} gives one "
+                          "clustering: use --strategy surrogate (or another score strategy)")
     if weights and mixer not in WEIGHTABLE_MIXERS:
         raise ConfigError(f"--weights searches Eq. 1's member weights: use --mixer average (got {mixer!r})")
     search = weight_search or WeightSearchSpec()
@@ -264,7 +274,11 @@ def advise(
                                    mixer, mixer_params, cache_dir, progress)
         return weigh(advice, ckpts, names, search, max_length, cache_dir, progress) if weights else advice
     assert groups is not None  # noqa: S101
-    return recommend_partition(signals, strategy, groups, cost, mixer)
+    advice = recommend_partition(signals, strategy, groups, cost, mixer)
+    if race:
+        advice = race_partition(advice, signals, strategy, ckpts, names, race_spec or RaceSpec(), budget,
+                                max_length, mixer, mixer_params, cache_dir, progress)
+    return advice
 
 
 def weigh(advice: Advice, checkpoints: Sequence[Any], names: Sequence[str], spec: WeightSearchSpec,
@@ -337,3 +351,39 @@ def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: 
     cost = advice.cost
     cost = Cost(cost.forward_tokens + tokens, cost.exhaustive_forward_tokens, cost.evaluations + evaluations)
     return replace(advice, strategy=f"{advice.strategy}+race", recommendations=tuple(recs), cost=cost)
+
+
+def race_partition(advice: Advice, signals: Signals, strategy: str, checkpoints: Sequence[Any], names: Sequence[str],
+                   spec: RaceSpec, budget: float, max_length: int, mixer: str = "average",
+                   mixer_params: dict[str, Any] | None = None, cache_dir: Path | None = None,
+                   progress: Any = None) -> Advice:
+    """The partition advice replaced by the winner of a race among the strategy's best `spec.candidates` partitions.
+
+    The candidates are the best distinct partitions on the strategy's score table
+    (`partition_race.top_partitions`; the DP's optimum first). Each domain is scored under its group's
+    mixture with its own head on its first validation examples, paired across candidates; the race
+    may spend what `budget` leaves of the exhaustive sweep's tokens after the signals (the same ledger:
+    surrogate + race ≤ budget), and its tokens are added to the cost.
+    """
+    from adaptermix.advice.collect import race_partition_groups
+    from adaptermix.advice.partition_race import top_partitions
+    from adaptermix.evaluation.evaluator import Evaluator
+
+    groups = len(advice.recommendations)
+    scores = _scores(signals, strategy)
+    top = top_partitions(scores.score, groups, spec.candidates)
+    cost = advice.cost
+    left = max(0, int(budget * cost.exhaustive_forward_tokens) - cost.forward_tokens)
+    evaluator = Evaluator.for_checkpoint(checkpoints[0], max_length, cache_dir)
+    got = race_partition_groups(checkpoints, names, evaluator, [p for p, _ in top], spec, mixer, mixer_params, left)
+    won = top[got.winner][0]
+    record = PartitionRaceRecord(advice.strategy, tuple(tuple(names_of(g, signals.domains) for g in p) for p, _ in top),
+                                 tuple(v for _, v in top), got.gain, got.dropped, got.seen, got.rounds,
+                                 got.evaluations, got.tokens)
+    if progress is not None:
+        progress(f"race: partition {got.winner + 1} of {len(top)} won ({got.evaluations} evaluations)")
+    recs = _group_recommendations(signals, scores, won)
+    objective = top[got.winner][1] if scores.predicted is not None else None
+    cost = Cost(cost.forward_tokens + got.tokens, cost.exhaustive_forward_tokens, cost.evaluations + got.evaluations)
+    return replace(advice, strategy=f"{advice.strategy}+race", recommendations=recs, cost=cost,
+                   predicted_objective=objective, partition_race=record)

@@ -286,6 +286,53 @@ def race_member_sets(checkpoints: Sequence[Checkpoint], names: Sequence[str], ev
     return race(len(sets), evaluate, len(data.encoded), spec)
 
 
+def race_partition_groups(checkpoints: Sequence[Checkpoint], names: Sequence[str], evaluator: Any,
+                          candidates: Sequence[tuple[int, ...]], spec: Any | None = None, mixer: str = "average",
+                          mixer_params: Mapping[str, Any] | None = None, max_tokens: int | None = None,
+                          memo: dict[tuple[Any, ...], tuple[np.ndarray, int]] | None = None) -> Any:
+    """Race candidate partitions on each domain's first **validation** examples (`advice.partition_race`).
+
+    Domain t is scored under the mixture of the group holding it, with t's own head; each group's
+    mixture is built once and each (domain, group, window) evaluated once, however many candidates
+    share it. A round runs only if its exact tokens fit `max_tokens`. `memo` (optional) keeps the
+    correctness and tokens of each (domain, group, window) across calls (a benchmark racing every G);
+    the tokens a race reports are what it would have run on its own. Returns the `PartitionRaceResult`.
+    """
+    from adaptermix.advice.partition_race import race_partitions
+    from adaptermix.advice.racing import RaceSpec
+    from adaptermix.evaluation.evaluator import SLOT
+    from adaptermix.methods.model import load_state
+    from adaptermix.mixing import mix
+
+    spec = (spec or RaceSpec()).check()
+    params = dict(mixer_params or {})
+    data = [evaluator.target(c.domain, SPLIT, spec.examples) for c in checkpoints]
+    mixtures: dict[int, Mapping[str, Tensor]] = {}
+
+    def window_tokens(t: int, start: int, stop: int) -> int:
+        offsets = data[t].encoded.offsets
+        return int(offsets[stop] - offsets[start])
+
+    def evaluate(t: int, mask: int, start: int, stop: int) -> tuple[np.ndarray, int]:
+        key = (t, mask, mixer, repr(sorted(params.items())), start, stop)
+        if memo is not None and key in memo:
+            return memo[key]
+        if mask not in mixtures:
+            members = [j for j in range(len(checkpoints)) if mask >> j & 1]
+            mixtures[mask] = mix([checkpoints[j].adapter for j in members], mixer, **params)
+        window = validation_window(data[t], start, stop)
+        load_state(evaluator.base.model, SLOT, mixtures[mask])
+        evaluator.use_head(names[t], checkpoints[t].head, window.label_names)
+        metrics, preds = evaluator.predictions(window)
+        got = (np.asarray(preds) == window.encoded.labels, int(metrics.tokens))
+        if memo is not None:
+            memo[key] = got
+        return got
+
+    return race_partitions(candidates, len(checkpoints), evaluate, [len(d.encoded) for d in data], spec,
+                           max_tokens, window_tokens)
+
+
 def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[str], *, budget: float = 0.1,
            sweep_examples: int = 300, max_length: int = 64, mixer: str = "average",
            mixer_params: Mapping[str, Any] | None = None, cache_dir: Path | None = None,
@@ -342,6 +389,6 @@ def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[s
     return signals, int(exhaustive_tokens)
 
 
-__all__ = ["check_budget", "exhaustive_evaluations", "gather", "race_member_sets", "search_member_weights",
-           "text_signals", "validation_evaluations", "validation_examples", "validation_probe", "validation_signals",
-           "validation_window", "weight_signals"]
+__all__ = ["check_budget", "exhaustive_evaluations", "gather", "race_member_sets", "race_partition_groups",
+           "search_member_weights", "text_signals", "validation_evaluations", "validation_examples",
+           "validation_probe", "validation_signals", "validation_window", "weight_signals"]

@@ -109,6 +109,40 @@ class RaceRecord:
 
 
 @dataclass(frozen=True)
+class PartitionRaceRecord:
+    """How `--groups G --race` chose a partition: the strategy's best few partitions raced on validation.
+
+    Attributes:
+        seed_strategy: the strategy whose top partitions entered the race.
+        candidates: the partitions raced, in the seed's order (each a tuple of sorted member-name groups).
+        predicted: each candidate's objective on the seed's scores (predicted mean accuracy for predictors).
+        gain: each candidate's measured mean validation accuracy minus the first's, over all domains.
+        dropped: the round in which each candidate was dropped (None: survived).
+        seen: validation examples evaluated per domain (0 where every candidate alive gave it the same group).
+        rounds, evaluations, forward_tokens: what the race ran (tokens counted into the advice's cost).
+    """
+
+    seed_strategy: str
+    candidates: tuple[tuple[tuple[str, ...], ...], ...]
+    predicted: tuple[float, ...]
+    gain: tuple[float, ...]
+    dropped: tuple[int | None, ...]
+    seen: tuple[int, ...]
+    rounds: int
+    evaluations: int
+    forward_tokens: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seed_strategy": self.seed_strategy,
+                "candidates": [{"groups": [list(g) for g in c], "predicted_objective": p,
+                                "validation_gain": None if math.isnan(d) else d, "dropped_in_round": r}
+                               for c, p, d, r in zip(self.candidates, self.predicted, self.gain, self.dropped,
+                                                     strict=True)],
+                "examples": list(self.seen), "rounds": self.rounds, "evaluations": self.evaluations,
+                "forward_tokens": self.forward_tokens}
+
+
+@dataclass(frozen=True)
 class Recommendation:
     """The advice for one size k (partners mode) or one group (partition mode).
 
@@ -186,6 +220,7 @@ class Advice:
         recommendations: one per size k, or one per group.
         cost: what the advice cost.
         predicted_objective: partition mode: the predicted mean accuracy over all domains, else None.
+        partition_race: partition mode with `--race`: how the partition was chosen, else None.
     """
 
     target: str | None
@@ -195,6 +230,7 @@ class Advice:
     recommendations: tuple[Recommendation, ...]
     cost: Cost
     predicted_objective: float | None = None
+    partition_race: PartitionRaceRecord | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` object (issue 17's schema; `predicted_objective` added for partitions)."""
@@ -205,4 +241,6 @@ class Advice:
         }
         if self.predicted_objective is not None:
             out["predicted_objective"] = self.predicted_objective
+        if self.partition_race is not None:
+            out["race"] = self.partition_race.to_json()
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,11 +50,12 @@ def advise(
     weight_evaluations: int = typer.Option(SEARCH.evaluations, help="--weights: loss evaluations per set "
                                            "(the uniform start included)."),
     weight_examples: int = typer.Option(SEARCH.examples, help="--weights: validation examples per loss evaluation."),
-    race: bool = typer.Option(False, "--race", help="Partners mode: race the strategy's top sets of each size on "
-                              "the target's validation examples (paired, doubling batches, a set dropped once its "
-                              "95 % interval to the leader is below 0) and recommend the winner; tokens count "
-                              "into the cost."),
-    race_candidates: int = typer.Option(RACE.candidates, help="--race: the strategy's top sets raced per size."),
+    race: bool = typer.Option(False, "--race", help="Race the strategy's top sets of each size (partners) or its "
+                              "best partitions (--groups) on validation examples (paired, doubling batches, a "
+                              "candidate dropped once its 95 % interval to the leader is below 0) and recommend the "
+                              "winner; tokens count into the cost (partitions: within --budget with the signals)."),
+    race_candidates: int = typer.Option(RACE.candidates, help="--race: the strategy's top sets raced per size, or "
+                                        "its best partitions raced."),
     race_examples: int = typer.Option(RACE.examples, help="--race: the budget, validation examples per set at "
                                       "most."),
 ) -> None:
@@ -97,6 +99,13 @@ def describe(result: Advice) -> list[str]:
                 for m, a, n, d in zip(race.candidates, race.accuracy, race.seen, race.dropped, strict=True)))
         for runner in r.runners_up:
             lines.append(f"    runner-up: {' + '.join(runner.members)}  predicted {_pct(runner.predicted_accuracy)}")
+    if result.partition_race is not None:
+        pr = result.partition_race
+        lines.append(f"race: {pr.evaluations} evaluations in {pr.rounds} rounds; " + "; ".join(
+            f"partition {i + 1} ({' | '.join(' + '.join(g) for g in c)}) predicted {_pct(p)}, measured "
+            + ("-" if math.isnan(d) else f"{100 * d:+.2f} pts") + " vs the first"
+            + ("" if r is None else f" (dropped in round {r})")
+            for i, (c, p, d, r) in enumerate(zip(pr.candidates, pr.predicted, pr.gain, pr.dropped, strict=True))))
     if result.predicted_objective is not None:
         lines.append(f"predicted mean accuracy over domains: {_pct(result.predicted_objective)}")
     cost = result.cost
