@@ -13,7 +13,7 @@ import yaml
 from adaptermix.advice.partition import best_partition, random_partition_mean
 from adaptermix.advice.tables import cell, mask_of, table_from_rows
 from adaptermix.pipeline import load_recipe, run_recipe
-from adaptermix.pipeline.advise_stage import AdviseSection, advise_study, ensemble_requests
+from adaptermix.pipeline.advise_stage import AdviseSection, advise_study, ensemble_requests, key_settings
 from adaptermix.pipeline.ensemble import ensemble_accuracy
 from adaptermix.pipeline.plan import Throughput, plan_recipe
 from adaptermix.reporting.advice import ADVICE_VERSION, advice_section, advice_sentence
@@ -121,6 +121,35 @@ def test_the_advisor_part_of_the_stage_never_reads_the_test_split(ran: Any, cach
     assert ensemble_requests(partners, partitions)  # what the ensemble scorer (which reads test) is then asked
 
 
+def test_partition_strategies_and_racing_in_the_stage_read_no_test(ran: Any, cache_dir: Path,
+                                                                    no_test_split: None) -> None:  # noqa: F811
+    from adaptermix.checkpoints import read_mixable
+    from adaptermix.mixing.spec import MixSpec
+
+    _, result = ran
+    folder = result.store.parent / "adapters"
+    ckpts = read_mixable(sorted(str(p) for p in folder.iterdir()))
+    names = [c.name for c in ckpts]
+    for by in ("kmeans_text", "fsd_clustering"):  # a partitioner's own clusters; partners keep the surrogate
+        section = AdviseSection(**{**ADVISE, "partition_strategy": by})
+        partners, (partition,), _ = advise_study(section, ckpts, names, MixSpec(), 12, None, cache_dir, 32)
+        assert partition.strategy == by and partners[0].strategy == "surrogate"
+        assert sorted(m for r in partition.recommendations for m in r.members) == sorted(names)
+    section = AdviseSection(**{**ADVISE, "race": True, "race_candidates": 3, "race_examples": 32})
+    partners, (partition,), cost = advise_study(section, ckpts, names, MixSpec(), 12, None, cache_dir, 32)
+    assert partition.strategy == "surrogate+race" and partition.partition_race is not None
+    assert len(partition.partition_race.candidates) == 3  # S(3, 2) = 3 partitions, all raced
+    assert partition.cost.forward_tokens == cost.forward_tokens + partition.partition_race.forward_tokens
+    assert all(a.strategy == "surrogate+race" and a.recommendations[-1].race is not None for a in partners)
+
+
+def test_new_stage_knobs_at_their_defaults_keep_the_stored_advice_key() -> None:
+    before = {"strategy", "budget", "sizes", "groups", "mixer", "runners_up", "ensemble"}
+    assert set(key_settings(AdviseSection())) == before  # advice stored before these knobs is still found
+    assert key_settings(AdviseSection(race=True))["race"] is True
+    assert AdviseSection(partition_strategy="kmeans_text").partitions_by == "kmeans_text"
+
+
 @pytest.mark.parametrize(("advise", "needle"), [
     ({"strategy": "surogate"}, "surogate"),
     ({"sizes": [2, 5]}, "k=5"),
@@ -128,6 +157,10 @@ def test_the_advisor_part_of_the_stage_never_reads_the_test_split(ran: Any, cach
     ({"budget": 0}, "--budget"),
     ({"budget": 1.5}, "--budget"),
     ({"mixer": "ties"}, "eval.mixers"),
+    ({"partition_strategy": "kmeans_txt"}, "kmeans_txt"),
+    ({"race": True, "partition_strategy": "fsd_clustering"}, "fsd_clustering"),
+    ({"race_candidates": 0}, "race_candidates"),
+    ({"race_examples": 8}, "race_examples"),
 ])
 def test_bad_advise_settings_are_one_line_and_write_nothing(tmp_path: Path, tiny_encoders: dict[str, Path],
                                                             cache_dir: Path, capsys: pytest.CaptureFixture[str],

@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from adaptermix.advice import DEFAULT_STRATEGY, Advice, Cost, get_strategy, recommend_partition, recommend_partners
+from adaptermix.advice.clustering import PARTITIONERS, get_partitioner
+from adaptermix.advice.racing import RaceSpec
 from adaptermix.checkpoints import Checkpoint
 from adaptermix.errors import ConfigError
 from adaptermix.evaluation.spec import EvalSpec
@@ -43,6 +45,13 @@ class AdviseSection(BaseModel):
         mixer: the label of one of the recipe's `eval.mixers` (raw weights, factor space) the advice is for.
         runners_up: candidates listed after each pick.
         ensemble: also score the output ensemble of each recommended set on the sweep's test examples.
+        partition_strategy: the strategy of the partitions: a score strategy (DP on its scores) or a
+            partitioner (`kmeans_text`, `fsd_clustering`: its own clusters); None: `strategy`.
+        race: race the strategy's top sets of each size and its best partitions on validation examples
+            (`adaptermix.advice.racing`, `advice.partition_race`; a partition race spends what `budget`
+            leaves after the signals). Not with a partitioner as `partition_strategy`.
+        race_candidates: sets raced per (target, k), and partitions raced per G.
+        race_examples: validation examples per candidate (per domain for partitions) at most.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -53,11 +62,46 @@ class AdviseSection(BaseModel):
     mixer: str = "average"
     runners_up: int = Field(default=3, ge=0)
     ensemble: bool = True
+    partition_strategy: str | None = None
+    race: bool = False
+    race_candidates: int = RaceSpec().candidates
+    race_examples: int = RaceSpec().examples
 
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, value: str) -> str:
         return get_strategy(value).name  # ValueError with "did you mean"
+
+    @field_validator("partition_strategy")
+    @classmethod
+    def _known_partitioner(cls, value: str | None) -> str | None:
+        if value is None or value in PARTITIONERS:
+            return value
+        try:
+            return get_strategy(value).name
+        except ValueError as exc:
+            raise ValueError(f"{exc}; partitions also take {', '.join(PARTITIONERS.names())}") from None
+
+    @model_validator(mode="after")
+    def _race(self) -> AdviseSection:
+        try:
+            self.race_spec.check()
+        except ValueError as exc:  # RaceSpec names the CLI flags; a recipe says race_candidates / race_examples
+            raise ValueError(str(exc).replace("--race-candidates", "race_candidates")
+                             .replace("--race-examples", "race_examples")) from None
+        if self.race and self.partitions_by in PARTITIONERS and self.groups:
+            raise ValueError(f"race: true races a score strategy's best partitions; partition_strategy "
+                             f"{self.partitions_by!r} gives one clustering (use a score strategy, or race: false)")
+        return self
+
+    @property
+    def partitions_by(self) -> str:
+        """The strategy (or partitioner) the partitions come from."""
+        return self.partition_strategy or self.strategy
+
+    @property
+    def race_spec(self) -> RaceSpec:
+        return RaceSpec(candidates=self.race_candidates, examples=self.race_examples)
 
     @field_validator("budget")
     @classmethod
@@ -92,16 +136,32 @@ class AdviseSection(BaseModel):
                              f"({', '.join(labels)})")
         if mix.reference != "raw" or mix.space != "factors":
             raise ValueError(f"mixer {self.mixer!r} mixes task vectors or ΔW: the advisor advises raw-weight mixers")
-        if get_strategy(self.strategy).needs == "validation" and spec.max_examples is not None:
+        reads = {get_strategy(self.strategy).needs}
+        if self.groups:
+            by = self.partitions_by
+            reads.add(get_partitioner(by).needs if by in PARTITIONERS else get_strategy(by).needs)
+        if "validation" in reads and spec.max_examples is not None:
             from adaptermix.advice.collect import validation_examples
 
             validation_examples(n, self.budget, spec.max_examples)  # ConfigError naming the fix
         return mix
 
 
+def key_settings(section: AdviseSection) -> dict[str, object]:
+    """The settings that key the artifact; knobs added later drop out at their defaults (stored advice stays valid)."""
+    settings = section.model_dump(mode="json")
+    for name in LATER_KNOBS:
+        if settings[name] == AdviseSection.model_fields[name].default:
+            del settings[name]
+    return settings
+
+
+LATER_KNOBS = ("partition_strategy", "race", "race_candidates", "race_examples")
+
+
 def advice_key(section: AdviseSection, mix: MixSpec, meta: StudyMeta) -> str:
     """The artifact key: the section's settings, the advised mixer, the adapters' sha256s and the eval config."""
-    payload = {"version": ADVICE_VERSION, "settings": section.model_dump(mode="json"), "mixer": mix.as_json(),
+    payload = {"version": ADVICE_VERSION, "settings": key_settings(section), "mixer": mix.as_json(),
                "adapters": meta.fingerprints(), "eval": meta.eval_config_hash}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -142,10 +202,11 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
     Returns:
         (partner advice per target, partition advice per G, the cost of the signals).
     """
-    from adaptermix.advice.api import needs_of
+    from adaptermix.advice.api import needs_of, race_partition, race_partners
     from adaptermix.advice.collect import gather
 
-    signals, exhaustive = gather(checkpoints, names, needs_of(section.strategy), budget=section.budget,
+    needs = needs_of(section.strategy) | (needs_of(section.partitions_by) if section.groups else set())
+    signals, exhaustive = gather(checkpoints, names, needs, budget=section.budget,
                                  sweep_examples=sweep_examples, max_length=max_length, mixer=mix.mixer,
                                  mixer_params=dict(mix.params), cache_dir=cache_dir,
                                  exhaustive_tokens=exhaustive_tokens)
@@ -154,7 +215,13 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
     cost = Cost(signals.forward_tokens, exhaustive, signals.evaluations)
     partners = [recommend_partners(signals, section.strategy, t, section.sizes, cost, mix.label, section.runners_up)
                 for t in names]
-    partitions = [recommend_partition(signals, section.strategy, g, cost, mix.label) for g in section.groups]
+    partitions = [recommend_partition(signals, section.partitions_by, g, cost, mix.label) for g in section.groups]
+    if section.race:
+        spec, params = section.race_spec, dict(mix.params)
+        partners = [race_partners(a, signals, section.strategy, checkpoints, names, spec, max_length, mix.mixer,
+                                  params, cache_dir) for a in partners]
+        partitions = [race_partition(a, signals, section.partitions_by, checkpoints, names, spec, section.budget,
+                                     max_length, mix.mixer, params, cache_dir) for a in partitions]
     return partners, partitions, cost
 
 
