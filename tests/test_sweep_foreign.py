@@ -7,14 +7,15 @@ recomputing, and refuse bad input in one line before any store exists.
 
 from __future__ import annotations
 
-import pickle
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 import torch
 
 from adaptermix.checkpoints import read_checkpoint
-from adaptermix.evaluation.engine import SweepWorker
+from adaptermix.evaluation.engine import SweepWorker, WorkerConfig
 from adaptermix.evaluation.spec import EvalSpec
 from adaptermix.pipeline.sweep import SweepConfig, _Run, read_adapters, sweep_dirs
 from adaptermix.store import Store
@@ -146,7 +147,11 @@ def test_foreign_adapter_hash_is_stable_and_reaches_workers(study, cache_dir, tm
                       spec=EvalSpec(max_length=32, max_examples=8, precision="fp32"))
     run = _Run(cfg)
     try:
-        sent = pickle.loads(pickle.dumps(run.worker_config))
+        # A worker's config is plain data: rebuilt from JSON (as it crosses to a Ray actor), it is the same config.
+        wc = run.worker_config
+        wire = json.loads(json.dumps({f.name: getattr(wc, f.name) for f in dataclasses.fields(wc) if f.name != "spec"}))
+        sent = WorkerConfig(**{**wire, "paths": tuple(wire["paths"]), "domains": tuple(map(tuple, wire["domains"]))},
+                            spec=EvalSpec.model_validate_json(wc.spec.model_dump_json()))
         assert sent == run.worker_config and sent.domains == ((str(study["peft"]), str(study["dom1"])),)
         worker = SweepWorker(sent)
         assert [c.domain for c in worker.checkpoints] == [str(study["dom0"].resolve()), str(study["dom1"])]
