@@ -286,7 +286,8 @@ def _measure(args: list[str]) -> None:
     from adaptermix.evaluation.engine import Chunk, SweepWorker, WorkerConfig
     from adaptermix.evaluation.ray_backend import run_chunks
     from adaptermix.evaluation.spec import EvalSpec
-    from adaptermix.pipeline.sweep import discover, subsets_of
+    from adaptermix.pipeline.adapters import discover
+    from adaptermix.pipeline.sweep import subsets_of
 
     parser = argparse.ArgumentParser(prog="ray_cluster.py measure")
     parser.add_argument("adapters", type=Path)

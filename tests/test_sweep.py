@@ -215,7 +215,7 @@ def test_ray_backend_pulls_chunks_only_as_actors_free_up(monkeypatch, ray_home):
 def test_discover_skips_interrupted_temporary_directories(study, tmp_path):
     import shutil
 
-    from adaptermix.pipeline.sweep import discover
+    from adaptermix.pipeline.adapters import discover
 
     folder = tmp_path / "adapters"
     shutil.copytree(study["adapters"], folder)

@@ -17,7 +17,8 @@ import torch
 from adaptermix.checkpoints import read_checkpoint
 from adaptermix.evaluation.engine import SweepWorker, WorkerConfig
 from adaptermix.evaluation.spec import EvalSpec
-from adaptermix.pipeline.sweep import SweepConfig, _Run, read_adapters, sweep_dirs
+from adaptermix.pipeline.adapters import read_adapters, sweep_dirs
+from adaptermix.pipeline.sweep import SweepConfig, _Run
 from adaptermix.store import Store
 from conftest import one_line_error, run_cli, toy_domain_files
 

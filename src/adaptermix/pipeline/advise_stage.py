@@ -248,8 +248,8 @@ def run_advise_stage(section: AdviseSection, store_path: Path, adapters: Sequenc
     """
     from adaptermix.checkpoints import read_mixable
     from adaptermix.methods.precision import resolve_precision
+    from adaptermix.pipeline.adapters import study_names
     from adaptermix.pipeline.ensemble import EnsembleScorer
-    from adaptermix.pipeline.sweep import study_names
 
     with Store.read(store_path) as store:
         meta = store.meta
