@@ -40,6 +40,7 @@ from adaptermix.evaluation.precision import resolve_precision
 from adaptermix.evaluation.spec import EvalSpec, MixSpec
 from adaptermix.methods.inference import classification_metrics
 from adaptermix.mixing import Layout, get_mixer, mix_rows
+from adaptermix.pruning.magnitude import magnitude_prune
 from adaptermix.signs import count_conflicts, pack_signs
 
 # Mixtures per forward under `clean` when `WorkerConfig.stack` is None. CPU: the stacked forward keeps
@@ -146,7 +147,7 @@ class SweepWorker:
         self._bits: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # every member's packed signs, per view
         self._pair_fsd: dict[str, np.ndarray] = {}  # n×n FSD between members, per view
         self._targets: dict[int, EvalTarget] = {}
-        self._head_of: int | None = None
+        self._head_of: tuple[int, str | None] | None = None  # (target, the pruned head's mixer label)
         self._cache: dict[object, object] = {}
         if config.compile:
             # In place (nn.Module.compile): parameter names, heads and active adapters stay as they are.
@@ -237,13 +238,23 @@ class SweepWorker:
             mean_pairwise_fsd=float(np.mean(between)) if between else None,
         )
 
+    def _use_head(self, target: int, mix: int, label_names: tuple[str, ...]) -> None:
+        """The target's head on the model: as trained, or pruned like its adapter (`MixSpec.head`)."""
+        spec = self.config.spec.mixers[mix]
+        key = (target, None) if spec.head == "kept" else (target, spec.label)
+        if self._head_of == key:
+            return
+        ckpt = self.checkpoints[target]
+        head = ckpt.head
+        if spec.head == "pruned":
+            head = magnitude_prune(head, float(spec.params["sparsity"]), str(spec.params["scope"]))
+        self.evaluator.use_head(f"t{target}_{ckpt.name}", head, label_names)  # same slot, these weights
+        self._head_of = key
+
     def run(self, chunk: Chunk) -> list[MixResult]:
         """Evaluate every mixture of `chunk` on its target; returns one result per subset."""
         tgt = self.target(chunk.target)
-        head_ckpt = self.checkpoints[chunk.target]
-        if self._head_of != chunk.target:
-            self.evaluator.use_head(f"t{chunk.target}_{head_ckpt.name}", head_ckpt.head, tgt.label_names)
-            self._head_of = chunk.target
+        self._use_head(chunk.target, chunk.mix, tgt.label_names)
         cond = self.config.spec.conditions[chunk.condition]
         for members in chunk.subsets:
             if chunk.target not in members:

@@ -154,7 +154,7 @@ class EvalSpec(BaseModel):
     def _shorthand(cls, value: Any, info: Any) -> Any:
         # YAML shorthand: `- ties` or `- {mixer: ties, density: 0.2}` (parameters beside the name).
         name_key = "mixer" if info.field_name == "mixers" else "condition"
-        own = ({"mixer", "params", "reference", "space"} if name_key == "mixer"
+        own = ({"mixer", "params", "reference", "space", "head"} if name_key == "mixer"
                else {"condition", "params", "mixers", "sizes"})
         if isinstance(value, str):
             value = [v for v in value.split(",") if v.strip()]

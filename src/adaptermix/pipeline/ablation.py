@@ -12,7 +12,10 @@ Factors are declared once, here (`FACTORS`); a level is a partial recipe, merged
 - `width`: bottleneck width 64 against 256 (LoRA: the rank);
 - `init`: one shared seed for every domain's adapter against an independent seed per domain;
 - `view`: Alg. 2 pruning of the raw weights against pruning of the task vector (θ − θ_init: the
-  largest |θ − θ_init| kept, the rest reset to the initialization).
+  largest |θ − θ_init| kept, the rest reset to the initialization); its `task` level keeps the head
+  (`prune.heads: [kept]`: a head has no shared initialization).
+Alg. 2's scope (`prune.scopes`) and whether the target's head is pruned too (`prune.heads`) are compared
+inside every cell, as series of one store, not as cells.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ FACTORS.register("init", Factor("init", "one shared initialization vs an indepen
 }))
 FACTORS.register("view", Factor("view", "Alg. 2 on raw weights vs on task vectors (θ − θ_init)", {
     "raw": {"prune": {"reference": "raw"}},
-    "task": {"prune": {"reference": "init"}},
+    "task": {"prune": {"reference": "init", "heads": ["kept"]}},  # a head has no init to take a task vector from
 }))
 
 

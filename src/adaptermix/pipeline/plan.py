@@ -224,11 +224,13 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
                              f", {note}{stored}"))
     if recipe.prune is not None:
         p = recipe.prune
-        count = n * len(p.sparsities) * len(p.scopes)
-        left, stored = _left(count, _stored(study.store, [(m.label, "clean")
-                                                          for m in prune_mixers(p.sparsities, p.scopes, p.reference)]))
+        count = n * len(p.sparsities) * len(p.scopes) * len(p.heads)
+        mixers = prune_mixers(p.sparsities, p.scopes, p.reference, p.heads)
+        left, stored = _left(count, _stored(study.store, [(m.label, "clean") for m in mixers]))
+        heads = f" × {len(p.heads)} heads" if len(p.heads) > 1 else ""
         out.append(StageEstimate(study.label, "prune (Fig. 8a)", count, "evaluations", left * eval_s,
-                                 f"{n} adapters × {len(p.sparsities)} sparsities × {len(p.scopes)} scopes{stored}"))
+                                 f"{n} adapters × {len(p.sparsities)} sparsities × {len(p.scopes)} scopes{heads}"
+                                 f"{stored}"))
     if recipe.sparse_mix is not None:
         sm = recipe.sparse_mix
         ls = max(min(sm.l_max or n, n) - 1, 0)

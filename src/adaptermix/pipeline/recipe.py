@@ -72,11 +72,23 @@ class PruneSection(BaseModel):
     # `raw` (the paper's: the smallest |θ| zeroed) or `init` (the task vector: the smallest |θ − θ_init| reset to
     # the initialization), the ablation's `view` factor.
     reference: Literal["raw", "init"] = "raw"
+    # The target's head: `kept` as trained (Alg. 2 prunes the adapter), and/or `pruned` by the same sparsity and
+    # scope (its own percentile under `global`): the paper's wording allows both (issue 18).
+    heads: tuple[Literal["kept", "pruned"], ...] = Field(default=("kept",), min_length=1)
 
     @field_validator("sparsities")
     @classmethod
     def _fractions(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         return _fractions(value)
+
+    @model_validator(mode="after")
+    def _head_view(self) -> PruneSection:
+        if "pruned" in self.heads and self.reference != "raw":
+            raise ValueError("prune.heads: pruned needs prune.reference: raw (a head has no shared initialisation "
+                             "to take a task vector from)")
+        if len(set(self.heads)) != len(self.heads):
+            raise ValueError(f"prune.heads lists a value twice: {list(self.heads)}")
+        return self
 
 
 class SparseMixSection(BaseModel):
@@ -409,7 +421,7 @@ def _run_study(recipe: Recipe, study: StudyPlan, stale: list[str], display: Disp
     if recipe.prune is not None:
         with display.stage(f"{tag}prune (Fig. 8a)") as bar:
             p = recipe.prune
-            stages["prune"] = run_stage_sweep(prune_config(base, p.sparsities, p.scopes, p.reference), bar)
+            stages["prune"] = run_stage_sweep(prune_config(base, p.sparsities, p.scopes, p.reference, p.heads), bar)
     if recipe.sparse_mix is not None:
         sm = recipe.sparse_mix
         with display.stage(f"{tag}sparse_mix (Fig. 8b)") as bar:

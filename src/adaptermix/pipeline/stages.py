@@ -40,10 +40,13 @@ ALG1_KIND = "alg1_sets"
 ALG1_KEY = "min_fsd"
 
 
-def prune_mixers(sparsities: Sequence[float], scopes: Sequence[str], reference: str = "raw") -> tuple[MixSpec, ...]:
-    """One `prune` MixSpec (Alg. 2) per (scope, sparsity), scopes outer; `reference="init"` prunes task vectors."""
-    return tuple(MixSpec(mixer="prune", params={"sparsity": s, "scope": scope}, reference=reference)  # type: ignore[arg-type]
-                 for scope in scopes for s in sparsities)
+def prune_mixers(sparsities: Sequence[float], scopes: Sequence[str], reference: str = "raw",
+                 heads: Sequence[str] = ("kept",)) -> tuple[MixSpec, ...]:
+    """One `prune` MixSpec (Alg. 2) per (head, scope, sparsity), heads outer; `reference="init"` prunes task
+    vectors, `heads` says whether the target's head stays as trained (`kept`) or is pruned too (`pruned`)."""
+    return tuple(MixSpec(mixer="prune", params={"sparsity": s, "scope": scope}, reference=reference,  # type: ignore[arg-type]
+                         head=head)  # type: ignore[arg-type]
+                 for head in heads for scope in scopes for s in sparsities)
 
 
 def sparse_mixers(sparsities: Sequence[float], m: int) -> tuple[MixSpec, ...]:
@@ -104,10 +107,11 @@ def _meta_of(path: Path) -> Any:
 
 
 def prune_config(base: SweepConfig, sparsities: Sequence[float], scopes: Sequence[str],
-                 reference: str = "raw") -> SweepConfig:
-    """The Fig. 8a sweep: every adapter alone (k = 1), pruned by Alg. 2 at each (scope, sparsity)."""
+                 reference: str = "raw", heads: Sequence[str] = ("kept",)) -> SweepConfig:
+    """The Fig. 8a sweep: every adapter alone (k = 1), pruned by Alg. 2 at each (head, scope, sparsity)."""
     return base.model_copy(update={
-        "spec": clean_spec(base.spec, prune_mixers(sparsities, scopes, reference)), "sizes": (1,), "mode": "exhaustive",
+        "spec": clean_spec(base.spec, prune_mixers(sparsities, scopes, reference, heads)), "sizes": (1,),
+        "mode": "exhaustive",
         "member_sets": None,
     })
 

@@ -4,7 +4,8 @@ Rows this module reads (all `clean`):
 
 - Fig. 8a: k = 1 rows of a pruning mixer (`PRUNING_MIXERS`) whose parameters carry `sparsity` (or
   `density` = 1 − sparsity) and `scope` (`global`: one percentile over the whole adapter; `tensor`:
-  per tensor; the paper does not say which). The dense reference is the `average` k = 1 row.
+  per tensor; the paper does not say which). A row whose target head was pruned too (label
+  `head=pruned`) is its own series, `<scope>+head`. The dense reference is the `average` k = 1 row.
 - Fig. 8b: rows of mixer `sparse` (Alg. 4, parameters `sparsity`, `m`) on Alg. 1 member sets,
   against the dense empirical upper bound (best stored `average` mixture of the same size on the
   same target) and the dense Alg. 1 pick (the `average` row on the same member set).
@@ -66,7 +67,9 @@ def prune_points(study: Study) -> list[PrunePoint]:
         for row, params in study.rows_where(name):
             s = _sparsity(params)
             if row.k == 1 and s is not None:
-                out.append(PrunePoint(row, str(params.get("scope", "global")), s))  # the prune mixer's default
+                scope = str(params.get("scope", "global"))  # the prune mixer's default
+                # A head pruned too (`MixSpec.head`, in the row's label) is its own series: `global+head`.
+                out.append(PrunePoint(row, scope + ("+head" if "head=pruned" in row.mixer else ""), s))
     return out
 
 
@@ -154,8 +157,9 @@ def fig8a(study: Study) -> tuple[bytes, Table] | None:
         _lines(ax, _panel(curves, means, target), "sparsity (%)", lambda scope, i: ("o-", f"C{i}", f"{scope} scope"))
 
     png = _grid("Fig. 8a: pruning a single adapter (Alg. 2): accuracy vs sparsity", [*targets, MEAN], draw)
-    t.notes.append("scope global: one magnitude percentile over the whole adapter; tensor: one per tensor; dense: the "
-                   "unpruned adapter (its average k = 1 row)")
+    t.notes.append("scope global: one magnitude percentile over the whole adapter; tensor: one per tensor; +head: the "
+                   "target's head pruned too, at the same sparsity and scope; dense: the unpruned adapter (its average "
+                   "k = 1 row)")
     return png, t
 
 
