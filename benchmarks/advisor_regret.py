@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from advisor_partition_weights import partition_weight_rows, partition_weights_table  # noqa: E402
 from advisor_racing import partition_race_rows, partition_race_table, race_rows, race_table  # noqa: E402
 from advisor_weights import weight_rows, weights_table  # noqa: E402
 from sweep_throughput import processor  # noqa: E402  (one CPU/GPU name for every benchmark)
@@ -200,6 +201,9 @@ def main() -> None:
     ap.add_argument("--weights-k", default="2,3", help="--weights: the sizes k (comma-separated)")
     ap.add_argument("--weight-evaluations", type=int, default=search.evaluations)
     ap.add_argument("--weight-examples", type=int, default=search.examples)
+    ap.add_argument("--partition-weights", action="store_true",
+                    help="also search CMA-ES weights for each group of the surrogate's partition at every G and "
+                         "score them on test (forward passes; advisor_partition_weights.py)")
     race = RaceSpec()
     ap.add_argument("--race", action="store_true",
                     help="also race each seed strategy's top sets on validation examples (forward passes)")
@@ -275,6 +279,19 @@ def main() -> None:
               f"examples) on the surrogate's pick, scored on test ({precision}; {time.time() - started:.0f} s, "
               f"{sum(r.tokens for r in weighted):,} tokens)\n")
         print("\n".join(weights_table(weighted)))
+    part_weighted = []
+    if args.partition_weights:
+        with Store.read(args.store) as store:
+            precision = next((r.precision for r in store.rows("clean", args.mixer) if r.precision), "fp32")
+        spec = WeightSearchSpec(evaluations=args.weight_evaluations, examples=args.weight_examples).check()
+        started = time.time()
+        part_weighted = partition_weight_rows(args.adapters or args.store.parent / "adapters", domains, truth,
+                                              correct, signals, list(range(2, n)), spec, max_length, test_sizes,
+                                              precision, progress=lambda line: print(line, file=sys.stderr))
+        print(f"\n## Weights for a partition's groups: CMA-ES ({spec.evaluations} losses, each the mean over a "
+              f"group's domains of {spec.examples} validation examples) on the surrogate's partition, scored on "
+              f"test ({precision}; {time.time() - started:.0f} s, {sum(r.tokens for r in part_weighted):,} tokens)\n")
+        print("\n".join(partition_weights_table(part_weighted)))
     raced = []
     if args.race:
         spec = RaceSpec(candidates=args.race_candidates, examples=args.race_examples).check()
@@ -311,7 +328,8 @@ def main() -> None:
                               for r in reports],
                "clusters": [asdict(c) for c in clusters],
                "loto": None if loto is None else asdict(loto), "weights": [asdict(r) for r in weighted],
-               "race": [asdict(r) for r in raced], "partition_race": [asdict(r) for r in part_raced]}
+               "race": [asdict(r) for r in raced], "partition_race": [asdict(r) for r in part_raced],
+               "partition_weights": [asdict(r) for r in part_weighted]}
         args.json_out.write_text(json.dumps(doc, indent=2, default=float))
 
 

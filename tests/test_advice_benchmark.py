@@ -92,6 +92,22 @@ def test_paired_bootstrap_and_the_weights_table() -> None:
     assert len(table) == 4 and "better" in table[2] and "tie" in table[2] and "1 better, 0 worse" in table[3]
 
 
+def test_stratified_bootstrap_and_the_partition_weights_table() -> None:
+    bench()  # puts benchmarks/ on sys.path
+    import advisor_partition_weights as module
+
+    same = np.array([1, 0] * 40, dtype=bool)
+    assert module.stratified_bootstrap([(same, same), (same[:20], same[:20])]) == (0.0, 0.0, 0.0)
+    # Domains weigh equally however many examples each has: +50 points on one, 0 on the other → +25.
+    mean, low, high = module.stratified_bootstrap([(np.ones(80, dtype=bool), same), (same[:20], same[:20])])
+    assert mean == pytest.approx(25.0) and 0 < low <= mean <= high < 50
+    row = module.PartitionWeightRow(2, (("a", "b"), ("c",)), ((0.7, 0.3), (1.0,)), 0.80, 0.82, 0.85,
+                                    (2.0, 0.5, 3.5), (("a", 80.0, 84.0), ("b", 70.0, 72.0), ("c", 90.0, 90.0)), 10, 1.0)
+    table = module.partition_weights_table([row])
+    assert len(table) == 4 and "a 0.70 + b 0.30 \\| c" in table[2] and "better" in table[2]
+    assert "-3.00" in table[2] and "1 better, 0 worse" in table[3]
+
+
 def test_partitions_table_holds_the_clustering_baselines() -> None:
     from adaptermix.advice.clustering import PARTITIONERS
     from adaptermix.advice.regret import evaluate_partitioners

@@ -154,12 +154,43 @@ def test_weights_json_and_one_line_errors(toy: list[str], capsys: pytest.Capture
     code, out, err = run_cli(["advise", *toy, "--target", "beta", "--sizes", "2", "--strategy", "task_cosine",
                               "--json", "--max-length", "32"], capsys)
     assert code == 0 and json.loads(out)["recommendations"][0]["weights"] is None
-    for extra, needle in ((["--groups", "2", "--weights"], "--weights"),
-                          (["--target", "beta", "--weights", "--mixer", "ties"], "--mixer average"),
+    for extra, needle in ((["--target", "beta", "--weights", "--mixer", "ties"], "--mixer average"),
                           (["--target", "beta", "--weights", "--weight-evaluations", "0"], "--weight-evaluations")):
         code, out, err = run_cli(["advise", *toy, "--strategy", "task_cosine", *extra, "--max-length", "32"], capsys)
         one_line_error(code, err, needle)
         assert out == ""
+
+
+@pytest.mark.usefixtures("no_test_split")
+def test_partition_weights_serve_every_domain_of_a_group(toy: list[str], cache_dir: Path) -> None:
+    from adaptermix.advice import advise
+    from adaptermix.advice.collect import SPLIT, validation_probe
+    from adaptermix.checkpoints import read_mixable
+    from adaptermix.evaluation.evaluator import Evaluator
+    from adaptermix.mixing import mix
+
+    spec = WeightSearchSpec(evaluations=8, examples=12)
+    plain = advise(toy, groups=2, strategy="fsd_nearest", max_length=32, cache_dir=cache_dir)
+    advice = advise(toy, groups=2, strategy="fsd_nearest", max_length=32, cache_dir=cache_dir, weights=True,
+                    weight_search=spec)
+    assert [r.members for r in advice.recommendations] == [r.members for r in plain.recommendations]
+    ckpts = read_mixable(toy)
+    names = [c.name for c in ckpts]
+    evaluator = Evaluator.for_checkpoint(ckpts[0], 32, cache_dir)
+    searched = [r for r in advice.recommendations if len(r.members) > 1]
+    assert searched and all(r.weighted is None for r in advice.recommendations if len(r.members) == 1)
+    for rec in searched:
+        w = rec.weighted
+        assert w is not None and len(w.weights) == len(rec.members) and w.validation_loss <= w.uniform_validation_loss
+        # The group's loss is the mean of its domains' own losses, each with its own head (an independent pass).
+        members = [names.index(m) for m in rec.members]
+        uniform = mix([ckpts[j].adapter for j in members], "average")
+        losses = [validation_probe(evaluator, uniform, ckpts[t], evaluator.target(ckpts[t].domain, SPLIT, 12),
+                                   names[t])[0] for t in members]
+        assert w.uniform_validation_loss == pytest.approx(float(np.mean(losses)), rel=1e-6)
+        assert w.examples == sum(min(12, len(evaluator.target(ckpts[t].domain, SPLIT).encoded)) for t in members)
+        assert rec.to_json()["weights"] == list(w.weights)
+    assert advice.cost.forward_tokens == plain.cost.forward_tokens + sum(r.weighted.forward_tokens for r in searched)
 
 
 def test_a_weighted_mixture_checkpoint_records_its_weights(toy: list[str], tmp_path: Path) -> None:

@@ -202,9 +202,10 @@ def advise(
         encoder: the base encoder of PEFT/AdapterHub directories.
         cache_dir: data and embedding cache.
         progress: optional callable taking a status line.
-        weights: partners mode: also search each recommended set's member weights with CMA-ES on the
-            target's validation examples (`adaptermix.advice.weights`, LoraHub's recipe); the tokens
-            are added to the advice's cost and each recommendation carries its `weighted` result.
+        weights: also search each recommended set's member weights with CMA-ES on validation examples
+            (`adaptermix.advice.weights`, LoraHub's recipe): partners mode on the target's, partition mode
+            on every domain of each group (the mean loss, each with its own head); the tokens are added
+            to the advice's cost and each recommendation carries its `weighted` result.
         weight_search: the search's knobs (default `WeightSearchSpec()`: 40 losses on 32 examples).
         race: partners mode: race the strategy's top `race_spec.candidates` sets of each size on the
             target's validation examples (paired, growing batches; `adaptermix.advice.racing`) and
@@ -226,8 +227,6 @@ def advise(
 
     if (target is None) == (groups is None):
         raise ConfigError("give either --target (partners of one domain) or --groups (a serving partition)")
-    if weights and target is None:
-        raise ConfigError("--weights searches the weights of a target's partners: use it with --target, not --groups")
     if race and target is None and strategy in PARTITIONERS:
         raise ConfigError(f"--race with --groups races a score strategy's best partitions; {strategy!r} gives one "
                           "clustering: use --strategy surrogate (or another score strategy)")
@@ -278,26 +277,30 @@ def advise(
     if race:
         advice = race_partition(advice, signals, strategy, ckpts, names, race_spec or RaceSpec(), budget,
                                 max_length, mixer, mixer_params, cache_dir, progress)
-    return advice
+    return weigh(advice, ckpts, names, search, max_length, cache_dir, progress) if weights else advice
 
 
 def weigh(advice: Advice, checkpoints: Sequence[Any], names: Sequence[str], spec: WeightSearchSpec,
           max_length: int, cache_dir: Path | None = None, progress: Any = None) -> Advice:
-    """The advice with each recommendation's member weights searched on the target's validation examples.
+    """The advice with each recommendation's member weights searched on validation examples.
 
-    Their forward tokens and loss evaluations are added to the advice's cost (the same ledger as the
-    surrogate's validation evaluations).
+    Partners mode: the loss is the target's own (LoraHub's recipe). Partition mode: each group of two
+    or more adapters is one mixture serving all its domains, so the loss is the mean over the group's
+    domains, each with its own head; a group of one has nothing to weigh. The forward tokens and loss
+    evaluations are added to the advice's cost (the same ledger as the surrogate's validation evaluations).
     """
-    from adaptermix.advice.collect import search_member_weights
+    from adaptermix.advice.collect import search_shared_weights
     from adaptermix.evaluation.evaluator import Evaluator
 
-    assert advice.target is not None  # noqa: S101 - partners mode only, checked by `advise`
     evaluator = Evaluator.for_checkpoint(checkpoints[0], max_length, cache_dir)
-    t = names.index(advice.target)
     recs, tokens, evaluations = [], 0, 0
     for rec in advice.recommendations:
         members = [names.index(m) for m in rec.members]  # sorted names: weights follow `rec.members`
-        got = search_member_weights(checkpoints, names, evaluator, t, members, spec)
+        if advice.target is None and len(members) < 2:
+            recs.append(rec)
+            continue
+        scored = members if advice.target is None else [names.index(advice.target)]
+        got = search_shared_weights(checkpoints, names, evaluator, members, scored, spec)
         result = got["result"]
         tokens += got["tokens"]
         evaluations += result.evaluations
@@ -305,7 +308,8 @@ def weigh(advice: Advice, checkpoints: Sequence[Any], names: Sequence[str], spec
             result.weights, result.loss, result.uniform_loss, got["accuracy"], got["uniform_accuracy"],
             result.evaluations, got["examples"], got["tokens"])))
         if progress is not None:
-            progress(f"weights: k={rec.k} searched ({result.evaluations} evaluations)")
+            where = f"k={rec.k}" if rec.k is not None else f"group {rec.group}"
+            progress(f"weights: {where} searched ({result.evaluations} evaluations)")
     cost = advice.cost
     cost = Cost(cost.forward_tokens + tokens, cost.exhaustive_forward_tokens, cost.evaluations + evaluations)
     return replace(advice, recommendations=tuple(recs), cost=cost)

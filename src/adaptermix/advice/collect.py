@@ -205,28 +205,46 @@ def search_member_weights(checkpoints: Sequence[Checkpoint], names: Sequence[str
         {"result": WeightResult, "accuracy": validation accuracy of the best weights, "uniform_accuracy":
         of Eq. 1, "tokens": forward tokens spent, "examples": validation examples used}.
     """
+    return search_shared_weights(checkpoints, names, evaluator, members, (target,), spec)
+
+
+def search_shared_weights(checkpoints: Sequence[Checkpoint], names: Sequence[str], evaluator: Any,
+                          members: Sequence[int], scored: Sequence[int], spec: Any | None = None) -> dict[str, Any]:
+    """CMA-ES weights of one mixture of `members` that serves every domain in `scored`, each with its own head.
+
+    The loss is the mean over `scored` of each domain's cross-entropy on its first `spec.examples`
+    **validation** examples (partners mode: the target alone; a partition's group: every domain in it).
+
+    Returns:
+        {"result": WeightResult, "accuracy": mean over `scored` of the best weights' validation accuracy,
+        "uniform_accuracy": the same for Eq. 1, "tokens": forward tokens spent, "examples": validation
+        examples per evaluation, all domains together}.
+    """
     from adaptermix.advice.weights import WeightSearchSpec, search_weights
     from adaptermix.mixing import mix
 
     spec = spec or WeightSearchSpec()
-    ckpt = checkpoints[target]
-    data = evaluator.target(ckpt.domain, SPLIT, spec.examples)
+    data = {t: evaluator.target(checkpoints[t].domain, SPLIT, spec.examples) for t in scored}
     adapters = [checkpoints[j].adapter for j in members]
     accuracy: dict[tuple[float, ...], float] = {}
     tokens = 0
 
     def objective(weights: tuple[float, ...]) -> float:
         nonlocal tokens
-        loss, correct, used = validation_probe(evaluator, mix(adapters, "weighted", weights), ckpt, data,
-                                               names[target])
-        tokens += used
-        accuracy[weights] = float(correct.mean())
-        return loss
+        mixture = mix(adapters, "weighted", weights)
+        losses, hits = [], []
+        for t, split in data.items():
+            loss, correct, used = validation_probe(evaluator, mixture, checkpoints[t], split, names[t])
+            tokens += used
+            losses.append(loss)
+            hits.append(float(correct.mean()))
+        accuracy[weights] = float(np.mean(hits))
+        return float(np.mean(losses))
 
     result = search_weights(objective, len(members), spec)
     uniform = tuple([1.0 / len(members)] * len(members))
     return {"result": result, "accuracy": accuracy[result.weights], "uniform_accuracy": accuracy[uniform],
-            "tokens": tokens, "examples": len(data.encoded)}
+            "tokens": tokens, "examples": sum(len(d.encoded) for d in data.values())}
 
 
 def validation_window(target: Any, start: int, stop: int) -> Any:

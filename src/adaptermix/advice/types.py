@@ -154,7 +154,8 @@ class Recommendation:
             accuracy of the group's domains. None for strategies that only rank.
         interval: its 90 % interval, or None.
         runners_up: the next best candidates, best first (partners mode).
-        weighted: the searched member weights (partners mode with `--weights`), else None.
+        weighted: the searched member weights (`--weights`; in partition mode a group of two or more,
+            searched for all its domains), else None.
         race: how `--race` chose `members` (partners mode), else None.
     """
 
@@ -175,11 +176,12 @@ class Recommendation:
         })
         if self.k is not None:
             out["runners_up"] = [c.to_json() for c in self.runners_up]
+        if self.k is not None or self.weighted is not None:
             out["weights"] = None if self.weighted is None else list(self.weighted.weights)
             if self.weighted is not None:
                 out["weight_search"] = self.weighted.to_json()
-            if self.race is not None:
-                out["race"] = self.race.to_json()
+        if self.k is not None and self.race is not None:
+            out["race"] = self.race.to_json()
         return out
 
 

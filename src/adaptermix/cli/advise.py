@@ -44,9 +44,10 @@ def advise(
     max_length: int = typer.Option(64, help="Truncation of validation examples."),
     encoder: str = typer.Option(None, help="PEFT/AdapterHub inputs: their base encoder (default: their config's)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (schema in docs/advisor.md)."),
-    weights: bool = typer.Option(False, "--weights", help="Partners mode: also search each recommended set's "
-                                 "member weights with CMA-ES on the target's validation examples (LoraHub's "
-                                 "recipe; the weighted mixer); its tokens count into the cost."),
+    weights: bool = typer.Option(False, "--weights", help="Also search each recommended set's member weights "
+                                 "with CMA-ES on validation examples (LoraHub's recipe; the weighted mixer): the "
+                                 "target's, or with --groups every domain of a group; its tokens count into the "
+                                 "cost."),
     weight_evaluations: int = typer.Option(SEARCH.evaluations, help="--weights: loss evaluations per set "
                                            "(the uniform start included)."),
     weight_examples: int = typer.Option(SEARCH.examples, help="--weights: validation examples per loss evaluation."),
