@@ -53,6 +53,13 @@ def test_cells_are_independent_stores_that_a_rerun_reuses(tmp_path, tiny_encoder
     calls: list[str] = []
     real_train = recipe_module.train
     monkeypatch.setattr(recipe_module, "train", lambda cfg: calls.append(cfg.domain) or real_train(cfg))
+    # The plan counts what the run will train: the view cell's adapters are copies of the baseline's.
+    from adaptermix.pipeline.plan import Throughput, plan_recipe
+
+    stages, _ = plan_recipe(load_recipe(path), Throughput(20_000.0, "minilm", "cpu", 1))
+    training = [s for s in stages if s.stage == "train"]
+    assert [s.count for s in training] == [2, 2, 0]
+    assert training[0].seconds > 0 and training[2].seconds == 0 and "2 copied from an earlier cell" in training[2].note
     first = run_recipe(load_recipe(path), progress=False)
     # the view cell trains with the baseline's settings: its adapters are the baseline's, copied, not retrained
     assert len(calls) == 4

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from adaptermix.methods.precision import resolve_precision
-from adaptermix.pipeline.recipe import Recipe, StudyPlan, stage_names, stale_domains, train_config
+from adaptermix.pipeline.recipe import Recipe, StudyPlan, stage_names, stale_domains, train_config, training_key
 from adaptermix.pipeline.stages import prune_mixers, sparse_mixers
 from adaptermix.training.config import resolve, step_budget
 
@@ -160,8 +160,15 @@ def _sampled_draws(n: int, k: int, ci: float, min_samples: int) -> int:
     return min(population, want)
 
 
-def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[StageEstimate]:
-    """Per stage of one study: the work left and its estimated time at `rate`."""
+def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput,
+               planned: set[str] | None = None) -> list[StageEstimate]:
+    """Per stage of one study: the work left and its estimated time at `rate`.
+
+    `planned` holds the training settings an earlier study of the same run trains or holds: a stale
+    adapter with the same settings is copied from it, not trained (as `run` does), so it costs nothing
+    here. The set is updated with this study's settings.
+    """
+    planned = set() if planned is None else planned
     n = len(recipe.domains)
     ev = recipe.eval
     sizes = {d: _sizes(d, recipe.cache_dir) for d in recipe.domains}
@@ -181,7 +188,10 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
     out: list[StageEstimate] = []
     stale = stale_domains(recipe, study)
     train_s = 0.0
-    for d in stale:
+    keys = {d: training_key(train_config(recipe, study, d)) for d in recipe.domains}
+    copied = [d for d in stale if keys[d] in planned]
+    planned.update(keys.values())
+    for d in (d for d in stale if d not in copied):
         t = recipe.train
         # The budget as training resolves it (an upper bound: early stopping can only end sooner).
         hyper = resolve(train_config(recipe, study, d), d)
@@ -193,8 +203,9 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput) -> list[Stage
         every = hyper.eval_every or per_epoch
         scored = min(sizes[d][1], hyper.max_eval_examples or sizes[d][1])
         train_s += (3 * steps * batch + (math.ceil(steps / every) + 1) * scored) * length / tok_s
-    out.append(StageEstimate(study.label, "train", len(stale), "trainings", train_s,
-                             f"{n - len(stale)} reused" if n - len(stale) else ""))
+    reused = [f"{n - len(stale)} reused"] if n - len(stale) else []
+    reused += [f"{len(copied)} copied from an earlier cell with the same training settings"] if copied else []
+    out.append(StageEstimate(study.label, "train", len(stale) - len(copied), "trainings", train_s, "; ".join(reused)))
     sw = recipe.sweep
     if sw.mode == "exhaustive":
         per_k, note = {k: n * math.comb(n - 1, k - 1) for k in range(1, n + 1)}, "every subset"
@@ -307,8 +318,9 @@ def plan_recipe(recipe: Recipe, rate: Throughput | None = None) -> tuple[list[St
     if rate is None:
         rate = measure_throughput(runs[0][1].encoder, precision=recipe.eval.precision)
     out: list[StageEstimate] = []
+    planned: set[str] = set()  # training settings trained (or held) by an earlier study of this run
     for cell, study in runs:
-        out.extend(plan_study(cell, study, rate))
+        out.extend(plan_study(cell, study, rate, planned))
     return out, rate
 
 

@@ -314,6 +314,11 @@ def _settings(cfg: TrainConfig) -> dict[str, Any]:
     return cfg.model_dump(mode="json", exclude={"out", "overwrite", "progress", "cache_dir"})
 
 
+def training_key(cfg: TrainConfig) -> str:
+    """Canonical JSON of `_settings`: two trainings with the same key train the same adapter."""
+    return json.dumps(_settings(cfg), sort_keys=True)
+
+
 def _reusable(path: Path, cfg: TrainConfig) -> Checkpoint | None:
     """An existing checkpoint trained with exactly these settings, else None."""
     try:
@@ -398,7 +403,7 @@ def _run_study(recipe: Recipe, study: StudyPlan, stale: list[str], display: Disp
     trained: list[str] = []
     with display.stage(f"{tag}train", len(stale), unit="adapters") as bar:
         for cfg in cfgs:
-            key = json.dumps(_settings(cfg), sort_keys=True)
+            key = training_key(cfg)
             if cfg.domain in stale:
                 twin = done.get(key)
                 if twin is not None and _reusable(twin, cfg) is not None:
