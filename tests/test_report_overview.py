@@ -135,3 +135,16 @@ def test_report_names_studies_from_their_stores(tmp_path: Path, capsys: pytest.C
     code, out, err = run_cli(["report", *map(str, stores), "--out", str(tmp_path / "ov2")], capsys)
     assert code == 0, err
     assert [r["study"] for r in _csv(tmp_path / "ov2" / "overview_studies.csv")] == list(map(str, stores))
+
+
+def test_a_study_report_is_titled_by_its_stores_name(tmp_path: Path) -> None:
+    from adaptermix.reporting.report import write_html_report
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    store = shaped_study(folder / "study.sqlite", lambda t, m: BASE[t] - 0.02 * (len(m) - 1))
+    untitled = write_html_report(store, tmp_path / "r0").read_text()
+    assert "<h1>adaptermix study report: study/study.sqlite</h1>" in untitled  # no label: the folder
+    _relabel(store, "width=w64 minilm/pfeiffer")
+    page = write_html_report(store, tmp_path / "r1").read_text()
+    assert "<h1>adaptermix study report: width=w64 minilm/pfeiffer</h1>" in page

@@ -160,8 +160,10 @@ def write_html_report(store_path: str | Path, out_dir: str | Path) -> Path:
     study = load_study(store_path)
     sections = build_sections(study)
     out = Path(out_dir)
-    # A recipe names every store study.sqlite: its folder (quickstart, minilm-houlsby, ...) names the study.
-    name = f"{study.path.parent.name}/{study.path.name}" if study.path.parent.name else study.path.name
+    # The store names its study (StudyMeta: the recipe's `minilm/pfeiffer`, an ablation cell); a store written
+    # before studies named themselves falls back to its folder (a recipe names every store study.sqlite).
+    name = study.meta.name or (f"{study.path.parent.name}/{study.path.name}" if study.path.parent.name
+                               else study.path.name)
     page = render_document(f"adaptermix study report: {name}",
                            f"{study.meta.method} adapters on {study.meta.base_fingerprint}, {study.n} domains — "
                            "a reproduction of Nguyen & Le (2024)", sections,
