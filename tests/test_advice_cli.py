@@ -174,6 +174,28 @@ def test_python_api_is_lazy_and_typed(adapters: list[str]) -> None:
     assert advice.cost.forward_tokens == 0 and advice.cost.fraction == 0
 
 
+def test_one_frozen_spec_carries_every_knob(adapters: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+
+    import adaptermix
+    from adaptermix.advice import AdviceSpec
+    from adaptermix.errors import ConfigError
+
+    spec = AdviceSpec(strategy="fsd_nearest", max_length=32)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.budget = 0.5  # type: ignore[misc]
+    by_spec = adaptermix.advise(adapters, target="gamma", sizes=[2, 3], spec=spec)
+    by_knobs = adaptermix.advise(adapters, target="gamma", sizes=[2, 3], strategy="fsd_nearest", max_length=32)
+    assert by_spec.to_json() == by_knobs.to_json()
+    with pytest.raises(ConfigError, match="unknown advise setting 'stratgy'.*strategy"):
+        adaptermix.advise(adapters, target="gamma", stratgy="fsd_nearest")
+    with pytest.raises(ConfigError, match="--sweep-examples must be a positive integer"):
+        adaptermix.advise(adapters, target="gamma", spec=spec, sweep_examples=0)
+    code, out, err = run_cli(["advise", *adapters, "--target", "gamma", "--max-length", "0"], capsys)
+    one_line_error(code, err, "--max-length")
+    assert out == ""
+
+
 def test_race_json_counts_its_tokens_into_the_cost(adapters: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     base = ["advise", *adapters, "--target", "alpha", "--sizes", "2,3", "--strategy", "task_cosine", "--json",
             "--max-length", "32"]

@@ -318,8 +318,9 @@ def report(stores: str | Path | Sequence[str | Path], out: str | Path | None = N
 def advise(checkpoints: Sequence[str | Path], **kwargs: Any) -> Advice:
     """Which adapters to mix with a target, or how to split them into G mixtures (issue 17).
 
-    `adaptermix advise`: `adaptermix.advice.advise`, whose keyword arguments are the command's flags
-    (`target=` and `sizes=`, or `groups=`; `strategy=`, `budget=`, `mixer=`, ...). Reads weights,
+    `adaptermix advise`: `adaptermix.advice.advise`: `target=` and `sizes=`, or `groups=`; how to advise
+    as one frozen `adaptermix.advice.AdviceSpec` (`spec=`) or as its fields (`strategy=`, `budget=`,
+    `mixer=`, `race=`, ...; an unknown one is a ConfigError naming the known ones). Reads weights,
     train text and validation examples only.
 
     Args:

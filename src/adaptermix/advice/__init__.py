@@ -2,6 +2,7 @@
 
 A pipeline stage after evaluation and analysis, before reporting. Entry points:
     advise(checkpoints, target=..., sizes=...) / advise(checkpoints, groups=G) -> Advice
+    AdviceSpec                                   every knob of the advice, frozen (advise(..., spec=) or knobs)
     recommend_partners(signals, strategy, ...), recommend_partition(signals, strategy, ...)   pure
     STRATEGIES                                   the registry of strategies (see strategies.py)
     PARTITIONERS                                 partition-only strategies: k-means on text, clustering on FSD
@@ -19,12 +20,14 @@ from adaptermix.advice.clustering import PARTITIONERS, Partitioner
 from adaptermix.advice.partition import Partition, best_partition, brute_force_partition, random_partition_mean
 from adaptermix.advice.racing import RaceResult, RaceSpec, race
 from adaptermix.advice.signals import Signals
+from adaptermix.advice.spec import AdviceSpec
 from adaptermix.advice.strategies import STRATEGIES, Scores, Strategy, get_strategy
 from adaptermix.advice.types import Advice, Candidate, Cost, RaceRecord, Recommendation, WeightedMix
 from adaptermix.advice.weights import WeightResult, WeightSearchSpec, search_weights
 
 __all__ = [
-    "DEFAULT_STRATEGY", "PARTITIONERS", "STRATEGIES", "Advice", "Candidate", "Cost", "Partition", "Partitioner",
+    "DEFAULT_STRATEGY", "PARTITIONERS", "STRATEGIES", "Advice", "AdviceSpec", "Candidate", "Cost", "Partition",
+    "Partitioner",
     "RaceRecord", "RaceResult", "RaceSpec", "Recommendation", "Scores", "race",
     "Signals", "Strategy", "advise", "best_partition", "brute_force_partition", "get_strategy",
     "WeightResult", "WeightSearchSpec", "WeightedMix", "random_partition_mean", "recommend_partition",

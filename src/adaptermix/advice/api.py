@@ -17,6 +17,7 @@ from adaptermix.advice.clustering import PARTITIONERS, get_partitioner
 from adaptermix.advice.partition import best_partition
 from adaptermix.advice.racing import RaceSpec
 from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS, Signals
+from adaptermix.advice.spec import DEFAULTS, AdviceSpec
 from adaptermix.advice.strategies import Scores, get_strategy
 from adaptermix.advice.tables import members_of, names_of, sets_with
 from adaptermix.advice.types import (
@@ -33,8 +34,7 @@ from adaptermix.advice.types import (
 from adaptermix.advice.weights import WeightSearchSpec
 from adaptermix.errors import ConfigError
 
-DEFAULT_STRATEGY = "surrogate"
-WEIGHTABLE_MIXERS = ("average", "weighted")  # the weight search mixes on the simplex: Eq. 1 and its weighted form
+DEFAULT_STRATEGY = DEFAULTS.strategy
 
 
 def ranked(signals: Signals, scores: Scores, target: int, k: int) -> list[Candidate]:
@@ -168,20 +168,12 @@ def advise(
     target: str | None = None,
     sizes: Sequence[int] = (2, 3),
     groups: int | None = None,
-    strategy: str = DEFAULT_STRATEGY,
-    budget: float = 0.1,
-    mixer: str = "average",
-    mixer_params: dict[str, Any] | None = None,
-    sweep_examples: int = 300,
-    max_length: int = 64,
-    runners_up: int = 3,
+    spec: AdviceSpec | None = None,
+    *,
     encoder: str | None = None,
     cache_dir: Path | None = None,
     progress: Any = None,
-    weights: bool = False,
-    weight_search: WeightSearchSpec | None = None,
-    race: bool = False,
-    race_spec: RaceSpec | None = None,
+    **knobs: Any,
 ) -> Advice:
     """Advise which adapters to mix with `target` (partners mode) or how to split them into `groups` mixtures.
 
@@ -193,60 +185,30 @@ def advise(
         target: partners mode: the domain to serve. Exactly one of `target` and `groups`.
         sizes: partners mode: the sizes k (target included) to advise, each in 1..n.
         groups: partition mode: G, 1 ≤ G ≤ n.
-        strategy: a registered strategy (`adaptermix.advice.STRATEGIES`); `surrogate` by default.
-        budget: the surrogate's cost as a fraction of the exhaustive sweep's, in (0, 1].
-        mixer, mixer_params: the mixer advised (a `MIXERS` name; Eq. 1's `average` by default).
-        sweep_examples: test examples per evaluation of the exhaustive sweep the advice replaces.
-        max_length: truncation of validation examples.
-        runners_up: partners mode: how many runners-up to list.
+        spec: how to advise (`AdviceSpec`: strategy, budget, mixer, weights, race, ...; its defaults
+            when None).
         encoder: the base encoder of PEFT/AdapterHub directories.
         cache_dir: data and embedding cache.
         progress: optional callable taking a status line.
-        weights: also search each recommended set's member weights with CMA-ES on validation examples
-            (`adaptermix.advice.weights`, LoraHub's recipe): partners mode on the target's, partition mode
-            on every domain of each group (the mean loss, each with its own head); the tokens are added
-            to the advice's cost and each recommendation carries its `weighted` result.
-        weight_search: the search's knobs (default `WeightSearchSpec()`: 40 losses on 32 examples).
-        race: partners mode: race the strategy's top `race_spec.candidates` sets of each size on the
-            target's validation examples (paired, growing batches; `adaptermix.advice.racing`) and
-            recommend the winner; the race's tokens are added to the cost. Partition mode: race its best
-            `race_spec.candidates` partitions (`adaptermix.advice.partition_race`) within what `budget`
-            leaves after the signals.
-        race_spec: the race's knobs (default `RaceSpec()`: 2 candidates, at most 256 examples each).
+        **knobs: fields of `AdviceSpec` to change, e.g. `strategy="task_cosine", budget=0.2, race=True`
+            (weights: partners mode on the target's validation examples, partition mode on every
+            domain of each group; race: the strategy's top sets, or its best partitions within what
+            `budget` leaves after the signals).
 
     Returns:
         The `Advice`.
 
     Raises:
-        ConfigError: bad input (unknown target/strategy/mixer, k or G out of range, budget outside (0, 1]).
+        ConfigError: bad input (an unknown setting, target, strategy or mixer; k or G out of range; a
+            budget outside (0, 1]).
         CheckpointError: unreadable checkpoints or adapters of different encoders/methods/shapes.
     """
-    from adaptermix.advice.collect import check_budget, gather
+    from adaptermix.advice.collect import gather
     from adaptermix.checkpoints import read_mixable, require_head
-    from adaptermix.mixing import get_mixer
 
     if (target is None) == (groups is None):
         raise ConfigError("give either --target (partners of one domain) or --groups (a serving partition)")
-    if race and target is None and strategy in PARTITIONERS:
-        raise ConfigError(f"--race with --groups races a score strategy's best partitions; {strategy!r} gives one "
-                          "clustering: use --strategy surrogate (or another score strategy)")
-    if weights and mixer not in WEIGHTABLE_MIXERS:
-        raise ConfigError(f"--weights searches Eq. 1's member weights: use --mixer average (got {mixer!r})")
-    search = weight_search or WeightSearchSpec()
-    try:
-        search.check()
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    try:
-        (race_spec or RaceSpec()).check()
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    check_budget(budget)
-    check_strategy(strategy, partition=target is None)
-    try:
-        get_mixer(mixer)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    spec = (spec or DEFAULTS).replace(knobs).check(partition=target is None)
     ckpts = read_mixable(list(checkpoints), encoder=encoder)
     names = [c.name for c in ckpts]
     dup = next((x for x in names if names.count(x) > 1), None)
@@ -262,22 +224,24 @@ def advise(
     else:
         assert groups is not None  # noqa: S101 - exactly one of target/groups, checked above
         check_groups(groups, n)
-    signals, exhaustive = gather(ckpts, names, needs_of(strategy), budget=budget, sweep_examples=sweep_examples,
-                                 max_length=max_length, mixer=mixer, mixer_params=mixer_params, cache_dir=cache_dir,
-                                 progress=progress)
+    params = None if spec.mixer_params is None else dict(spec.mixer_params)
+    signals, exhaustive = gather(ckpts, names, needs_of(spec.strategy), budget=spec.budget,
+                                 sweep_examples=spec.sweep_examples, max_length=spec.max_length, mixer=spec.mixer,
+                                 mixer_params=params, cache_dir=cache_dir, progress=progress)
     cost = Cost(signals.forward_tokens, exhaustive, signals.evaluations)
     if target is not None:
-        advice = recommend_partners(signals, strategy, target, sizes, cost, mixer, runners_up)
-        if race:
-            advice = race_partners(advice, signals, strategy, ckpts, names, race_spec or RaceSpec(), max_length,
-                                   mixer, mixer_params, cache_dir, progress)
-        return weigh(advice, ckpts, names, search, max_length, cache_dir, progress) if weights else advice
-    assert groups is not None  # noqa: S101
-    advice = recommend_partition(signals, strategy, groups, cost, mixer)
-    if race:
-        advice = race_partition(advice, signals, strategy, ckpts, names, race_spec or RaceSpec(), budget,
-                                max_length, mixer, mixer_params, cache_dir, progress)
-    return weigh(advice, ckpts, names, search, max_length, cache_dir, progress) if weights else advice
+        advice = recommend_partners(signals, spec.strategy, target, sizes, cost, spec.mixer, spec.runners_up)
+        if spec.race:
+            advice = race_partners(advice, signals, spec.strategy, ckpts, names, spec.race_spec, spec.max_length,
+                                   spec.mixer, params, cache_dir, progress)
+    else:
+        assert groups is not None  # noqa: S101
+        advice = recommend_partition(signals, spec.strategy, groups, cost, spec.mixer)
+        if spec.race:
+            advice = race_partition(advice, signals, spec.strategy, ckpts, names, spec.race_spec, spec.budget,
+                                    spec.max_length, spec.mixer, params, cache_dir, progress)
+    return weigh(advice, ckpts, names, spec.weight_search, spec.max_length, cache_dir, progress) if spec.weights \
+        else advice
 
 
 def weigh(advice: Advice, checkpoints: Sequence[Any], names: Sequence[str], spec: WeightSearchSpec,

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import typer
 
 from adaptermix.advice.racing import RaceSpec
+from adaptermix.advice.spec import DEFAULTS, AdviceSpec
 from adaptermix.advice.weights import WeightSearchSpec
 from adaptermix.errors import ConfigError
 
-SEARCH = WeightSearchSpec()  # the weight search's defaults, declared once there
-RACE = RaceSpec()  # the race's defaults, declared once there
+SEARCH, RACE = DEFAULTS.weight_search, DEFAULTS.race_spec  # every default is declared once, in AdviceSpec
 
 if TYPE_CHECKING:
     from adaptermix.advice import Advice
@@ -33,15 +33,15 @@ def advise(
     target: str = typer.Option(None, help="Partners mode: the domain whose mixture partners to advise."),
     sizes: str = typer.Option("2,3", help="Partners mode: mixture sizes k to advise, target included (e.g. 2,3)."),
     groups: int = typer.Option(None, help="Partition mode: split the adapters into this many mixtures."),
-    strategy: str = typer.Option("surrogate", help="A registered strategy: surrogate (validation pairs), "
+    strategy: str = typer.Option(DEFAULTS.strategy, help="A registered strategy: surrogate (validation pairs), "
                                  "text_similarity, task_cosine, fsd_nearest, alg1_min_fsd, max_fsd, uniform_all, "
                                  "random; with --groups also kmeans_text, fsd_clustering (docs/advisor.md)."),
-    budget: float = typer.Option(0.1, help="Validation cost allowed, as a fraction of the exhaustive sweep's "
-                                 "forward tokens, in (0, 1]."),
-    mixer: str = typer.Option("average", help="The mixer advised (default: Eq. 1's average)."),
-    sweep_examples: int = typer.Option(300, help="Test examples per evaluation of the exhaustive sweep the "
-                                       "advice replaces (the cost's denominator)."),
-    max_length: int = typer.Option(64, help="Truncation of validation examples."),
+    budget: float = typer.Option(DEFAULTS.budget, help="Validation cost allowed, as a fraction of the exhaustive "
+                                 "sweep's forward tokens, in (0, 1]."),
+    mixer: str = typer.Option(DEFAULTS.mixer, help="The mixer advised (default: Eq. 1's average)."),
+    sweep_examples: int = typer.Option(DEFAULTS.sweep_examples, help="Test examples per evaluation of the exhaustive "
+                                       "sweep the advice replaces (the cost's denominator)."),
+    max_length: int = typer.Option(DEFAULTS.max_length, help="Truncation of validation examples."),
     encoder: str = typer.Option(None, help="PEFT/AdapterHub inputs: their base encoder (default: their config's)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (schema in docs/advisor.md)."),
     weights: bool = typer.Option(False, "--weights", help="Also search each recommended set's member weights "
@@ -63,11 +63,12 @@ def advise(
     """Advise a mixture without the exhaustive sweep: reads weights, train text and validation examples only."""
     from adaptermix.advice import advise as run_advise
 
+    spec = AdviceSpec(strategy=strategy, budget=budget, mixer=mixer, sweep_examples=sweep_examples,
+                      max_length=max_length, weights=weights,
+                      weight_search=WeightSearchSpec(evaluations=weight_evaluations, examples=weight_examples),
+                      race=race, race_spec=RaceSpec(candidates=race_candidates, examples=race_examples))
     result = run_advise(checkpoints, target=target, sizes=parse_sizes(sizes) if target else (), groups=groups,
-                        strategy=strategy, budget=budget, mixer=mixer, sweep_examples=sweep_examples,
-                        max_length=max_length, encoder=encoder, weights=weights,
-                        weight_search=WeightSearchSpec(evaluations=weight_evaluations, examples=weight_examples),
-                        race=race, race_spec=RaceSpec(candidates=race_candidates, examples=race_examples))
+                        spec=spec, encoder=encoder)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return

@@ -20,9 +20,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from adaptermix.advice import DEFAULT_STRATEGY, Advice, Cost, get_strategy, recommend_partition, recommend_partners
+from adaptermix.advice import Advice, Cost, get_strategy, recommend_partition, recommend_partners
 from adaptermix.advice.clustering import PARTITIONERS, get_partitioner
 from adaptermix.advice.racing import RaceSpec
+from adaptermix.advice.spec import DEFAULTS
 from adaptermix.checkpoints import Checkpoint
 from adaptermix.errors import ConfigError
 from adaptermix.evaluation.spec import EvalSpec
@@ -55,17 +56,18 @@ class AdviseSection(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    strategy: str = DEFAULT_STRATEGY
-    budget: float = 0.1
+    # The advisor's own knobs take AdviceSpec's defaults (declared once there); the stage adds its own.
+    strategy: str = DEFAULTS.strategy
+    budget: float = DEFAULTS.budget
     sizes: tuple[int, ...] = Field(default=(2, 3), min_length=1)
     groups: tuple[int, ...] = (2, 3)
-    mixer: str = "average"
-    runners_up: int = Field(default=3, ge=0)
+    mixer: str = DEFAULTS.mixer
+    runners_up: int = Field(default=DEFAULTS.runners_up, ge=0)
     ensemble: bool = True
     partition_strategy: str | None = None
-    race: bool = False
-    race_candidates: int = RaceSpec().candidates
-    race_examples: int = RaceSpec().examples
+    race: bool = DEFAULTS.race
+    race_candidates: int = DEFAULTS.race_spec.candidates
+    race_examples: int = DEFAULTS.race_spec.examples
 
     @field_validator("strategy")
     @classmethod
