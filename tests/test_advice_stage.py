@@ -102,8 +102,14 @@ def test_dry_run_plans_the_advise_stage(tmp_path: Path, tiny_encoders: dict[str,
     path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir)
     code, out, err = run_cli(["run", str(path), "--dry-run"], capsys)
     assert code == 0, err
-    assert "| advise | 12 evaluations" in out and "ensemble member passes" in out
+    assert "| advise | 12 evaluations" in out and "ensemble member passes" in out and "race" not in out
     assert not (tmp_path / "run").exists()
+    # With race: true the plan adds its evaluations (3 targets × 2 sizes × 2 candidates + 1 G × 2 × 3 domains).
+    (tmp_path / "raced").mkdir()
+    raced = _recipe(tmp_path / "raced", tiny_encoders["bert"], cache_dir, {**ADVISE, "race": True})
+    code, out, err = run_cli(["run", str(raced), "--dry-run"], capsys)
+    assert code == 0, err
+    assert "| advise | 30 evaluations" in out and "≤ 18 race evaluations × ≤ 256 examples" in out
 
 
 def test_the_advisor_part_of_the_stage_never_reads_the_test_split(ran: Any, cache_dir: Path,

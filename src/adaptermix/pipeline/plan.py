@@ -287,11 +287,16 @@ def _advise_estimate(recipe: Recipe, study: StudyPlan, examples: float, tokens: 
     # at most 1 + Σ(k − 1) members for the partners, and its whole group for a partition.
     largest = max((n - g + 1 for g in adv.groups), default=1)
     passes = n * min(n, 1 + sum(k - 1 for k in adv.sizes) + largest - 1) if adv.ensemble else 0
-    seconds = (ROW_OVERHEAD * evals * val * tokens + passes * examples * tokens) / score_s
+    # A race evaluates each candidate on at most race_examples validation examples: its top sets per
+    # (target, k), and per G its partitions' (domain, group) mixtures, n per candidate at most (an upper
+    # bound: candidates are dropped early, shared groups run once, a partition race stops at the budget).
+    raced = n * len(adv.sizes) * adv.race_candidates + len(adv.groups) * adv.race_candidates * n if adv.race else 0
+    seconds = (ROW_OVERHEAD * (evals * val + raced * adv.race_examples) * tokens + passes * examples * tokens) / score_s
     stored = advice_stored(adv, study.store, n, recipe.eval)
-    note = (f"{evals} validation evaluations × {val} examples; ≤ {passes} ensemble member passes on the test rows"
-            + ("; stored, nothing to do" if stored else ""))
-    return StageEstimate(study.label, "advise", evals, "evaluations", 0.0 if stored else seconds, note)
+    note = (f"{evals} validation evaluations × {val} examples"
+            + (f"; ≤ {raced} race evaluations × ≤ {adv.race_examples} examples" if raced else "")
+            + f"; ≤ {passes} ensemble member passes on the test rows" + ("; stored, nothing to do" if stored else ""))
+    return StageEstimate(study.label, "advise", evals + raced, "evaluations", 0.0 if stored else seconds, note)
 
 
 def _stored(store: Path, labels: list[tuple[str, str]]) -> int:
