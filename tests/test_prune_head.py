@@ -88,3 +88,11 @@ def test_a_pruned_head_is_its_own_series_and_finding(adapters, cache_dir, tmp_pa
     study = load_study(store)
     assert sorted({p.scope for p in prune_points(study)}) == ["global", "global+head"]
     assert [f.id for f in pruning_keeps(study)] == ["pruning-keeps-global", "pruning-keeps-global+head"]
+    from adaptermix.reporting.sec7 import head_effect, sec7_section
+
+    table = head_effect(study)
+    assert table is not None and [r[:3] for r in table.rows] == [("global", 90.0, 2)]
+    kept = {p.row.target: p.row.accuracy for p in prune_points(study) if p.scope == "global"}
+    pruned = {p.row.target: p.row.accuracy for p in prune_points(study) if p.scope == "global+head"}
+    assert table.rows[0][3] == pytest.approx(100 * sum(pruned[d] - kept[d] for d in DOMAINS) / 2)
+    assert "prune_head_effect" in [t.name for t in sec7_section(study).tables]

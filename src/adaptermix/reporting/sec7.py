@@ -24,6 +24,7 @@ from adaptermix.reporting.document import Figure, Section
 from adaptermix.reporting.study import Study
 from adaptermix.reporting.sweep_figures import Axes, _grid, _note
 from adaptermix.reporting.sweep_tables import Table
+from adaptermix.reporting.verdicts import difference
 from adaptermix.store import EvalRow
 
 #: Mixer names whose k = 1 rows are pruned single adapters (Alg. 2).
@@ -204,6 +205,31 @@ def fig8b(study: Study) -> tuple[bytes, Table] | None:
     return png, t
 
 
+HEAD = "+head"  # the series suffix of a pruned head (`prune_points`)
+
+
+def head_effect(study: Study) -> Table | None:
+    """Pruning the head too vs keeping it dense, per scope and sparsity: the same adapter pruned both ways,
+    paired over each target's test examples (None when no pruned-head rows are stored)."""
+    rows = {(p.row.target, p.scope, p.sparsity): p.row for p in prune_points(study)}
+    cells = sorted({(scope.removesuffix(HEAD), s) for (_, scope, s) in rows if scope.endswith(HEAD)})
+    if not cells:
+        return None
+    t = Table("prune_head_effect", "Pruning the head too vs keeping it dense (same adapter pruning, paired)",
+              ("scope", "sparsity_pct", "targets", "diff_pts", "ci_lo", "ci_hi", "reading"))
+    for scope, s in cells:
+        pairs = {d: [(rows[(d, scope + HEAD, s)], rows[(d, scope, s)])] for d in study.meta.domains
+                 if (d, scope + HEAD, s) in rows and (d, scope, s) in rows}
+        if not pairs:
+            continue
+        ci = difference(pairs, "targets")
+        reading = "head pruned better" if ci.lo > 0 else "head kept better" if ci.hi < 0 else "undecided"
+        t.rows.append((scope, 100 * s, len(pairs), 100 * ci.estimate, 100 * ci.lo, 100 * ci.hi, reading))
+    t.notes.append("diff: accuracy with the head pruned minus with it kept, mean over targets; 95 % interval by a "
+                   "paired bootstrap over test examples; the adapter is pruned the same way in both")
+    return t
+
+
 def sec7_section(study: Study) -> Section:
     """Sec. 7 (Figs. 8a, 8b), or a one-line note on how to run it when no such rows are stored."""
     title = "Pruning and sparse mixing (Sec. 7, Alg. 2 and 4, Fig. 8)"
@@ -226,4 +252,7 @@ def sec7_section(study: Study) -> Section:
         png, table = made
         sec.figures.append(Figure(png, caption, table.name, name=name))
         sec.tables.append(table)
+    heads = head_effect(study)
+    if heads is not None:
+        sec.tables.append(heads)
     return sec
