@@ -48,9 +48,15 @@ class RaceCell:
 
 def race_rows(adapters: Path, domains: Sequence[str], truth: np.ndarray, signals: Signals, seeds: Sequence[str],
               targets: int, sizes: Sequence[int], spec: RaceSpec, max_length: int,
-              progress: Any = print) -> list[RaceCell]:
-    """Race every (seed, target, k) for the first `targets` targets; candidates shared by seeds run once."""
+              progress: Any = print, budget: float | None = None, seed_tokens: dict[str, int] | None = None,
+              exhaustive: int = 0) -> list[RaceCell]:
+    """Race every (seed, target, k) for the first `targets` targets; candidates shared by seeds run once.
+
+    With `budget`, each race is capped as `advise --race` caps it (`api.race_share`: what the budget
+    leaves after the seed's own tokens, split over every target × size)."""
+    from adaptermix.advice.api import race_share
     from adaptermix.advice.collect import race_member_sets
+    from adaptermix.advice.types import Cost
     from adaptermix.checkpoints import read_mixable
     from adaptermix.evaluation.evaluator import Evaluator
 
@@ -66,7 +72,9 @@ def race_rows(adapters: Path, domains: Sequence[str], truth: np.ndarray, signals
                 start = time.perf_counter()
                 order = ranked(signals, scores[seed], t, k)[: spec.candidates]
                 sets = [[names.index(m) for m in c.members] for c in order]
-                got = race_member_sets(ckpts, names, evaluator, t, sets, spec, memo=memo)
+                share = None if budget is None else race_share(
+                    Cost((seed_tokens or {}).get(seed, 0), exhaustive), budget, len(names), len(sizes))
+                got = race_member_sets(ckpts, names, evaluator, t, sets, spec, memo=memo, max_tokens=share)
                 # The seed's pick is its first-ranked set (ties by member names, as `advise` answers), so
                 # "the race changed the pick" and "better / worse" compare the same two sets.
                 oracle = float(np.nanmax(cell(truth, t, k)[1]))

@@ -213,6 +213,9 @@ def main() -> None:
     ap.add_argument("--race-candidates", type=int, default=race.candidates)
     ap.add_argument("--race-examples", type=int, default=race.examples,
                     help="--race: the budget, validation examples per candidate at most")
+    ap.add_argument("--race-unbudgeted", action="store_true",
+                    help="--race: bound each race by --race-examples only, not by what --budget leaves (as before "
+                         "2026-12-06 11:00)")
     ap.add_argument("--race-partitions", action="store_true",
                     help="also race the surrogate's top partitions for every G on validation examples (forward "
                          "passes), within --budget together with the surrogate's own tokens")
@@ -298,10 +301,12 @@ def main() -> None:
         seeds = [x for x in args.race_seeds.split(",") if x.strip()]
         sizes = [int(k) for k in args.race_k.split(",")] if args.race_k else list(range(2, n))
         started = time.time()
+        seed_tokens = {s: int(tokens.get(STRATEGIES.get(s).needs, 0)) for s in seeds}
         raced = race_rows(args.adapters or args.store.parent / "adapters", domains, truth, signals, seeds,
                           args.race_targets or n, sizes, spec, max_length,
-                          progress=lambda line: print(line, file=sys.stderr, flush=True))
-        seed_tokens = {s: int(tokens.get(STRATEGIES.get(s).needs, 0)) for s in seeds}
+                          progress=lambda line: print(line, file=sys.stderr, flush=True),
+                          budget=None if args.race_unbudgeted else args.budget, seed_tokens=seed_tokens,
+                          exhaustive=exhaustive)
         print(f"\n## Racing: the seed's top {spec.candidates} sets per (target, k) on at most {spec.examples} "
               f"validation examples each (batches from {spec.first}, doubling; dropped at a 95 % paired interval "
               f"below the leader; {time.time() - started:.0f} s, {sum(r.tokens for r in raced):,} tokens)\n")

@@ -241,3 +241,20 @@ def test_partition_race_json_stays_within_the_budget(adapters: list[str], capsys
         assert doc["cost"]["fraction"] <= float(budget) + 1e-12  # signals + race within the budget
         if budget == "1.0":
             assert race["forward_tokens"] > 0 and race["evaluations"] > 0
+
+
+def test_a_race_stays_within_what_the_budget_leaves(adapters: list[str]) -> None:
+    from adaptermix.advice import advise
+    from adaptermix.advice.api import race_share
+
+    from adaptermix.advice.racing import RaceSpec
+
+    kw = {"target": "alpha", "sizes": [2, 3], "max_length": 32, "race": True, "race_spec": RaceSpec(examples=64)}
+    for budget in (0.04, 1.0):  # the surrogate spends nearly all of a small budget: little is left to race
+        plain = advise(adapters, target="alpha", sizes=[2, 3], max_length=32, budget=budget)
+        raced = advise(adapters, budget=budget, **kw)
+        share = race_share(plain.cost, budget, 3, 2)
+        spent = [r.race.forward_tokens for r in raced.recommendations if r.race is not None]
+        assert all(s <= share for s in spent)
+        assert raced.cost.forward_tokens == plain.cost.forward_tokens + sum(spent)
+        assert raced.cost.forward_tokens <= budget * raced.cost.exhaustive_forward_tokens

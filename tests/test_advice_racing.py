@@ -101,3 +101,29 @@ def test_validation_window_slices_tokens_and_refuses_other_splits() -> None:
     assert list(window.encoded.ids) == [3, 4, 5, 6, 7]
     with pytest.raises(ValueError, match="validation"):
         validation_window(EvalTarget("d", "test", enc, ("n", "p")), 0, 2)
+
+
+def test_affordable_prefix_against_brute_force() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from adaptermix.advice.collect import affordable
+
+    @settings(max_examples=60, deadline=None)
+    @given(lengths=st.lists(st.integers(1, 50), max_size=30), candidates=st.integers(1, 4),
+           cap=st.integers(-5, 3000))
+    def check(lengths: list[int], candidates: int, cap: int) -> None:
+        brute = max((m for m in range(len(lengths) + 1) if candidates * sum(lengths[:m]) <= max(cap, 0)), default=0)
+        assert affordable(np.array(lengths), candidates, cap) == brute
+
+    check()
+    assert affordable(np.array([3, 4]), 2, None) == 2  # no cap: every example
+
+
+def test_the_budget_share_of_a_partners_race() -> None:
+    from adaptermix.advice.api import race_share
+    from adaptermix.advice.types import Cost
+
+    # 10 % of 1,000,000 is 100,000; the signals took 40,000; 6 targets × 2 sizes share the other 60,000.
+    assert race_share(Cost(40_000, 1_000_000), 0.1, 6, 2) == 5_000
+    assert race_share(Cost(150_000, 1_000_000), 0.1, 6, 2) == 0  # the signals spent it all: no race

@@ -233,7 +233,7 @@ def advise(
         advice = recommend_partners(signals, spec.strategy, target, sizes, cost, spec.mixer, spec.runners_up)
         if spec.race:
             advice = race_partners(advice, signals, spec.strategy, ckpts, names, spec.race_spec, spec.max_length,
-                                   spec.mixer, params, cache_dir, progress)
+                                   spec.mixer, params, cache_dir, progress, budget=spec.budget)
     else:
         assert groups is not None  # noqa: S101
         advice = recommend_partition(signals, spec.strategy, groups, cost, spec.mixer)
@@ -281,7 +281,7 @@ def weigh(advice: Advice, checkpoints: Sequence[Any], names: Sequence[str], spec
 
 def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: Sequence[Any], names: Sequence[str],
                   spec: RaceSpec, max_length: int, mixer: str = "average", mixer_params: dict[str, Any] | None = None,
-                  cache_dir: Path | None = None, progress: Any = None) -> Advice:
+                  cache_dir: Path | None = None, progress: Any = None, budget: float | None = None) -> Advice:
     """The advice with each size's pick replaced by the winner of a race among the strategy's top sets.
 
     Issue 17, item 3: the top `spec.candidates` sets of the strategy (the seed) for (target, k) are
@@ -289,7 +289,9 @@ def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: 
     dropped once its paired difference to the leader has a 95 % interval below 0
     (`adaptermix.advice.racing.race`). The winner keeps the seed's prediction for it (if any); the
     runners-up are the other survivors, then the dropped sets (latest drop first), by race accuracy.
-    The race's forward tokens and evaluations are added to the advice's cost.
+    The race's forward tokens and evaluations are added to the advice's cost. With `budget`, every
+    (target, k) race gets an equal share of what the budget leaves after the signals, as if every
+    target were advised at every size asked (`race_share`): surrogate + races stay within the budget.
     """
     from adaptermix.advice.collect import race_member_sets
     from adaptermix.evaluation.evaluator import Evaluator
@@ -298,12 +300,13 @@ def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: 
     evaluator = Evaluator.for_checkpoint(checkpoints[0], max_length, cache_dir)
     t = names.index(advice.target)
     scores = _scores(signals, strategy)
+    share = None if budget is None else race_share(advice.cost, budget, signals.n, len(advice.recommendations))
     recs, tokens, evaluations = [], 0, 0
     for rec in advice.recommendations:
         assert rec.k is not None  # noqa: S101 - partners' recommendations carry k
         order = ranked(signals, scores, t, rec.k)[: spec.candidates]
         sets = [[names.index(m) for m in c.members] for c in order]
-        got = race_member_sets(checkpoints, names, evaluator, t, sets, spec, mixer, mixer_params)
+        got = race_member_sets(checkpoints, names, evaluator, t, sets, spec, mixer, mixer_params, max_tokens=share)
         tokens += got.tokens
         evaluations += got.evaluations
         best = order[got.winner]
@@ -319,6 +322,13 @@ def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: 
     cost = advice.cost
     cost = Cost(cost.forward_tokens + tokens, cost.exhaustive_forward_tokens, cost.evaluations + evaluations)
     return replace(advice, strategy=f"{advice.strategy}+race", recommendations=tuple(recs), cost=cost)
+
+
+def race_share(cost: Cost, budget: float, targets: int, sizes: int) -> int:
+    """The forward tokens one (target, k) race may spend: what `budget` leaves of the exhaustive sweep after
+    the signals (`cost`), split evenly over `targets` × `sizes` races (every target advised at every size)."""
+    left = budget * cost.exhaustive_forward_tokens - cost.forward_tokens
+    return max(0, int(left // max(1, targets * sizes)))
 
 
 def race_partition(advice: Advice, signals: Signals, strategy: str, checkpoints: Sequence[Any], names: Sequence[str],

@@ -263,14 +263,17 @@ def validation_window(target: Any, start: int, stop: int) -> Any:
 def race_member_sets(checkpoints: Sequence[Checkpoint], names: Sequence[str], evaluator: Any, target: int,
                      sets: Sequence[Sequence[int]], spec: Any | None = None, mixer: str = "average",
                      mixer_params: Mapping[str, Any] | None = None,
-                     memo: dict[tuple[Any, ...], tuple[np.ndarray, int]] | None = None) -> Any:
+                     memo: dict[tuple[Any, ...], tuple[np.ndarray, int]] | None = None,
+                     max_tokens: int | None = None) -> Any:
     """Race the mixtures of `sets` for `target` on its first **validation** examples (`adaptermix.advice.racing`).
 
     Every candidate is scored on the same examples with the target's own head; each mixture is built
     once. `memo` (optional) keeps each (target, set, window)'s correctness and tokens across calls,
     so a benchmark racing several seed strategies runs a shared candidate once; the tokens a race
-    reports are what it would have run on its own. Returns the `RaceResult` (its `tokens` are the
-    forward tokens, for the advice's cost).
+    reports are what it would have run on its own. `max_tokens` caps the race's forward tokens: it
+    uses at most the first m examples, m the largest with (candidates × their tokens) ≤ `max_tokens`
+    (every candidate surviving to the end, so the cap holds whatever is dropped). Returns the
+    `RaceResult` (its `tokens` are the forward tokens, for the advice's cost).
     """
     from adaptermix.advice.racing import RaceSpec, race
     from adaptermix.evaluation.evaluator import SLOT
@@ -301,7 +304,15 @@ def race_member_sets(checkpoints: Sequence[Checkpoint], names: Sequence[str], ev
         metrics, preds = evaluator.predictions(window)
         return np.asarray(preds) == window.encoded.labels, int(metrics.tokens)
 
-    return race(len(sets), evaluate, len(data.encoded), spec)
+    return race(len(sets), evaluate, affordable(data.encoded.lengths, len(sets), max_tokens), spec)
+
+
+def affordable(lengths: Any, candidates: int, max_tokens: int | None) -> int:
+    """How many of the first examples (token `lengths`) `candidates` evaluations can afford within `max_tokens`."""
+    if max_tokens is None:
+        return len(lengths)
+    spent = candidates * np.cumsum(np.asarray(lengths, dtype=np.int64))
+    return int(np.searchsorted(spent, max(0, max_tokens), side="right"))
 
 
 def race_partition_groups(checkpoints: Sequence[Checkpoint], names: Sequence[str], evaluator: Any,

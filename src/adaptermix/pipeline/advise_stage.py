@@ -221,7 +221,7 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
     if section.race:
         spec, params = section.race_spec, dict(mix.params)
         partners = [race_partners(a, signals, section.strategy, checkpoints, names, spec, max_length, mix.mixer,
-                                  params, cache_dir) for a in partners]
+                                  params, cache_dir, budget=section.budget) for a in partners]
         partitions = [race_partition(a, signals, section.partitions_by, checkpoints, names, spec, section.budget,
                                      max_length, mix.mixer, params, cache_dir) for a in partitions]
     return partners, partitions, cost
