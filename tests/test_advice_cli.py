@@ -258,3 +258,6 @@ def test_a_race_stays_within_what_the_budget_leaves(adapters: list[str]) -> None
         assert all(s <= share for s in spent)
         assert raced.cost.forward_tokens == plain.cost.forward_tokens + sum(spent)
         assert raced.cost.forward_tokens <= budget * raced.cost.exhaustive_forward_tokens
+        if share == 0:  # nothing left to race: nothing run, the seed's picks stand
+            assert spent == [0, 0] and [r.members for r in raced.recommendations] == \
+                [r.members for r in plain.recommendations]

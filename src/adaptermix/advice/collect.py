@@ -272,7 +272,8 @@ def race_member_sets(checkpoints: Sequence[Checkpoint], names: Sequence[str], ev
     so a benchmark racing several seed strategies runs a shared candidate once; the tokens a race
     reports are what it would have run on its own. `max_tokens` caps the race's forward tokens: it
     uses at most the first m examples, m the largest with (candidates × their tokens) ≤ `max_tokens`
-    (every candidate surviving to the end, so the cap holds whatever is dropped). Returns the
+    (every candidate surviving to the end, so the cap holds whatever is dropped); below the first
+    batch (`spec.first` examples) nothing is run and candidate 0 wins. Returns the
     `RaceResult` (its `tokens` are the forward tokens, for the advice's cost).
     """
     from adaptermix.advice.racing import RaceSpec, race
@@ -304,7 +305,10 @@ def race_member_sets(checkpoints: Sequence[Checkpoint], names: Sequence[str], ev
         metrics, preds = evaluator.predictions(window)
         return np.asarray(preds) == window.encoded.labels, int(metrics.tokens)
 
-    return race(len(sets), evaluate, affordable(data.encoded.lengths, len(sets), max_tokens), spec)
+    m = affordable(data.encoded.lengths, len(sets), max_tokens)
+    # A race the budget cannot give its first batch is not run (a few examples would pick by noise): the seed's
+    # pick stands. (A split smaller than the first batch is raced on all of it, as without a budget.)
+    return race(len(sets), evaluate, m if m >= min(spec.first, len(data.encoded)) else 0, spec)
 
 
 def affordable(lengths: Any, candidates: int, max_tokens: int | None) -> int:
