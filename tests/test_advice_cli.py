@@ -246,7 +246,6 @@ def test_partition_race_json_stays_within_the_budget(adapters: list[str], capsys
 def test_a_race_stays_within_what_the_budget_leaves(adapters: list[str]) -> None:
     from adaptermix.advice import advise
     from adaptermix.advice.api import race_share
-
     from adaptermix.advice.racing import RaceSpec
 
     kw = {"target": "alpha", "sizes": [2, 3], "max_length": 32, "race": True, "race_spec": RaceSpec(examples=64)}
