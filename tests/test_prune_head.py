@@ -96,3 +96,13 @@ def test_a_pruned_head_is_its_own_series_and_finding(adapters, cache_dir, tmp_pa
     pruned = {p.row.target: p.row.accuracy for p in prune_points(study) if p.scope == "global+head"}
     assert table.rows[0][3] == pytest.approx(100 * sum(pruned[d] - kept[d] for d in DOMAINS) / 2)
     assert "prune_head_effect" in [t.name for t in sec7_section(study).tables]
+
+
+def test_a_mixture_checkpoint_refuses_a_pruned_head(adapters, tmp_path):
+    from adaptermix.errors import CheckpointError
+    from adaptermix.mixing import mix_checkpoints
+
+    spec = MixSpec(mixer="prune", params={"sparsity": 0.9, "scope": "global"}, head="pruned")
+    with pytest.raises(CheckpointError, match="keeps its head as trained"):
+        mix_checkpoints([adapters / "p"], adapters / "p", tmp_path / "out", spec=spec)
+    assert not (tmp_path / "out").exists()

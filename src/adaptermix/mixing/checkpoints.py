@@ -48,6 +48,9 @@ def mix_checkpoints(
     spec = spec or MixSpec()
     if not paths:
         raise CheckpointError("no checkpoints to mix: pass at least one checkpoint directory")
+    if spec.head != "kept":  # the written checkpoint carries `head_from`'s head as trained
+        raise CheckpointError(f"{spec.label}: a mixture checkpoint keeps its head as trained; a pruned head is "
+                              "scored by sweeps and the prune stage (prune.heads), not written")
     refuse_existing(out, overwrite)
     *members, head = read_mixable(paths, head_from, domain, encoder)
     init = None
