@@ -73,7 +73,7 @@ def race_rows(adapters: Path, domains: Sequence[str], truth: np.ndarray, signals
                 order = ranked(signals, scores[seed], t, k)[: spec.candidates]
                 sets = [[names.index(m) for m in c.members] for c in order]
                 share = None if budget is None else race_share(
-                    Cost((seed_tokens or {}).get(seed, 0), exhaustive), budget, len(names), len(sizes))
+                    Cost((seed_tokens or {}).get(seed, 0), exhaustive), budget, len(names) * len(sizes))
                 got = race_member_sets(ckpts, names, evaluator, t, sets, spec, memo=memo, max_tokens=share)
                 # The seed's pick is its first-ranked set (ties by member names, as `advise` answers), so
                 # "the race changed the pick" and "better / worse" compare the same two sets.

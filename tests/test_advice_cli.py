@@ -252,7 +252,7 @@ def test_a_race_stays_within_what_the_budget_leaves(adapters: list[str]) -> None
     for budget in (0.04, 1.0):  # the surrogate spends nearly all of a small budget: little is left to race
         plain = advise(adapters, target="alpha", sizes=[2, 3], max_length=32, budget=budget)
         raced = advise(adapters, budget=budget, **kw)
-        share = race_share(plain.cost, budget, 3, 2)
+        share = race_share(plain.cost, budget, 3 * 2)
         spent = [r.race.forward_tokens for r in raced.recommendations if r.race is not None]
         assert all(s <= share for s in spent)
         assert raced.cost.forward_tokens == plain.cost.forward_tokens + sum(spent)

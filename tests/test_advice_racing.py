@@ -125,5 +125,6 @@ def test_the_budget_share_of_a_partners_race() -> None:
     from adaptermix.advice.types import Cost
 
     # 10 % of 1,000,000 is 100,000; the signals took 40,000; 6 targets × 2 sizes share the other 60,000.
-    assert race_share(Cost(40_000, 1_000_000), 0.1, 6, 2) == 5_000
-    assert race_share(Cost(150_000, 1_000_000), 0.1, 6, 2) == 0  # the signals spent it all: no race
+    assert race_share(Cost(40_000, 1_000_000), 0.1, 6 * 2) == 5_000
+    assert race_share(Cost(150_000, 1_000_000), 0.1, 6 * 2) == 0  # the signals spent it all: no race
+    assert race_share(Cost(40_000, 1_000_000), 0.1, 6 * 2 + 3) == 4_000  # a stage: 3 partition races share it

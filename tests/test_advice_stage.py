@@ -147,6 +147,14 @@ def test_partition_strategies_and_racing_in_the_stage_read_no_test(ran: Any, cac
     assert len(partition.partition_race.candidates) == 3  # S(3, 2) = 3 partitions, all raced
     assert partition.cost.forward_tokens == cost.forward_tokens + partition.partition_race.forward_tokens
     assert all(a.strategy == "surrogate+race" and a.recommendations[-1].race is not None for a in partners)
+    # One ledger: the signals and every race together (3 targets × 2 sizes + 1 G) stay within the budget.
+    from adaptermix.advice.api import race_share
+
+    share = race_share(cost, section.budget, 3 * 2 + 1)
+    spent = [r.race.forward_tokens for a in partners for r in a.recommendations if r.race is not None]
+    spent.append(partition.partition_race.forward_tokens)
+    assert all(x <= share for x in spent)
+    assert cost.forward_tokens + sum(spent) <= section.budget * cost.exhaustive_forward_tokens
 
 
 def test_new_stage_knobs_at_their_defaults_keep_the_stored_advice_key() -> None:

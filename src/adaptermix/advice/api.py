@@ -281,7 +281,8 @@ def weigh(advice: Advice, checkpoints: Sequence[Any], names: Sequence[str], spec
 
 def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: Sequence[Any], names: Sequence[str],
                   spec: RaceSpec, max_length: int, mixer: str = "average", mixer_params: dict[str, Any] | None = None,
-                  cache_dir: Path | None = None, progress: Any = None, budget: float | None = None) -> Advice:
+                  cache_dir: Path | None = None, progress: Any = None, budget: float | None = None,
+                  races: int | None = None) -> Advice:
     """The advice with each size's pick replaced by the winner of a race among the strategy's top sets.
 
     Issue 17, item 3: the top `spec.candidates` sets of the strategy (the seed) for (target, k) are
@@ -291,7 +292,8 @@ def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: 
     runners-up are the other survivors, then the dropped sets (latest drop first), by race accuracy.
     The race's forward tokens and evaluations are added to the advice's cost. With `budget`, every
     (target, k) race gets an equal share of what the budget leaves after the signals, as if every
-    target were advised at every size asked (`race_share`): surrogate + races stay within the budget.
+    target were advised at every size asked (`race_share`; `races` overrides that count, as the stage
+    does to share the budget with its partition races): surrogate + races stay within the budget.
     """
     from adaptermix.advice.collect import race_member_sets
     from adaptermix.evaluation.evaluator import Evaluator
@@ -300,7 +302,8 @@ def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: 
     evaluator = Evaluator.for_checkpoint(checkpoints[0], max_length, cache_dir)
     t = names.index(advice.target)
     scores = _scores(signals, strategy)
-    share = None if budget is None else race_share(advice.cost, budget, signals.n, len(advice.recommendations))
+    share = None if budget is None else race_share(advice.cost, budget,
+                                                   races or signals.n * len(advice.recommendations))
     recs, tokens, evaluations = [], 0, 0
     for rec in advice.recommendations:
         assert rec.k is not None  # noqa: S101 - partners' recommendations carry k
@@ -324,24 +327,26 @@ def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: 
     return replace(advice, strategy=f"{advice.strategy}+race", recommendations=tuple(recs), cost=cost)
 
 
-def race_share(cost: Cost, budget: float, targets: int, sizes: int) -> int:
-    """The forward tokens one (target, k) race may spend: what `budget` leaves of the exhaustive sweep after
-    the signals (`cost`), split evenly over `targets` × `sizes` races (every target advised at every size)."""
+def race_share(cost: Cost, budget: float, races: int) -> int:
+    """The forward tokens one race may spend: what `budget` leaves of the exhaustive sweep after the signals
+    (`cost`), split evenly over `races` races (partners: every target at every size asked; a stage adds one
+    race per G)."""
     left = budget * cost.exhaustive_forward_tokens - cost.forward_tokens
-    return max(0, int(left // max(1, targets * sizes)))
+    return max(0, int(left // max(1, races)))
 
 
 def race_partition(advice: Advice, signals: Signals, strategy: str, checkpoints: Sequence[Any], names: Sequence[str],
                    spec: RaceSpec, budget: float, max_length: int, mixer: str = "average",
                    mixer_params: dict[str, Any] | None = None, cache_dir: Path | None = None,
-                   progress: Any = None) -> Advice:
+                   progress: Any = None, races: int = 1) -> Advice:
     """The partition advice replaced by the winner of a race among the strategy's best `spec.candidates` partitions.
 
     The candidates are the best distinct partitions on the strategy's score table
     (`partition_race.top_partitions`; the DP's optimum first). Each domain is scored under its group's
     mixture with its own head on its first validation examples, paired across candidates; the race
     may spend what `budget` leaves of the exhaustive sweep's tokens after the signals (the same ledger:
-    surrogate + race ≤ budget), and its tokens are added to the cost.
+    surrogate + race ≤ budget; with `races` > 1 this race gets that share of it, as when a stage races
+    several G and partners on one budget), and its tokens are added to the cost.
     """
     from adaptermix.advice.collect import race_partition_groups
     from adaptermix.advice.partition_race import top_partitions
@@ -351,7 +356,7 @@ def race_partition(advice: Advice, signals: Signals, strategy: str, checkpoints:
     scores = _scores(signals, strategy)
     top = top_partitions(scores.score, groups, spec.candidates)
     cost = advice.cost
-    left = max(0, int(budget * cost.exhaustive_forward_tokens) - cost.forward_tokens)
+    left = race_share(cost, budget, races)
     evaluator = Evaluator.for_checkpoint(checkpoints[0], max_length, cache_dir)
     got = race_partition_groups(checkpoints, names, evaluator, [p for p, _ in top], spec, mixer, mixer_params, left)
     won = top[got.winner][0]

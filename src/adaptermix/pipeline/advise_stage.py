@@ -219,11 +219,14 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
                 for t in names]
     partitions = [recommend_partition(signals, section.partitions_by, g, cost, mix.label) for g in section.groups]
     if section.race:
+        # One ledger for the stage: every race (each target at each size, each G) gets an equal share of
+        # what the budget leaves after the signals, so signals + all races stay within `budget`.
         spec, params = section.race_spec, dict(mix.params)
+        races = len(names) * len(section.sizes) + len(section.groups)
         partners = [race_partners(a, signals, section.strategy, checkpoints, names, spec, max_length, mix.mixer,
-                                  params, cache_dir, budget=section.budget) for a in partners]
+                                  params, cache_dir, budget=section.budget, races=races) for a in partners]
         partitions = [race_partition(a, signals, section.partitions_by, checkpoints, names, spec, section.budget,
-                                     max_length, mix.mixer, params, cache_dir) for a in partitions]
+                                     max_length, mix.mixer, params, cache_dir, races=races) for a in partitions]
     return partners, partitions, cost
 
 
