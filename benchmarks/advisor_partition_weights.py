@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from advisor_weights import ci_text  # one formatting of a paired interval for both weight tables
 
 from adaptermix.advice.api import recommend_partition
 from adaptermix.advice.partition import best_partition, partition_value
@@ -115,11 +116,6 @@ def partition_weight_rows(adapters: Path, domains: Sequence[str], truth: np.ndar
     return out
 
 
-def _ci(x: tuple[float, float, float]) -> str:
-    verdict = "better" if x[1] > 0 else "worse" if x[2] < 0 else "tie"
-    return f"{x[0]:+.2f} [{x[1]:+.2f}, {x[2]:+.2f}] {verdict}"
-
-
 def partition_weights_table(rows: Sequence[PartitionWeightRow]) -> list[str]:
     """Markdown: one line per G (groups with their weights), then the per-domain accuracies."""
     lines = ["| G | groups (weights) | uniform % | weighted % | weighted − uniform (pts, 90 % CI) | "
@@ -127,8 +123,8 @@ def partition_weights_table(rows: Sequence[PartitionWeightRow]) -> list[str]:
     for r in rows:
         groups = " \\| ".join(" + ".join(f"{m} {w:.2f}" if len(ms) > 1 else m for m, w in zip(ms, ws, strict=True))
                               for ms, ws in zip(r.members, r.weights, strict=True))
-        lines.append(f"| {r.groups} | {groups} | {100 * r.uniform:.2f} | {100 * r.weighted:.2f} | {_ci(r.vs_uniform)} "
-                     f"| {100 * r.optimum:.2f} | {100 * (r.weighted - r.optimum):+.2f} |")
+        lines.append(f"| {r.groups} | {groups} | {100 * r.uniform:.2f} | {100 * r.weighted:.2f} | "
+                     f"{ci_text(r.vs_uniform)} | {100 * r.optimum:.2f} | {100 * (r.weighted - r.optimum):+.2f} |")
     if rows:
         lines.append(f"| *mean* | | {100 * np.mean([r.uniform for r in rows]):.2f} | "
                      f"{100 * np.mean([r.weighted for r in rows]):.2f} | "

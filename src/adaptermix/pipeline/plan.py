@@ -188,13 +188,14 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput,
     out: list[StageEstimate] = []
     stale = stale_domains(recipe, study)
     train_s = 0.0
-    keys = {d: training_key(train_config(recipe, study, d)) for d in recipe.domains}
+    cfgs = {d: train_config(recipe, study, d) for d in recipe.domains}
+    keys = {d: training_key(cfg) for d, cfg in cfgs.items()}
     copied = [d for d in stale if keys[d] in planned]
     planned.update(keys.values())
     for d in (d for d in stale if d not in copied):
         t = recipe.train
         # The budget as training resolves it (an upper bound: early stopping can only end sooner).
-        hyper = resolve(train_config(recipe, study, d), d)
+        hyper = resolve(cfgs[d], d)
         batch = hyper.batch_size
         per_epoch = math.ceil(min(sizes[d][0], t.max_train_examples or sizes[d][0]) / batch)
         steps, _ = step_budget(hyper, per_epoch)
