@@ -22,7 +22,6 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -35,6 +34,7 @@ from sweep_throughput import processor  # noqa: E402  (one CPU/GPU name for ever
 from adaptermix.advice import STRATEGIES, Signals
 from adaptermix.advice.clustering import PARTITIONERS
 from adaptermix.advice.collect import (
+    VALIDATION_FIELDS,
     text_signals,
     validation_evaluations,
     validation_examples,
@@ -51,7 +51,7 @@ from adaptermix.advice.regret import (
     evaluate_strategies,
     half_split_floor,
 )
-from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS
+from adaptermix.advice.signals import TEXT, UNLABELED, VALIDATION, WEIGHTS
 from adaptermix.advice.tables import mask_of, missing_entries, table_from_rows
 from adaptermix.advice.weights import WeightSearchSpec
 from adaptermix.store import Store
@@ -99,24 +99,27 @@ def gather_signals(adapters: Path, domains: list[str], budget: float, test_examp
     print(f"validation: {validation_evaluations(len(domains))} evaluations of up to {n_val} examples", file=sys.stderr)
     got = validation_signals(ckpts, domains, evaluator, n_val, mixer,
                              progress=lambda line: print(line, file=sys.stderr))
-    signals = replace(signals, text=sim, single=got["single"], pair=got["pair"], full=got["full"],
+    # The label-free strategies read the very passes the surrogate runs: the same cost.
+    tokens = {WEIGHTS: 0, TEXT: text_tokens, VALIDATION: got["tokens"], UNLABELED: got["tokens"], "none": 0}
+    signals = replace(signals, text=sim, **{k: got[k] for k in VALIDATION_FIELDS}, tokens=tokens,
                       n_validation=got["n_validation"], evaluations=got["evaluations"])
-    return signals, {WEIGHTS: 0, TEXT: text_tokens, VALIDATION: got["tokens"], "none": 0}
+    return signals, tokens
 
 
 def save_signals(path: Path, signals: Signals, tokens: dict[str, int], budget: float) -> None:
-    """Signals and their token costs as JSON (arrays as lists), so a re-run scores without forward passes."""
-    doc = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(signals).items()}
-    path.write_text(json.dumps({"signals": doc, "tokens": tokens, "budget": budget}))
+    """Signals and their token costs as JSON (`Signals.to_json`), so a re-run scores without forward passes."""
+    path.write_text(json.dumps({"signals": signals.to_json(), "tokens": tokens, "budget": budget}))
 
 
 def load_signals(path: Path) -> tuple[Signals, dict[str, int], float]:
     doc = json.loads(path.read_text())
-    arrays = {"fsd", "cosine", "text", "single", "pair", "full"}
-    fields: dict[str, Any] = {k: (np.asarray(v, dtype=float) if k in arrays and v is not None else v)
-              for k, v in doc["signals"].items()}
-    fields["domains"] = tuple(fields["domains"])
-    return Signals(**fields), doc["tokens"], float(doc["budget"])
+    signals = Signals.from_json(doc["signals"])
+    tokens = doc["tokens"]
+    if signals.agreement is None:  # cached before the label-free signals existed: gather again for them
+        tokens.pop(UNLABELED, None)
+    else:
+        tokens.setdefault(UNLABELED, tokens.get(VALIDATION, 0))
+    return replace(signals, tokens=tokens), tokens, float(doc["budget"])
 
 
 def _sizes(sizes: dict[str, int] | int) -> str:
@@ -245,7 +248,12 @@ def main() -> None:
     if args.gather_only:
         print(f"signals gathered in {gathered:.0f} s into {args.signals}")
         return
-    reports = evaluate_strategies(truth, signals, STRATEGIES.names(), tokens, exhaustive)
+    names = [s for s in STRATEGIES.names() if signals.has(STRATEGIES.get(s).needs)]
+    skipped = sorted(set(STRATEGIES.names()) - set(names))
+    if skipped:
+        print(f"{args.signals} lacks the signals of {', '.join(skipped)}: gather again (a new --signals file) to score "
+              "them", file=sys.stderr)
+    reports = evaluate_strategies(truth, signals, names, tokens, exhaustive)
     clusters = evaluate_partitioners(truth, signals, PARTITIONERS.names(), tokens, exhaustive)
     n = len(domains)
     floor = half_split_floor(correct, n, splits=args.floor_splits) if len(correct) == len(truth[~np.isnan(truth)]) \

@@ -12,7 +12,7 @@ import pytest
 from adaptermix.advice import STRATEGIES
 from adaptermix.advice.clustering import PARTITIONERS
 from adaptermix.advice.collect import gather
-from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS
+from adaptermix.advice.signals import TEXT, UNLABELED, VALIDATION, WEIGHTS
 from conftest import one_line_error, run_cli, train_toy_adapters
 
 NAMES = ("alpha", "beta", "gamma")
@@ -72,7 +72,7 @@ def test_no_advisor_path_reads_the_test_split(adapters: list[str], cache_dir: Pa
     from adaptermix.checkpoints import read_mixable
 
     ckpts = read_mixable(adapters)
-    signals, exhaustive = gather(ckpts, NAMES, {WEIGHTS, TEXT, VALIDATION}, budget=0.5, sweep_examples=40,
+    signals, exhaustive = gather(ckpts, NAMES, {WEIGHTS, TEXT, VALIDATION, UNLABELED}, budget=0.5, sweep_examples=40,
                                  max_length=32, cache_dir=cache_dir, text_docs=16)
     assert exhaustive > 0 and signals.evaluations == 12 and signals.forward_tokens > 0
     for name in STRATEGIES:  # every registered strategy runs on what was gathered
@@ -103,6 +103,48 @@ def test_no_advisor_path_reads_the_test_split(adapters: list[str], cache_dir: Pa
                               "--max-length", "32"], capsys)
     assert code == 0, err
     assert "race:" in out and "group 1" in out  # racing partitions reads validation examples only
+
+
+def test_label_free_signals_read_no_label(adapters: list[str], cache_dir: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agreement and entropy come from the same passes as the accuracies, and permuting the labels moves neither."""
+    import dataclasses
+
+    import numpy as np
+
+    from adaptermix.checkpoints import read_mixable
+    from adaptermix.evaluation.evaluator import Evaluator
+    from adaptermix.mixing import mix
+
+    ckpts = read_mixable(adapters)
+    kwargs: dict[str, Any] = {"budget": 0.5, "sweep_examples": 40, "max_length": 32, "cache_dir": cache_dir}
+    signals, _ = gather(ckpts, NAMES, {UNLABELED}, **kwargs)
+    assert signals.has(UNLABELED) and signals.agreement is not None and signals.entropy is not None
+    assert signals.agreement_full is not None and signals.entropy_full is not None
+    assert np.allclose(np.diag(signals.agreement), 1.0)
+    assert ((signals.agreement >= 0) & (signals.agreement <= 1)).all()
+    assert ((signals.entropy >= 0) & (signals.entropy <= np.log(6) + 1e-9)).all()
+    # An independent pass: agreement of the pair {beta, gamma} with beta's adapter alone, on beta's examples.
+    evaluator = Evaluator.for_checkpoint(ckpts[0], 32, cache_dir)
+    target = evaluator.target(ckpts[1].domain, "validation", signals.n_validation["beta"])
+    evaluator.evaluate(ckpts[1].adapter, ckpts[1].head, target, head_key="beta")
+    _, own = evaluator.predictions(target)
+    evaluator.evaluate(mix([ckpts[1].adapter, ckpts[2].adapter], "average"), ckpts[1].head, target, head_key="beta")
+    _, pair = evaluator.predictions(target)
+    assert signals.agreement[1, 2] == pytest.approx(float(np.mean(own == pair)))
+
+    real_target = Evaluator.target
+    rng = np.random.default_rng(0)
+
+    def shuffled(self: Evaluator, domain: str, split: str = "test", max_examples: int | None = None) -> Any:
+        got = real_target(self, domain, split, max_examples)
+        labels = rng.permutation(got.encoded.labels)
+        return dataclasses.replace(got, encoded=dataclasses.replace(got.encoded, labels=labels))
+
+    monkeypatch.setattr(Evaluator, "target", shuffled)
+    again, _ = gather(ckpts, NAMES, {UNLABELED}, **kwargs)
+    for name in ("agreement", "agreement_full", "entropy", "entropy_full"):
+        assert np.array_equal(getattr(again, name), getattr(signals, name)), name
 
 
 def test_json_schema_partners_and_partition(adapters: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -116,7 +117,12 @@ def fake_signals(n: int = 5, seed: int = 0) -> tuple[Signals, np.ndarray]:
     S = (S + S.T) / 2
     np.fill_diagonal(S, 0)
     domains = tuple(f"d{i}" for i in range(n))
+    # Label-free signals of a world where every changed answer is a lost one: disagreement with the
+    # target's adapter is the accuracy drop, and the entropy grows with it.
+    agreement, agreement_full = 1 - (a[:, None] - pair), 1 - (a - full)
+    entropy, entropy_full = 0.3 + 2 * (a[:, None] - pair), 0.3 + 2 * (a - full)
     signals = Signals(domains, fsd=S, cosine=1 - S, text=1 - S, single=a, pair=pair, full=full,
+                      agreement=agreement, agreement_full=agreement_full, entropy=entropy, entropy_full=entropy_full,
                       n_validation={x: 1_000_000 for x in domains}, forward_tokens=10, evaluations=n * (n + 1))
     return signals, truth
 
@@ -135,6 +141,20 @@ def test_surrogate_recovers_its_world_and_has_zero_regret() -> None:
     m = partner_metrics(truth, scores)
     assert m.regret == pytest.approx(0.0, abs=1e-9) and m.mae == pytest.approx(0.0, abs=1e-9)
     assert all(r.reached == pytest.approx(r.optimum) for r in partition_results(truth, scores))
+
+
+@pytest.mark.parametrize("name", ["agreement", "entropy"])
+def test_label_free_strategies_rank_like_the_truth_where_changes_are_losses(name: str) -> None:
+    """Where disagreement is the drop (and entropy grows with it), the label-free law ranks as the truth does."""
+    signals, truth = fake_signals(n=6, seed=3)
+    scores = STRATEGIES.get(name).scores(signals)
+    assert scores.predicted is None and missing_entries(scores.score) == 0
+    m = partner_metrics(truth, scores)
+    assert m.regret == pytest.approx(0.0, abs=1e-9)
+    assert all(r.reached == pytest.approx(r.optimum) for r in partition_results(truth, scores))
+    # They read no labelled signal: the same scores with the accuracies gone.
+    blind = dataclasses.replace(signals, single=None, pair=None, full=None)
+    assert np.array_equal(STRATEGIES.get(name).scores(blind).score, scores.score, equal_nan=True)
 
 
 def test_alg1_strategy_picks_exactly_greedy_selection() -> None:

@@ -121,9 +121,12 @@ def test_the_advisor_part_of_the_stage_never_reads_the_test_split(ran: Any, cach
     folder = result.store.parent / "adapters"
     ckpts = read_mixable(sorted(str(p) for p in folder.iterdir()))
     names = [c.name for c in ckpts]
-    partners, partitions, cost = advise_study(AdviseSection(**ADVISE), ckpts, names, MixSpec(), 12, None, cache_dir,
-                                              32)
+    partners, partitions, cost, signals = advise_study(AdviseSection(**ADVISE), ckpts, names, MixSpec(), 12, None,
+                                                       cache_dir, 32)
     assert len(partners) == 3 and len(partitions) == 1 and cost.evaluations == 12
+    # The report's baselines get the weights and train-text signals too; the advice's cost is the surrogate's alone.
+    assert {"weights", "text", "validation", "unlabeled"} <= set(signals.tokens) and signals.text is not None
+    assert signals.tokens["text"] > 0 and cost.forward_tokens == signals.tokens["validation"]
     assert ensemble_requests(partners, partitions)  # what the ensemble scorer (which reads test) is then asked
 
 
@@ -138,11 +141,11 @@ def test_partition_strategies_and_racing_in_the_stage_read_no_test(ran: Any, cac
     names = [c.name for c in ckpts]
     for by in ("kmeans_text", "fsd_clustering"):  # a partitioner's own clusters; partners keep the surrogate
         section = AdviseSection(**{**ADVISE, "partition_strategy": by})
-        partners, (partition,), _ = advise_study(section, ckpts, names, MixSpec(), 12, None, cache_dir, 32)
+        partners, (partition,), _, _ = advise_study(section, ckpts, names, MixSpec(), 12, None, cache_dir, 32)
         assert partition.strategy == by and partners[0].strategy == "surrogate"
         assert sorted(m for r in partition.recommendations for m in r.members) == sorted(names)
     section = AdviseSection(**{**ADVISE, "race": True, "race_candidates": 3, "race_examples": 32})
-    partners, (partition,), cost = advise_study(section, ckpts, names, MixSpec(), 12, None, cache_dir, 32)
+    partners, (partition,), cost, _ = advise_study(section, ckpts, names, MixSpec(), 12, None, cache_dir, 32)
     assert partition.strategy == "surrogate+race" and partition.partition_race is not None
     assert len(partition.partition_race.candidates) == 3  # S(3, 2) = 3 partitions, all raced
     assert partition.cost.forward_tokens == cost.forward_tokens + partition.partition_race.forward_tokens
@@ -245,6 +248,44 @@ def test_report_section_on_a_synthetic_store_with_a_known_answer(tmp_path: Path,
     assert sentence is not None and "What to mix" in sentence and "2 models" in sentence
     page = write_html_report(path, tmp_path / "report").read_text(encoding="utf-8")
     assert "Which adapters to mix" in page and "What to mix (advisor" in page
+
+
+def test_every_strategy_table_scores_the_stored_signals_against_the_stored_sweep(tmp_path: Path) -> None:
+    """The benchmark's table in the report: every strategy the stored signals allow, random's exact expectation."""
+    from adaptermix.advice import STRATEGIES, Signals
+    from adaptermix.store.schema import canonical_json
+
+    path, truth, S = _synthetic(tmp_path)
+    store_advice(path, "best")
+    n = len(DOMAINS)
+    full = np.array([truth[t, (1 << n) - 1] for t in range(n)])
+    pair = np.array([[truth[t, (1 << t) | (1 << j)] for j in range(n)] for t in range(n)])
+    signals = Signals(DOMAINS, fsd=S, cosine=1 - S, single=np.diag(pair).copy(), pair=pair, full=full,
+                      n_validation={d: 500 for d in DOMAINS}, tokens={"weights": 0, "validation": 1000})
+    with Store.read(path) as s:
+        meta, (art,) = s.meta, list(s.artifacts(ADVICE_KIND))
+    with Store.open(path, meta) as s:
+        s.put_artifact(ADVICE_KIND, art.key, canonical_json({**art.json(), "signals": signals.to_json()}))
+    sec = advice_section(load_study(path))
+    table = sec.table("advice_strategies")
+    assert table is not None
+    col = {c: i for i, c in enumerate(table.columns)}
+    rows = {r[col["strategy"]]: r for r in table.rows}
+    # No text and no label-free signals were stored: those strategies are left out; every other has its row.
+    assert set(rows) == set(STRATEGIES.names()) - {"text_similarity", "agreement", "entropy"}
+    want = np.mean([100 * (acc.max() - acc.mean()) for t in range(n) for k in (2, 3) for _, acc in [cell(truth, t, k)]])
+    assert rows["random"][col["regret"]] == pytest.approx(want)
+    assert rows["uniform_all"][col["regret"]] == pytest.approx(want)
+    # Costs are the stored tokens of what each strategy reads; only the surrogate predicts (and so has a coverage).
+    assert rows["surrogate"][col["cost_pct"]] > 0 and rows["task_cosine"][col["cost_pct"]] == 0
+    assert rows["surrogate"][col["coverage_pct"]] is not None and rows["task_cosine"][col["coverage_pct"]] is None
+    parts = sec.table("advice_strategy_partitions")
+    assert parts is not None
+    pc = {c: i for i, c in enumerate(parts.columns)}
+    prow = {r[pc["strategy"]]: r for r in parts.rows}
+    assert "kmeans_text" not in prow and "fsd_clustering" in prow
+    assert prow["random"][pc["G=2"]] == pytest.approx(100 * (best_partition(truth, 2).value
+                                                              - random_partition_mean(truth, 2)))
 
 
 def test_a_store_without_advice_says_how_to_run_the_stage(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from adaptermix.advice.clustering import PARTITIONERS, get_partitioner
 from adaptermix.advice.partition import best_partition
 from adaptermix.advice.racing import RaceSpec
-from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS, Signals
+from adaptermix.advice.signals import TEXT, UNLABELED, VALIDATION, WEIGHTS, Signals
 from adaptermix.advice.spec import DEFAULTS, AdviceSpec
 from adaptermix.advice.strategies import Scores, get_strategy
 from adaptermix.advice.tables import members_of, names_of, sets_with
@@ -160,7 +160,7 @@ def _scores(signals: Signals, strategy: str) -> Scores:
 def needs_of(strategy: str) -> set[str]:
     """The signals a strategy (or partitioner) reads (weights-only strategies still gather nothing else)."""
     need = get_partitioner(strategy).needs if strategy in PARTITIONERS else get_strategy(strategy).needs
-    return {need} if need in (WEIGHTS, TEXT, VALIDATION) else set()
+    return {need} if need in (WEIGHTS, TEXT, VALIDATION, UNLABELED) else set()
 
 
 def advise(

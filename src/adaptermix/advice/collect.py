@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS, Signals, cosine_matrix
+from adaptermix.advice.signals import TEXT, UNLABELED, VALIDATION, WEIGHTS, Signals, cosine_matrix
 from adaptermix.analysis.fsd import fsd_matrix
 from adaptermix.checkpoints import Checkpoint
 from adaptermix.errors import CheckpointError, ConfigError
@@ -120,41 +120,70 @@ def text_signals(checkpoints: Sequence[Checkpoint], cache_dir: Path | None, max_
 def validation_signals(checkpoints: Sequence[Checkpoint], names: Sequence[str], evaluator: Any, n_examples: int,
                        mixer: str = "average", mixer_params: Mapping[str, Any] | None = None,
                        progress: Progress | None = None) -> dict[str, Any]:
-    """Validation accuracy of every adapter alone, every ordered pair and the all-mixture, per target.
+    """Every adapter alone, every ordered pair and the all-mixture, per target, on its validation examples.
 
     Each target is scored on the first `n_examples` examples of its **validation** split with its own
     head; the mixture is `adaptermix.mixing.mix(members, mixer, **mixer_params)` (Eq. 1 by default).
+    One forward per evaluation gives the labelled signals (accuracy: `single`, `pair`, `full`) and the
+    label-free ones, which never read a label: agreement with the target's adapter alone (`agreement`,
+    `agreement_full`) and mean predictive entropy (`entropy`, `entropy_full`).
     """
     from adaptermix.mixing import mix
 
     n = len(checkpoints)
     params = dict(mixer_params or {})
     single, full = np.zeros(n), np.full(n, np.nan)
-    pair = np.zeros((n, n))
+    pair, agree, entropy = np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, n))
+    agree_full, entropy_full = np.full(n, np.nan), np.full(n, np.nan)
     tokens = evaluations = 0
     sizes: dict[str, int] = {}
     for t, ckpt in enumerate(checkpoints):
         target = evaluator.target(ckpt.domain, SPLIT, n_examples)
         sizes[names[t]] = len(target.encoded)
+        own: np.ndarray | None = None
 
-        def score(members: Sequence[int], t: int = t, ckpt: Checkpoint = ckpt, target: Any = target) -> float:
+        def score(members: Sequence[int], t: int = t, ckpt: Checkpoint = ckpt,
+                  target: Any = target) -> tuple[float, np.ndarray, float]:
             nonlocal tokens, evaluations
-            adapter = mix([checkpoints[j].adapter for j in members], mixer, **params)
-            metrics = evaluator.evaluate(adapter, ckpt.head, target, head_key=names[t])
+            from adaptermix.evaluation.evaluator import SLOT
+            from adaptermix.methods.model import load_state
+
+            load_state(evaluator.base.model, SLOT, mix([checkpoints[j].adapter for j in members], mixer, **params))
+            evaluator.use_head(names[t], ckpt.head, target.label_names)
+            metrics, preds, probs = evaluator.probabilities(target)
             tokens += metrics.tokens
             evaluations += 1
-            return float(metrics.accuracy)
+            return float(metrics.accuracy), preds, mean_entropy(probs)
 
-        single[t] = pair[t, t] = score([t])
+        single[t], own, entropy[t, t] = score([t])
+        pair[t, t], agree[t, t] = single[t], 1.0
         for j in range(n):
             if j != t:
-                pair[t, j] = score([t, j])
+                pair[t, j], preds, entropy[t, j] = score([t, j])
+                agree[t, j] = float(np.mean(preds == own))
         if n >= 3:
-            full[t] = score(list(range(n)))
+            full[t], preds, entropy_full[t] = score(list(range(n)))
+            agree_full[t] = float(np.mean(preds == own))
         if progress is not None:
             progress(f"validation: {names[t]} done ({evaluations} evaluations)")
-    return {"single": single, "pair": pair, "full": full if n >= 3 else None, "n_validation": sizes,
-            "tokens": tokens, "evaluations": evaluations}
+    many = n >= 3
+    return {"single": single, "pair": pair, "full": full if many else None, "agreement": agree,
+            "agreement_full": agree_full if many else None, "entropy": entropy,
+            "entropy_full": entropy_full if many else None, "n_validation": sizes, "tokens": tokens,
+            "evaluations": evaluations}
+
+
+def mean_entropy(probs: np.ndarray) -> float:
+    """Mean Shannon entropy (nats) of the rows of an (n, C) probability matrix (0 · log 0 = 0)."""
+    p = np.asarray(probs, dtype=np.float64)
+    if p.size == 0:
+        return 0.0
+    logs = np.log(np.where(p > 0, p, 1.0))
+    return float(np.mean(-(p * logs).sum(axis=1)))
+
+
+#: The fields of `validation_signals`' result that go into `Signals` as they are.
+VALIDATION_FIELDS = ("single", "pair", "full", "agreement", "agreement_full", "entropy", "entropy_full")
 
 
 def validation_probe(evaluator: Any, adapter: Mapping[str, Tensor], ckpt: Checkpoint, target: Any,
@@ -376,7 +405,7 @@ def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[s
     Args:
         checkpoints: the n adapters (one per domain, with heads), already checked to be mixable.
         names: their labels (domain names), in the same order.
-        needs: which signals to gather.
+        needs: which signals to gather (`validation` and `unlabeled` share one set of forward passes).
         budget: the surrogate's share of the exhaustive cost, in (0, 1] (sets the validation size).
         sweep_examples: test examples per evaluation of the exhaustive sweep being replaced.
         max_length: truncation of the validation examples (the sweep's).
@@ -397,31 +426,36 @@ def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[s
     evaluator = Evaluator.for_checkpoint(checkpoints[0], max_length, cache_dir)
     for c in checkpoints:
         evaluator.check(c)
+    spent: dict[str, int] = {}
     if WEIGHTS in needs:
         signals = replace(signals, **weight_signals(checkpoints, evaluator.base))
+        spent[WEIGHTS] = 0
         if progress is not None:
             progress("weights: FSD and task-vector cosine done")
     if TEXT in needs:
-        sim, tokens = text_signals(checkpoints, cache_dir, text_docs)
-        signals = replace(signals, text=sim, forward_tokens=signals.forward_tokens + tokens)
+        sim, embedded = text_signals(checkpoints, cache_dir, text_docs)
+        signals = replace(signals, text=sim, forward_tokens=signals.forward_tokens + embedded)
+        spent[TEXT] = embedded
         if progress is not None:
             progress("text: train-text centroid similarity done")
     per_example: float | None = None
-    if VALIDATION in needs:
+    if VALIDATION in needs or UNLABELED in needs:
+        # One pass gives both: the labelled accuracies and the label-free agreement and entropy.
         n_val = validation_examples(n, budget, sweep_examples)
         got = validation_signals(checkpoints, names, evaluator, n_val, mixer, mixer_params, progress)
-        signals = replace(signals, single=got["single"], pair=got["pair"], full=got["full"],
-                          n_validation=got["n_validation"], forward_tokens=signals.forward_tokens + got["tokens"],
-                          evaluations=got["evaluations"])
+        signals = replace(signals, **{k: got[k] for k in VALIDATION_FIELDS}, n_validation=got["n_validation"],
+                          forward_tokens=signals.forward_tokens + got["tokens"], evaluations=got["evaluations"])
+        spent[VALIDATION] = spent[UNLABELED] = got["tokens"]
         per_example = got["tokens"] / max(1, sum(got["n_validation"].values()) * (n + 1 if n >= 3 else n))
     if exhaustive_tokens is None:
         if per_example is None:
             lengths = [evaluator.target(c.domain, SPLIT, sweep_examples).encoded.lengths for c in checkpoints]
             per_example = float(np.mean(np.concatenate(lengths)))
         exhaustive_tokens = round(exhaustive_evaluations(n) * sweep_examples * per_example)
-    return signals, int(exhaustive_tokens)
+    return replace(signals, tokens=spent), int(exhaustive_tokens)
 
 
-__all__ = ["check_budget", "exhaustive_evaluations", "gather", "race_member_sets", "race_partition_groups",
-           "search_member_weights", "text_signals", "validation_evaluations", "validation_examples",
-           "validation_probe", "validation_signals", "validation_window", "weight_signals"]
+__all__ = ["VALIDATION_FIELDS", "check_budget", "exhaustive_evaluations", "gather", "mean_entropy",
+           "race_member_sets", "race_partition_groups", "search_member_weights", "text_signals",
+           "validation_evaluations", "validation_examples", "validation_probe", "validation_signals",
+           "validation_window", "weight_signals"]

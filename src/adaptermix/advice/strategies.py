@@ -10,6 +10,7 @@ give a 90 % interval. What each may look at (issue 17):
 | `alg1_min_fsd`, `max_fsd`, `fsd_nearest`, `task_cosine`, `uniform_all` | adapter weights | 0 forward tokens |
 | `text_similarity` | a sample of each domain's unlabeled train text | one embedding pass |
 | `surrogate` | labelled validation examples: every adapter alone, every pair, the mixture of all | n(n+1) evaluations |
+| `agreement`, `entropy` | the same validation passes, labels unread | n(n+1) evaluations (shared with the surrogate) |
 | `random` | nothing | 0: scored as its exact expectation over ties |
 
 Ties are part of a strategy's answer: the benchmark scores a tie as the expectation over the tied
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adaptermix.advice.signals import TEXT, VALIDATION, WEIGHTS, Signals
+from adaptermix.advice.signals import TEXT, UNLABELED, VALIDATION, WEIGHTS, Signals
 from adaptermix.advice.tables import empty_table, members_of
 from adaptermix.analysis.greedy import in_domain_mean_fsd
 from adaptermix.registry import Registry
@@ -186,27 +187,43 @@ def drop_share(k: int, n: int) -> float:
     return min(1.0, (0.5 - 1.0 / k) / (0.5 - 1.0 / n))
 
 
+def interpolate(alone: float, pairs: np.ndarray, full: float | None, target: int,
+                members: tuple[int, ...], n: int) -> tuple[float, float]:
+    """(value, gap) of a k-mixture from its target's measurements alone, in pairs and in the all-mixture.
+
+    value(t, S) = alone − [m_S + g(k)·(D − m̄)], with d(j) = alone − pairs[j] the pair drops, m_S their
+    mean over S∖t, m̄ their mean over every partner, D = alone − full the all-mixture drop and g =
+    `drop_share`(k, n); gap = D − m̄ (0 without the all-mixture). The surrogate applies it to
+    accuracy, the label-free strategies to agreement with the target's adapter and to entropy.
+    """
+    others = [j for j in members if j != target]
+    if not others:
+        return float(alone), 0.0
+    d = alone - np.asarray(pairs, dtype=np.float64)
+    m_s = float(np.mean(d[others]))
+    g, gap = 0.0, 0.0
+    if full is not None and n >= 3 and math.isfinite(full):
+        g = drop_share(len(members), n)
+        gap = float(alone - full) - float(np.mean(np.delete(d, target)))
+    return float(alone) - (m_s + g * gap), gap
+
+
 def surrogate_prediction(signals: Signals, target: int, members: tuple[int, ...]) -> tuple[float, float]:
     """(predicted accuracy, model standard deviation) of `target` with the mixture of `members` (Eq. 1).
 
     acc(t, S) ≈ a_t − [m_S + g(k)·(D_t − m̄_t)], with a_t the adapter alone, m_S = mean_{j ∈ S∖t} d(t, j)
     the measured validation pair drops d(t, j) = a_t − acc(t, {t, j}), m̄_t their mean over every j,
-    D_t = a_t − acc(t, all n) the measured all-mixture drop and g = `drop_share`(k, n). Exact at k = 1,
-    2 and n (the measurements); in between the model's own error is SHARE_SD·4g(1 − g)·|D_t − m̄_t|.
+    D_t = a_t − acc(t, all n) the measured all-mixture drop and g = `drop_share`(k, n) (`interpolate`).
+    Exact at k = 1, 2 and n (the measurements); in between the model's own error is
+    SHARE_SD·4g(1 − g)·|D_t − m̄_t|.
     """
     _require(signals, VALIDATION, "surrogate")
     a, P, n = signals.single, signals.pair, signals.n
     assert a is not None and P is not None  # noqa: S101
-    others = [j for j in members if j != target]
-    if not others:
-        return float(a[target]), 0.0
-    d = a[target] - P[target]
-    m_s = float(np.mean(d[others]))
-    g, gap = 0.0, 0.0
-    if signals.full is not None and n >= 3:
-        g = drop_share(len(members), n)
-        gap = float(a[target] - signals.full[target]) - float(np.mean(np.delete(d, target)))
-    return float(a[target]) - (m_s + g * gap), SHARE_SD * 4 * g * (1 - g) * abs(gap)
+    full = None if signals.full is None else float(signals.full[target])
+    value, gap = interpolate(float(a[target]), P[target], full, target, members, n)
+    g = drop_share(len(members), n) if gap else 0.0
+    return value, SHARE_SD * 4 * g * (1 - g) * abs(gap)
 
 
 @register("surrogate", VALIDATION,
@@ -238,3 +255,40 @@ def surrogate(signals: Signals) -> Scores:
             half = Z90 * math.sqrt(var)
             pred[t, mask], low[t, mask], high[t, mask] = p, max(p - half, 0.0), min(p + half, 1.0)
     return Scores(pred, pred, low, high)
+
+
+def _label_free(signals: Signals, name: str, table: np.ndarray | None, full: np.ndarray | None,
+                sign: float) -> Scores:
+    _require(signals, UNLABELED, name)
+    assert table is not None  # noqa: S101 - checked by _require
+    n = signals.n
+
+    def value(t: int, members: tuple[int, ...]) -> float:
+        at_full = None if full is None else float(full[t])
+        return sign * interpolate(float(table[t, t]), table[t], at_full, t, members, n)[0]
+
+    return Scores(_tabulate(n, value))
+
+
+@register("agreement", UNLABELED,
+          "label-free: the mixture that keeps the target's own predictions on unlabeled validation text")
+def agreement(signals: Signals) -> Scores:
+    """score(t, S) = predicted agreement of the mixture's predictions with t's adapter alone (no label read).
+
+    The surrogate's law (`interpolate`) on agreement instead of accuracy: 1 alone, the measured pair
+    agreements, the all-mixture's. A mixture that changes none of the target adapter's answers loses
+    nothing; what it changes is a cost when the target adapter is good and could be a gain when it
+    is not, which labels alone can tell.
+    """
+    return _label_free(signals, "agreement", signals.agreement, signals.agreement_full, 1.0)
+
+
+@register("entropy", UNLABELED,
+          "label-free: the most confident mixture on unlabeled validation text (AdaMerging's entropy)")
+def entropy(signals: Signals) -> Scores:
+    """score(t, S) = −predicted mean predictive entropy of the mixture with t's head on t's validation text.
+
+    AdaMerging (Yang et al. 2024) tunes merging coefficients by minimising this entropy on unlabeled
+    test text; here it ranks member sets, from the same pair and all-mixture passes (`interpolate`).
+    """
+    return _label_free(signals, "entropy", signals.entropy, signals.entropy_full, -1.0)

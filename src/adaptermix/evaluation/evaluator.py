@@ -37,6 +37,7 @@ from adaptermix.methods.inference import (
     classification_metrics,
     predict,
     predict_channels,
+    predict_proba,
     prepare_batches,
 )
 from adaptermix.methods.model import Base, load_base, load_state, set_threads
@@ -201,6 +202,19 @@ class Evaluator:
         accuracy, f1 = classification_metrics(preds, target.encoded.labels, len(target.label_names))
         metrics = Metrics(accuracy, f1, len(target.encoded), int(target.encoded.lengths.sum()), padded, seconds)
         return metrics, preds
+
+    def probabilities(self, target: EvalTarget) -> tuple[Metrics, np.ndarray, np.ndarray]:
+        """Like `predictions`, with each example's softmax probabilities too: (metrics, preds, (n, C) probs).
+
+        The same batches and forward as `predictions`, so `preds` and the metrics are the same.
+        """
+        batches = self._prepared(target, None)
+        start = time.perf_counter()
+        preds, probs, padded = predict_proba(self.base.model, target.encoded, self.pad_id, batches=batches)
+        seconds = time.perf_counter() - start
+        accuracy, f1 = classification_metrics(preds, target.encoded.labels, len(target.label_names))
+        metrics = Metrics(accuracy, f1, len(target.encoded), int(target.encoded.lengths.sum()), padded, seconds)
+        return metrics, preds, probs
 
     def predictions_many(self, target: EvalTarget, count: int) -> tuple[np.ndarray, int]:
         """Predictions of the mixtures in the first `count` slots (see `slots`) on `target`, in one pass.

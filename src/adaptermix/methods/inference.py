@@ -107,15 +107,22 @@ def channel_max_tokens(device: torch.device, channels: int) -> int:
 
 
 def _argmax_passes(model: nn.Module, batches: Batches, preds: np.ndarray,
-                   logits_of: Callable[[Any], torch.Tensor]) -> int:
-    """Write the argmax of every batch's logits into `preds[..., idx]`; returns the padded tokens."""
+                   logits_of: Callable[[Any], torch.Tensor],
+                   keep: Callable[[Any, torch.Tensor], None] | None = None) -> int:
+    """Write the argmax of every batch's logits into `preds[..., idx]`; returns the padded tokens.
+
+    `keep(idx, logits)`, when given, also sees every batch's logits (e.g. to keep probabilities).
+    """
     padded = 0
     was_training = model.training
     model.eval()
     with torch.inference_mode():
         for idx, inputs in batches:
             padded += inputs["input_ids"].numel()
-            preds[..., idx] = logits_of(model(**inputs)).argmax(-1).cpu().numpy()
+            logits = logits_of(model(**inputs))
+            preds[..., idx] = logits.argmax(-1).cpu().numpy()
+            if keep is not None:
+                keep(idx, logits)
     model.train(was_training)
     return padded
 
@@ -153,6 +160,28 @@ def predict(
         batches = prepare_batches(model, encoded, pad_id, batch_size, max_tokens)
     preds = np.empty(len(encoded), dtype=np.int64)
     return preds, _argmax_passes(model, batches, preds, lambda output: output.logits)
+
+
+def predict_proba(
+    model: nn.Module, encoded: Encoded, pad_id: int, batches: Batches | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Predicted label and softmax probabilities per example (in the split's order), and padded tokens.
+
+    The same forward as `predict` (same batches, the label is the argmax of the logits, not of the
+    rounded probabilities), keeping the distribution for label-free scores (agreement, entropy).
+    """
+    if batches is None:
+        batches = prepare_batches(model, encoded, pad_id)
+    preds = np.empty(len(encoded), dtype=np.int64)
+    kept: list[np.ndarray] = []
+
+    def keep(idx: Any, logits: torch.Tensor) -> None:
+        if not kept:
+            kept.append(np.empty((len(encoded), logits.shape[-1]), dtype=np.float64))
+        kept[0][idx] = torch.softmax(logits.float(), dim=-1).double().cpu().numpy()
+
+    padded = _argmax_passes(model, batches, preds, lambda output: output.logits, keep)
+    return preds, kept[0] if kept else np.empty((0, 0)), padded
 
 
 def evaluate_model(

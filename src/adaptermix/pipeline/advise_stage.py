@@ -20,9 +20,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from adaptermix.advice import Advice, Cost, get_strategy, recommend_partition, recommend_partners
+from adaptermix.advice import Advice, Cost, Signals, get_strategy, recommend_partition, recommend_partners
 from adaptermix.advice.clustering import PARTITIONERS, get_partitioner
 from adaptermix.advice.racing import RaceSpec
+from adaptermix.advice.signals import TEXT, WEIGHTS
 from adaptermix.advice.spec import DEFAULTS
 from adaptermix.checkpoints import Checkpoint
 from adaptermix.errors import ConfigError
@@ -32,6 +33,10 @@ from adaptermix.reporting.advice import ADVICE_VERSION
 from adaptermix.reporting.study import ADVICE_KIND
 from adaptermix.store import Store, StudyMeta
 from adaptermix.store.schema import canonical_json
+
+#: Signals the stage gathers for the report's every-strategy table whatever its strategy reads: they
+#: cost no forward pass (weights) or one embedding pass of a train-text sample (text).
+BASELINE_NEEDS = frozenset({WEIGHTS, TEXT})
 
 
 class AdviseSection(BaseModel):
@@ -142,7 +147,7 @@ class AdviseSection(BaseModel):
         if self.groups:
             by = self.partitions_by
             reads.add(get_partitioner(by).needs if by in PARTITIONERS else get_strategy(by).needs)
-        if "validation" in reads and spec.max_examples is not None:
+        if reads & {"validation", "unlabeled"} and spec.max_examples is not None:
             from adaptermix.advice.collect import validation_examples
 
             validation_examples(n, self.budget, spec.max_examples)  # ConfigError naming the fix
@@ -196,13 +201,16 @@ def _sweep_facts(store: Store, mixer: str) -> tuple[int, int | None, str | None]
 
 def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], names: Sequence[str], mix: MixSpec,
                  sweep_examples: int, exhaustive_tokens: int | None, cache_dir: Path | None,
-                 max_length: int) -> tuple[list[Advice], list[Advice], Cost]:
+                 max_length: int) -> tuple[list[Advice], list[Advice], Cost, Signals]:
     """The advisor's answers for every target (partners) and every G (partitions), from one gathering.
 
     Reads the adapters' weights and the train/validation splits only (the leak rule: never the test split).
+    Besides what the strategy reads, the weights and train-text signals are gathered for the report's
+    every-strategy table (zero forward passes, and one embedding pass of 200 train documents per
+    domain); they are not part of the advice's cost.
 
     Returns:
-        (partner advice per target, partition advice per G, the cost of the signals).
+        (partner advice per target, partition advice per G, the cost of the signals, every signal gathered).
     """
     from adaptermix.advice.api import needs_of, race_partition, race_partners
     from adaptermix.advice.collect import gather
@@ -215,6 +223,13 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
     # The intervals are read against the stored sweep rows: widen them by that evaluation's sampling error.
     signals = replace(signals, test_examples=sweep_examples)
     cost = Cost(signals.forward_tokens, exhaustive, signals.evaluations)
+    extra = signals
+    if BASELINE_NEEDS - needs:
+        extra, _ = gather(checkpoints, names, set(BASELINE_NEEDS - needs), sweep_examples=sweep_examples,
+                          max_length=max_length, cache_dir=cache_dir, exhaustive_tokens=exhaustive)
+    stored = replace(signals, **{f: getattr(extra, f) for f in ("fsd", "cosine", "cosine_reference", "text")
+                                 if getattr(signals, f) is None and getattr(extra, f) is not None},
+                     tokens={**extra.tokens, **signals.tokens})
     partners = [recommend_partners(signals, section.strategy, t, section.sizes, cost, mix.label, section.runners_up)
                 for t in names]
     partitions = [recommend_partition(signals, section.partitions_by, g, cost, mix.label) for g in section.groups]
@@ -227,7 +242,7 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
                                   params, cache_dir, budget=section.budget, races=races) for a in partners]
         partitions = [race_partition(a, signals, section.partitions_by, checkpoints, names, spec, section.budget,
                                      max_length, mix.mixer, params, cache_dir, races=races) for a in partitions]
-    return partners, partitions, cost
+    return partners, partitions, cost, stored
 
 
 def ensemble_requests(partners: Sequence[Advice], partitions: Sequence[Advice]) -> list[tuple[str, tuple[str, ...]]]:
@@ -266,8 +281,8 @@ def run_advise_stage(section: AdviseSection, store_path: Path, adapters: Sequenc
     ckpts = read_mixable([str(p) for p in adapters])
     names = study_names(ckpts)
     start = time.perf_counter()
-    partners, partitions, cost = advise_study(section, ckpts, names, mix, examples, exhaustive, cache_dir,
-                                              spec.max_length)
+    partners, partitions, cost, signals = advise_study(section, ckpts, names, mix, examples, exhaustive, cache_dir,
+                                                       spec.max_length)
     advised = time.perf_counter() - start
     ensembles = []
     precision = precision or resolve_precision(spec.precision)
@@ -280,6 +295,7 @@ def run_advise_stage(section: AdviseSection, store_path: Path, adapters: Sequenc
         "partners": [a.to_json() for a in partners],
         "partitions": [{"groups": g, **a.to_json()} for g, a in zip(section.groups, partitions, strict=True)],
         "ensembles": ensembles, "ensemble_precision": precision if section.ensemble else None,
+        "signals": signals.to_json(),
         "seconds": {"advice": advised, "ensembles": time.perf_counter() - start - advised},
     }
     with Store.open(store_path, meta) as store:

@@ -275,13 +275,14 @@ def _advise_estimate(recipe: Recipe, study: StudyPlan, examples: float, tokens: 
     """The advise stage: the surrogate's validation evaluations, then the ensembles' member passes (at most)."""
     from adaptermix.advice import get_strategy
     from adaptermix.advice.collect import validation_evaluations, validation_examples
+    from adaptermix.advice.signals import FORWARD
     from adaptermix.pipeline.advise_stage import advice_stored
 
     adv = recipe.advise
     assert adv is not None  # noqa: S101 - called only with an advise section
     n = len(recipe.domains)
     evals = val = 0
-    if get_strategy(adv.strategy).needs == "validation":
+    if get_strategy(adv.strategy).needs in FORWARD:
         evals = validation_evaluations(n)
         val = validation_examples(n, adv.budget, round(examples))
     # Each target scores each member of its recommended sets once with its head (probabilities are cached):

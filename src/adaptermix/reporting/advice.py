@@ -8,7 +8,9 @@ sweep's test examples. This module sets them against the stored sweep of the adv
   that size), random (the exact expectation: the mean over the cell's member sets), Alg. 1's min-FSD pick
   (on the stored FSD matrix), each one's regret in points against the oracle, and the ensemble;
 - per G: the advised partition's stored mean accuracy over the N domains, the optimum (the exact DP of
-  `adaptermix.advice.partition` on the stored rows) and a random partition's exact expectation.
+  `adaptermix.advice.partition` on the stored rows) and a random partition's exact expectation;
+- every registered strategy on the signals the stage stored, as the advisor benchmark scores them
+  (`adaptermix.reporting.advice_strategies`).
 
 Reporting reads only the store: nothing here runs a model.
 """
@@ -23,6 +25,7 @@ import numpy as np
 
 from adaptermix.advice.partition import best_partition, partition_value, random_partition_mean
 from adaptermix.advice.tables import cell, mask_of, missing_entries, names_of, table_from_rows
+from adaptermix.reporting.advice_strategies import strategy_tables
 from adaptermix.reporting.document import Section
 from adaptermix.reporting.study import Study
 from adaptermix.reporting.sweep_tables import Table, greedy_members
@@ -213,6 +216,9 @@ def advice_section(study: Study) -> Section:
         sec.tables += [regret_table(cells), partners_table(cells)]
     if advice["partitions"]:
         sec.tables.append(partition_table(study, advice))
+    tables, notes = strategy_tables(study, advice)
+    sec.tables += tables
+    sec.notes += notes
     return sec
 
 
