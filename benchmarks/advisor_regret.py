@@ -28,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from advisor_partition_weights import partition_weight_rows, partition_weights_table  # noqa: E402
 from advisor_racing import partition_race_rows, partition_race_table, race_rows, race_table  # noqa: E402
+from advisor_soup import soup_examples, soup_rows, soup_table  # noqa: E402
 from advisor_weights import weight_rows, weights_table  # noqa: E402
 from sweep_throughput import processor  # noqa: E402  (one CPU/GPU name for every benchmark)
 
@@ -52,6 +53,7 @@ from adaptermix.advice.regret import (
     half_split_floor,
 )
 from adaptermix.advice.signals import TEXT, UNLABELED, VALIDATION, WEIGHTS
+from adaptermix.advice.soup import soup_evaluations
 from adaptermix.advice.tables import mask_of, missing_entries, table_from_rows
 from adaptermix.advice.weights import WeightSearchSpec
 from adaptermix.store import Store
@@ -224,6 +226,10 @@ def main() -> None:
                          "passes), within --budget together with the surrogate's own tokens")
     ap.add_argument("--partition-candidates", type=int, default=race.candidates,
                     help="--race-partitions: the surrogate's best partitions raced per G")
+    ap.add_argument("--greedy-soup", action="store_true",
+                    help="also grow each target's member sets greedily on validation accuracy (forward passes; "
+                         "advisor_soup.py), within --budget")
+    ap.add_argument("--soup-k-max", type=int, default=None, help="--greedy-soup: the largest size grown (default N−1)")
     args = ap.parse_args()
     start = time.time()
     with Store.read(args.store) as store:
@@ -334,6 +340,18 @@ def main() -> None:
               f"less the surrogate's; {time.time() - started:.0f} s, {sum(r.tokens for r in part_raced):,} "
               "tokens)\n")
         print("\n".join(partition_race_table(part_raced, seed_tokens, exhaustive)))
+    souped = []
+    if args.greedy_soup:
+        k_max = args.soup_k_max or n - 1
+        per_eval = soup_examples(n, k_max, args.budget, n_test or 300)
+        started = time.time()
+        souped = soup_rows(args.adapters or args.store.parent / "adapters", domains, truth, signals, k_max, per_eval,
+                           max_length, progress=lambda line: print(line, file=sys.stderr, flush=True))
+        print(f"\n## Greedy soup: forward selection on validation accuracy to k = {k_max} "
+              f"({soup_evaluations(n, k_max)} evaluations per target, at most {per_eval} validation examples each, "
+              f"from --budget {args.budget:g}; "
+              f"{time.time() - started:.0f} s, {sum(r.tokens for r in souped):,} tokens)\n")
+        print("\n".join(soup_table(souped, exhaustive, int(tokens.get(VALIDATION, 0)))))
     if args.json_out is not None:
         doc = {"store": str(args.store), "processor": processor(), "budget": args.budget, "floor": floor,
                "exhaustive_tokens": exhaustive,
@@ -342,7 +360,7 @@ def main() -> None:
                "clusters": [asdict(c) for c in clusters],
                "loto": None if loto is None else asdict(loto), "weights": [asdict(r) for r in weighted],
                "race": [asdict(r) for r in raced], "partition_race": [asdict(r) for r in part_raced],
-               "partition_weights": [asdict(r) for r in part_weighted]}
+               "partition_weights": [asdict(r) for r in part_weighted], "greedy_soup": [asdict(r) for r in souped]}
         args.json_out.write_text(json.dumps(doc, indent=2, default=float))
 
 

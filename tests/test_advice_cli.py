@@ -77,6 +77,14 @@ def test_no_advisor_path_reads_the_test_split(adapters: list[str], cache_dir: Pa
     assert exhaustive > 0 and signals.evaluations == 12 and signals.forward_tokens > 0
     for name in STRATEGIES:  # every registered strategy runs on what was gathered
         assert STRATEGIES.get(name).scores(signals).score.shape == (3, 8)
+    from adaptermix.advice.collect import grow_member_sets
+    from adaptermix.evaluation.evaluator import Evaluator
+
+    evaluator = Evaluator.for_checkpoint(ckpts[0], 32, cache_dir)
+    grown = grow_member_sets(ckpts, NAMES, evaluator, 1, 3, signals.n_validation["beta"])  # greedy soup: validation
+    assert grown["sets"] == [(1,), grown["sets"][1], (0, 1, 2)] and grown["evaluations"] == 3
+    # Its pairs are the surrogate's pair evaluations (the same first validation examples, the same head).
+    assert grown["accuracy"][1] == pytest.approx(max(signals.pair[1, 0], signals.pair[1, 2]))
     # The estimate of the exhaustive cost (weights-only strategies) reads validation lengths, not test ones.
     _, estimate = gather(ckpts, NAMES, {WEIGHTS}, sweep_examples=40, max_length=32, cache_dir=cache_dir)
     assert estimate > 0

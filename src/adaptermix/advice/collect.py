@@ -276,6 +276,37 @@ def search_shared_weights(checkpoints: Sequence[Checkpoint], names: Sequence[str
             "tokens": tokens, "examples": sum(len(d.encoded) for d in data.values())}
 
 
+def grow_member_sets(checkpoints: Sequence[Checkpoint], names: Sequence[str], evaluator: Any, target: int,
+                     k_max: int, n_examples: int, mixer: str = "average",
+                     mixer_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Greedy-soup growth (`adaptermix.advice.soup.grow`) for `target` on its first **validation** examples.
+
+    Every candidate mixture is scored with the target's own head on the same first `n_examples`
+    validation examples. Returns {"sets": the greedy set of each size 1..k_max (index tuples),
+    "accuracy": the validation accuracy of each, "evaluations", "tokens"}.
+    """
+    from adaptermix.advice.soup import grow
+    from adaptermix.mixing import mix
+
+    ckpt = checkpoints[target]
+    data = evaluator.target(ckpt.domain, SPLIT, n_examples)
+    params = dict(mixer_params or {})
+    seen: dict[tuple[int, ...], float] = {}
+    tokens = 0
+
+    def accuracy(members: tuple[int, ...]) -> float:
+        nonlocal tokens
+        if members not in seen:
+            adapter = mix([checkpoints[j].adapter for j in members], mixer, **params)
+            metrics = evaluator.evaluate(adapter, ckpt.head, data, head_key=names[target])
+            tokens += metrics.tokens
+            seen[members] = float(metrics.accuracy)
+        return seen[members]
+
+    sets = grow(len(checkpoints), target, k_max, accuracy)
+    return {"sets": sets, "accuracy": [seen.get(s) for s in sets], "evaluations": len(seen), "tokens": tokens}
+
+
 def validation_window(target: Any, start: int, stop: int) -> Any:
     """The validation examples start..stop−1 of `target` as an `EvalTarget` of their own (same tokens)."""
     from adaptermix.data.tokenize import Encoded
@@ -455,7 +486,7 @@ def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[s
     return replace(signals, tokens=spent), int(exhaustive_tokens)
 
 
-__all__ = ["VALIDATION_FIELDS", "check_budget", "exhaustive_evaluations", "gather", "mean_entropy",
+__all__ = ["VALIDATION_FIELDS", "check_budget", "exhaustive_evaluations", "gather", "grow_member_sets", "mean_entropy",
            "race_member_sets", "race_partition_groups", "search_member_weights", "text_signals",
            "validation_evaluations", "validation_examples", "validation_probe", "validation_signals",
            "validation_window", "weight_signals"]
