@@ -310,3 +310,14 @@ def test_a_race_stays_within_what_the_budget_leaves(adapters: list[str]) -> None
         if share == 0:  # nothing left to race: nothing run, the seed's picks stand
             assert spent == [0, 0] and [r.members for r in raced.recommendations] == \
                 [r.members for r in plain.recommendations]
+
+
+def test_help_names_every_registered_strategy() -> None:
+    """`--strategy`'s help lists every strategy and partitioner the registries hold (a new one must be named)."""
+    import inspect
+
+    from adaptermix.cli.advise import advise
+
+    default = inspect.signature(advise).parameters["strategy"].default
+    for name in [*STRATEGIES.names(), *PARTITIONERS.names()]:
+        assert name in default.help, name

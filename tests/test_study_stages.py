@@ -118,6 +118,9 @@ def test_dataset_analysis_is_stored_and_a_rerun_recomputes_nothing(ran):
     assert len(found) == 1
     analysis = CorpusAnalysis.from_json(found[0].value)
     assert len(analysis.domains) == 3 and analysis.relation is not None
+    stages, _ = plan_recipe(load_recipe(path), Throughput(20_000.0, "minilm", "cpu", 1))
+    (planned,) = [s for s in stages if s.stage == "data_analysis"]  # the dry run knows it is stored
+    assert "stored, nothing to do" in planned.note and planned.seconds == 0.0
     again = run_recipe(load_recipe(path), progress=False, embedder=HashEmbedder())
     assert not again.analysed and again.trained == ()
     assert again.sweep.evaluated == 0 and all(s.evaluated == 0 for s in again.stages.values())

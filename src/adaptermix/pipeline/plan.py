@@ -19,7 +19,7 @@ from pathlib import Path
 
 from adaptermix.methods.precision import resolve_precision
 from adaptermix.pipeline.recipe import Recipe, StudyPlan, stage_names, stale_domains, train_config, training_key
-from adaptermix.pipeline.stages import prune_mixers, sparse_mixers
+from adaptermix.pipeline.stages import analysis_stored, prune_mixers, sparse_mixers
 from adaptermix.training.config import resolve, step_budget
 
 #: PAPER.md §2 (Table 2): (train, test) sizes of the 13 hub domains, for hosts without the hub.
@@ -261,8 +261,10 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput,
         # are cached on disk); LDA takes a few seconds a domain in every study.
         first = study == recipe.studies()[0]
         seconds = first * docs * ANALYSIS_TOKENS / rate.for_encoder("minilm") + 2.0 * len(da.domains)
-        out.append(StageEstimate(study.label, "data_analysis", 1, "analysis", seconds,
-                                 f"{len(da.domains)} domains × ≤ {da.max_docs} documents, {da.n_topics} topics"))
+        stored = analysis_stored(da, study.store)
+        out.append(StageEstimate(study.label, "data_analysis", 1, "analysis", 0.0 if stored else seconds,
+                                 f"{len(da.domains)} domains × ≤ {da.max_docs} documents, {da.n_topics} topics"
+                                 + ("; stored, nothing to do" if stored else "")))
     if recipe.advise is not None:
         mean_tokens = sum(tokens(d) for d in recipe.domains) / n
         mean_examples = sum(examples(d) for d in recipe.domains) / n

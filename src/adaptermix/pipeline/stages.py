@@ -138,12 +138,23 @@ def data_analysis(config: CorpusConfig, store_path: Path, adapters: Sequence[Pat
     """
     from adaptermix.analysis.corpus import analyze_data
 
+    if analysis_stored(config, store_path):
+        return False
     meta = _meta_of(store_path)
-    key = corpus_key(config, meta.fingerprints())
-    with Store.read(store_path) as store:
-        if store.get_artifact(CORPUS_KIND, key) is not None:
-            return False
     result = analyze_data(config, cache_dir, list(adapters) if len(adapters) >= 3 else (), embedder)
     with Store.open(store_path, meta) as store:
-        store.put_artifact(CORPUS_KIND, key, result.to_json(indent=None))
+        store.put_artifact(CORPUS_KIND, corpus_key(config, meta.fingerprints()), result.to_json(indent=None))
     return True
+
+
+def analysis_stored(config: CorpusConfig, store_path: Path) -> bool:
+    """Whether the store at `store_path` holds this dataset analysis of its adapters (False without a store)."""
+    if not store_path.is_file():
+        return False
+    from adaptermix.store import StoreError
+
+    try:
+        with Store.read(store_path) as store:
+            return store.get_artifact(CORPUS_KIND, corpus_key(config, store.meta.fingerprints())) is not None
+    except StoreError:  # another study's or a broken store: `run` will say so
+        return False
