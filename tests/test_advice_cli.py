@@ -178,6 +178,14 @@ def test_json_schema_partners_and_partition(adapters: list[str], capsys: pytest.
     groups = [r["members"] for r in doc["recommendations"]]
     assert [r["group"] for r in doc["recommendations"]] == [0, 1]
     assert sorted(m for g in groups for m in g) == sorted(NAMES)
+    # A label-free strategy ranks without predicting accuracy, at the surrogate's cost (the same passes).
+    code, out, err = run_cli(["advise", *adapters, "--target", "alpha", "--sizes", "2", "--strategy", "agreement",
+                              "--json", "--budget", "0.5", "--sweep-examples", "40", "--max-length", "32"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["strategy"] == "agreement" and doc["cost"]["evaluations"] == 12 and doc["cost"]["forward_tokens"] > 0
+    (rec,) = doc["recommendations"]
+    assert rec["predicted_accuracy"] is None and rec["interval"] is None and "alpha" in rec["members"]
 
 
 @pytest.mark.parametrize(("extra", "needles"), [
