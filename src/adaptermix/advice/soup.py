@@ -37,7 +37,7 @@ def grow(n: int, target: int, k_max: int, accuracy: Callable[[tuple[int, ...]], 
         raise ValueError(f"target index {target} is out of range for {n} adapters")
     if not 1 <= k_max <= n:
         raise ValueError(f"k_max={k_max} is out of range: grow to 1..{n} adapters")
-    current = (target,)
+    current: tuple[int, ...] = (target,)
     sets = [current]
     while len(current) < k_max:
         best_j, best = -1, float("-inf")

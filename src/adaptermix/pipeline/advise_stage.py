@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -201,7 +201,8 @@ def _sweep_facts(store: Store, mixer: str) -> tuple[int, int | None, str | None]
 
 def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], names: Sequence[str], mix: MixSpec,
                  sweep_examples: int, exhaustive_tokens: int | None, cache_dir: Path | None,
-                 max_length: int) -> tuple[list[Advice], list[Advice], Cost, Signals]:
+                 max_length: int, progress: Callable[[str], None] | None = None
+                 ) -> tuple[list[Advice], list[Advice], Cost, Signals]:
     """The advisor's answers for every target (partners) and every G (partitions), from one gathering.
 
     Reads the adapters' weights and the train/validation splits only (the leak rule: never the test split).
@@ -219,7 +220,7 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
     signals, exhaustive = gather(checkpoints, names, needs, budget=section.budget,
                                  sweep_examples=sweep_examples, max_length=max_length, mixer=mix.mixer,
                                  mixer_params=dict(mix.params), cache_dir=cache_dir,
-                                 exhaustive_tokens=exhaustive_tokens)
+                                 exhaustive_tokens=exhaustive_tokens, progress=progress)
     # The intervals are read against the stored sweep rows: widen them by that evaluation's sampling error.
     signals = replace(signals, test_examples=sweep_examples)
     cost = Cost(signals.forward_tokens, exhaustive, signals.evaluations)
@@ -260,8 +261,10 @@ def ensemble_requests(partners: Sequence[Advice], partitions: Sequence[Advice]) 
 
 
 def run_advise_stage(section: AdviseSection, store_path: Path, adapters: Sequence[Path], spec: EvalSpec,
-                     cache_dir: Path | None) -> bool:
+                     cache_dir: Path | None, progress: Callable[[str], None] | None = None) -> bool:
     """Advise, score the ensembles, store the artifact, unless the store holds it already; returns whether it ran.
+
+    `progress` (optional) is called with a line after each step (a target's validation passes, an ensemble).
 
     Raises:
         ConfigError: the store has no sweep rows of the advised mixer, or bad advice settings.
@@ -282,13 +285,16 @@ def run_advise_stage(section: AdviseSection, store_path: Path, adapters: Sequenc
     names = study_names(ckpts)
     start = time.perf_counter()
     partners, partitions, cost, signals = advise_study(section, ckpts, names, mix, examples, exhaustive, cache_dir,
-                                                       spec.max_length)
+                                                       spec.max_length, progress)
     advised = time.perf_counter() - start
     ensembles = []
     precision = precision or resolve_precision(spec.precision)
     if section.ensemble:
         scorer = EnsembleScorer(dict(zip(names, ckpts, strict=True)), spec, precision, cache_dir)
-        ensembles = [scorer.score(t, members).to_json() for t, members in ensemble_requests(partners, partitions)]
+        for t, members in ensemble_requests(partners, partitions):
+            ensembles.append(scorer.score(t, members).to_json())
+            if progress is not None:
+                progress(f"ensemble: {t} with {'+'.join(members)}")
     value = {
         "version": ADVICE_VERSION, "settings": section.model_dump(mode="json"), "mixer": mix.label,
         "strategy": section.strategy, "cost": cost.to_json(), "sweep_examples": examples,

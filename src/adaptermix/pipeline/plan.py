@@ -261,10 +261,10 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput,
         # are cached on disk); LDA takes a few seconds a domain in every study.
         first = study == recipe.studies()[0]
         seconds = first * docs * ANALYSIS_TOKENS / rate.for_encoder("minilm") + 2.0 * len(da.domains)
-        stored = analysis_stored(da, study.store)
-        out.append(StageEstimate(study.label, "data_analysis", 1, "analysis", 0.0 if stored else seconds,
+        done = analysis_stored(da, study.store)
+        out.append(StageEstimate(study.label, "data_analysis", 1, "analysis", 0.0 if done else seconds,
                                  f"{len(da.domains)} domains × ≤ {da.max_docs} documents, {da.n_topics} topics"
-                                 + ("; stored, nothing to do" if stored else "")))
+                                 + ("; stored, nothing to do" if done else "")))
     if recipe.advise is not None:
         mean_tokens = sum(tokens(d) for d in recipe.domains) / n
         mean_examples = sum(examples(d) for d in recipe.domains) / n

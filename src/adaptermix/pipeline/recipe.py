@@ -438,9 +438,9 @@ def _run_study(recipe: Recipe, study: StudyPlan, stale: list[str], display: Disp
             bar.update(1)
     advised = False
     if recipe.advise is not None:
-        with display.stage(f"{tag}advise", 1, unit="analyses") as bar:
-            advised = run_advise_stage(recipe.advise, study.store, paths, recipe.eval, recipe.cache_dir)
-            bar.update(1)
+        with display.stage(f"{tag}advise", unit="steps") as bar:
+            advised = run_advise_stage(recipe.advise, study.store, paths, recipe.eval, recipe.cache_dir,
+                                       progress=lambda line: bar.update(1, last=line))
     with display.stage(f"{tag}report", 1, unit="reports") as bar:
         from adaptermix.reporting.report import write_html_report
 
