@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
+from adaptermix.advice import STRATEGIES
 from adaptermix.advice.partition import best_partition, random_partition_mean
 from adaptermix.advice.tables import cell, mask_of, table_from_rows
 from adaptermix.pipeline import load_recipe, run_recipe
@@ -95,6 +96,10 @@ def test_the_report_shows_the_advice_and_the_summary_says_what_to_mix(ran: Any) 
     page = (result.store.parent / "report" / "index.html").read_text(encoding="utf-8")
     assert "Which adapters to mix" in page and "What to mix (advisor <code>surrogate</code>)" in page
     assert (result.store.parent / "report" / "advice_partners.csv").is_file()
+    # The benchmark's table from the signals the stage stored: one row per registered strategy it can score.
+    rows = (result.store.parent / "report" / "advice_strategies.csv").read_text().splitlines()
+    assert rows[0].startswith("strategy,reads,regret") and len(rows) - 1 == len(STRATEGIES.names())
+    assert "Every strategy&#x27;s partners" in page or "Every strategy's partners" in page
 
 
 def test_dry_run_plans_the_advise_stage(tmp_path: Path, tiny_encoders: dict[str, Path], cache_dir: Path,
@@ -252,7 +257,7 @@ def test_report_section_on_a_synthetic_store_with_a_known_answer(tmp_path: Path,
 
 def test_every_strategy_table_scores_the_stored_signals_against_the_stored_sweep(tmp_path: Path) -> None:
     """The benchmark's table in the report: every strategy the stored signals allow, random's exact expectation."""
-    from adaptermix.advice import STRATEGIES, Signals
+    from adaptermix.advice import Signals
     from adaptermix.store.schema import canonical_json
 
     path, truth, S = _synthetic(tmp_path)
