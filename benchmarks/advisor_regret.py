@@ -51,6 +51,7 @@ from adaptermix.advice.regret import (
     evaluate_partitioners,
     evaluate_strategies,
     half_split_floor,
+    partition_half_split_floor,
 )
 from adaptermix.advice.signals import TEXT, UNLABELED, VALIDATION, WEIGHTS
 from adaptermix.advice.soup import soup_evaluations
@@ -150,9 +151,11 @@ def partners_table(reports: list[StrategyReport], floor: float | None) -> list[s
     return lines
 
 
-def partitions_table(reports: list[StrategyReport], clusters: list[ClusterReport] | None = None) -> list[str]:
+def partitions_table(reports: list[StrategyReport], clusters: list[ClusterReport] | None = None,
+                     floor: dict[int, float] | None = None) -> list[str]:
     """Markdown: regret vs the exact optimum per G, for the score strategies (DP on their scores) and the
-    partitioners (k-means on text, clustering on FSD: their own groups; seeded ones averaged over seeds)."""
+    partitioners (k-means on text, clustering on FSD: their own groups; seeded ones averaged over seeds),
+    and the choose-on-half-of-test floor per G when given."""
     gs = [p.groups for p in reports[0].partitions]
     lines = ["| strategy | partition by | reads | cost (% of exhaustive) | " + " | ".join(f"G={g}" for g in gs)
              + " | mean |", "|---|---|---|---:|" + "---:|" * (len(gs) + 1)]
@@ -168,6 +171,10 @@ def partitions_table(reports: list[StrategyReport], clusters: list[ClusterReport
         regrets = [100 * (p.optimum - p.reached) for p in parts]
         lines.append(f"| {name} | {how} | {needs} | {100 * frac:.2f} | " + " | ".join(f"{x:.2f}" for x in regrets)
                      + f" | {np.mean(regrets):.2f} |")
+    if floor:
+        values = [floor[g] for g in gs]
+        lines.append("| *choose on half of test, score on the other half* | the optimum on one half | test | | "
+                     + " | ".join(f"{x:.2f}" for x in values) + f" | {np.mean(values):.2f} |")
     return lines
 
 
@@ -277,7 +284,8 @@ def main() -> None:
     print("## Partners (cells: every target × k = 2..N−1; regret in accuracy points vs the best stored set)\n")
     print("\n".join(partners_table(reports, floor)))
     print("\n## Partitions (regret in points vs the exact optimum; random = exact expectation)\n")
-    print("\n".join(partitions_table(reports, clusters)))
+    part_floor = partition_half_split_floor(correct, n) if floor is not None else None
+    print("\n".join(partitions_table(reports, clusters, part_floor)))
     loto = loto_report(truth, signals) if signals.full is not None and n >= 3 else None
     if loto is not None:
         print("\n## Predict: the surrogate, leave one target out (every mixture of the held-out target)\n")
@@ -354,7 +362,7 @@ def main() -> None:
         print("\n".join(soup_table(souped, exhaustive, int(tokens.get(VALIDATION, 0)))))
     if args.json_out is not None:
         doc = {"store": str(args.store), "processor": processor(), "budget": args.budget, "floor": floor,
-               "exhaustive_tokens": exhaustive,
+               "exhaustive_tokens": exhaustive, "partition_floor": part_floor,
                "strategies": [{**asdict(r), "partners": {k: v for k, v in asdict(r.partners).items() if k != "cells"}}
                               for r in reports],
                "clusters": [asdict(c) for c in clusters],

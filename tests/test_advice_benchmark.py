@@ -11,7 +11,7 @@ import pytest
 
 from adaptermix.advice import STRATEGIES
 from adaptermix.advice.partition import best_partition, random_partition_mean
-from adaptermix.advice.regret import evaluate_strategies
+from adaptermix.advice.regret import evaluate_strategies, partition_half_split_floor
 from adaptermix.advice.tables import by_name, sets_with
 from adaptermix.store import AdapterRef, EvalRow, Store, StudyMeta
 from adaptermix.store.schema import pack_correct
@@ -69,6 +69,24 @@ def test_benchmark_on_a_store_with_a_known_optimum(tmp_path: Path) -> None:
     assert 0 <= floor < rnd.partners.regret
     table = bench().partners_table(list(reports.values()), floor)
     assert len(table) == 2 + len(reports) + 1 and "choose on half" in table[-1]
+    part_floor = partition_half_split_floor(correct, 5, splits=3)
+    assert set(part_floor) == {2, 3, 4} and all(v >= 0 for v in part_floor.values())
+    lines = bench().partitions_table(list(reports.values()), None, part_floor)
+    assert "choose on half" in lines[-1] and lines[-1].count("|") == lines[0].count("|")
+
+
+def test_partition_floor_is_zero_without_noise_and_positive_with_it() -> None:
+    """Mixtures right or wrong on every example leave no floor; coin flips alike in expectation leave one."""
+    n, size = 4, 200
+    rng = np.random.default_rng(0)
+    clean, noisy = {}, {}
+    for t in range(n):
+        for mask in range(1, 1 << n):
+            if mask >> t & 1:
+                clean[(t, mask)] = np.full(size, float((mask * 7 + t) % 3 == 0))  # every half: the same table
+                noisy[(t, mask)] = (rng.random(size) < 0.7).astype(float)
+    assert partition_half_split_floor(clean, n, splits=2) == {2: 0.0, 3: 0.0}
+    assert np.mean(list(partition_half_split_floor(noisy, n, splits=4).values())) > 0.5
 
 
 def weights_module() -> ModuleType:

@@ -178,6 +178,43 @@ def half_split_floor(correct: Mapping[tuple[int, int], np.ndarray], n: int, size
     return float(np.mean(regrets))
 
 
+def partition_half_split_floor(correct: Mapping[tuple[int, int], np.ndarray], n: int, splits: int = 10,
+                               seed: int = 0) -> dict[int, float]:
+    """The partition oracle's own noise: the optimum on half of every target's test examples, scored on the other.
+
+    For each of `splits` seeded halvings (each target's test examples split at random, both directions), the
+    exact optimal partition (DP) on half A, scored on half B against half B's own optimum. No strategy
+    can be expected to come closer to the optimum than this at these test sizes.
+
+    Args:
+        correct: (target, mask) → per-example correctness of every in-domain mixture.
+        n: number of domains.
+
+    Returns:
+        G → mean regret in points, for G = 2..n−1.
+    """
+    rng = np.random.default_rng(seed)
+    keys = sorted(correct)
+    regrets: dict[int, list[float]] = {g: [] for g in range(2, n)}
+    for _ in range(splits):
+        halves = {}
+        for t in range(n):
+            size = next(len(correct[k]) for k in keys if k[0] == t)
+            perm = rng.permutation(size)
+            halves[t] = (perm[: size // 2], perm[size // 2 :])
+        tables = []
+        for side in (0, 1):
+            table = np.full((n, 1 << n), np.nan)
+            for t, mask in keys:
+                table[t, mask] = float(np.asarray(correct[(t, mask)], dtype=np.float64)[halves[t][side]].mean())
+            tables.append(table)
+        for a, b in ((0, 1), (1, 0)):
+            for g in regrets:
+                chosen = best_partition(tables[a], g).groups
+                regrets[g].append(100 * (best_partition(tables[b], g).value - partition_value(tables[b], chosen)))
+    return {g: float(np.mean(v)) for g, v in regrets.items()}
+
+
 @dataclass(frozen=True)
 class PartitionResult:
     """One G: the optimum, the strategy's partition scored on the truth, and a random partition's mean."""

@@ -23,6 +23,7 @@ from adaptermix.advice.regret import (
     evaluate_partitioners,
     evaluate_strategies,
     half_split_floor,
+    partition_half_split_floor,
 )
 from adaptermix.advice.tables import mask_of, missing_entries, table_from_rows
 from adaptermix.reporting.study import Study, correctness
@@ -110,6 +111,13 @@ def strategy_tables(study: Study, advice: dict[str, Any]) -> tuple[list[Table], 
         rows.append((c.strategy, how, c.needs, 100 * c.cost_fraction,
                      *[100 * (q.optimum - q.reached) for q in c.partitions], _mean_gap(c.partitions)))
     parts.rows = sorted(rows, key=lambda row: (row[-1] is None, row[-1]))
+    if floor is not None:
+        part_floor = partition_half_split_floor(bits, n)
+        values = [part_floor[g] for g in gs]
+        parts.rows.append(("choose on half of test, score on the other half", "the optimum on one half", "test",
+                           None, *values, float(np.mean(values)) if values else None))
+        parts.notes.append("the last row is the test noise alone: the optimal partition on one half of every "
+                           "target's test examples, scored on the other half (10 seeded halvings, both ways)")
     if reports and reports[0].partitions:
         optimum = ", ".join(f"G={q.groups} {100 * q.optimum:.2f}" for q in reports[0].partitions)
         parts.notes.append(f"optimum mean accuracy over the {n} domains (%): {optimum}")
