@@ -119,7 +119,8 @@ _TEXT_COLUMNS = {"target", "scope", "x", "ks", "note", "argmax_members", "argmin
                  "max_fsd_members", "members", "mixer", "condition", "partner", "adapter", "item", "value", "measure",
                  "finding", "our statistic", "verdict", "uncertainty", "claim", "worst_ci", "within", "falls",
                  "negative_significant", "clean_reference", "precision", "study", "method", "advisor_members",
-                 "oracle_members", "alg1_members", "advisor_groups", "optimal_groups"}
+                 "oracle_members", "alg1_members", "advisor_groups", "optimal_groups", "strategy", "reads",
+                 "partition_by"}
 _P_FORMATS = {"pearson_p": ".2g", "spearman_p": ".2g", "pearson_r": ".3f", "spearman_rho": ".3f"}
 
 
