@@ -215,23 +215,27 @@ def plan_study(recipe: Recipe, study: StudyPlan, rate: Throughput,
     else:
         per_k = {k: n * _sampled_draws(n, k, sw.ci, 3) for k in range(1, n + 1)}
         note = f"sampled to ±{sw.ci} points (expected)"
-    sweep_n, seconds = 0, 0.0
+    sweep_n, seconds, done = 0, 0.0, 0
     crafted: set[tuple[object, ...] | None] = set()  # attacks on each adapter alone already counted
-    for _, ci in ev.pairs():  # a condition's `mixers` and `sizes` narrow what it scores
+    for mi, ci in ev.pairs():  # a condition's `mixers` and `sizes` narrow what it scores
         cond = ev.conditions[ci]
-        once = 0.0
+        once, rows, pair_s = 0.0, 0, 0.0
         for k, count in per_k.items():
             if cond.scores_size(k, n):
                 per_mixture, per_target = cond.cost(ev.max_examples, k)
-                sweep_n += count
-                seconds += count * per_mixture * eval_s
+                rows += count
+                pair_s += count * per_mixture * eval_s
                 once = max(once, per_target)
         if once and cond.alone_attack() not in crafted:  # one attack per target, shared by the conditions
             crafted.add(cond.alone_attack())
-            seconds += n * once * eval_s
-    labels = [(ev.mixers[mi].label, ev.conditions[ci].label) for mi, ci in ev.pairs()]
-    left, stored = _left(sweep_n, _stored(study.store, labels))
-    out.append(StageEstimate(study.label, "sweep", sweep_n, "evaluations", seconds * left / max(sweep_n, 1),
+            pair_s += n * once * eval_s
+        # What is left of each (mixer, condition) pair at its own cost: the rows left of a cheap clean sweep
+        # and of an attack differ by two orders of magnitude.
+        have = min(rows, _stored(study.store, [(ev.mixers[mi].label, cond.label)]))
+        sweep_n, done = sweep_n + rows, done + have
+        seconds += pair_s * (rows - have) / max(rows, 1)
+    _, stored = _left(sweep_n, done)
+    out.append(StageEstimate(study.label, "sweep", sweep_n, "evaluations", seconds,
                              f"{len(ev.pairs())} (mixer, condition) pairs over {sum(per_k.values()):,} mixtures"
                              f", {note}{stored}"))
     if recipe.prune is not None:
