@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from advisor_partition_weights import partition_weight_rows, partition_weights_table  # noqa: E402
 from advisor_racing import partition_race_rows, partition_race_table, race_rows, race_table  # noqa: E402
-from advisor_soup import soup_examples, soup_rows, soup_table  # noqa: E402
+from advisor_soup import soup_rows, soup_table  # noqa: E402
 from advisor_weights import weight_rows, weights_table  # noqa: E402
 from sweep_throughput import processor  # noqa: E402  (one CPU/GPU name for every benchmark)
 
@@ -36,6 +36,7 @@ from adaptermix.advice import STRATEGIES, Signals
 from adaptermix.advice.clustering import PARTITIONERS
 from adaptermix.advice.collect import (
     VALIDATION_FIELDS,
+    soup_validation_examples,
     text_signals,
     validation_evaluations,
     validation_examples,
@@ -351,7 +352,9 @@ def main() -> None:
     souped = []
     if args.greedy_soup:
         k_max = args.soup_k_max or n - 1
-        per_eval = soup_examples(n, k_max, args.budget, n_test or 300)
+        # The sweep's examples per row as stored (test splits smaller than max_examples count as they are).
+        mean_test = round(np.mean(list(test_sizes.values()))) if isinstance(test_sizes, dict) else test_sizes
+        per_eval = soup_validation_examples(n, k_max, args.budget, mean_test or 300)
         started = time.time()
         souped = soup_rows(args.adapters or args.store.parent / "adapters", domains, truth, signals, k_max, per_eval,
                            max_length, progress=lambda line: print(line, file=sys.stderr, flush=True))

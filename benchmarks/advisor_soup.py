@@ -11,7 +11,6 @@ about `budget` of the exhaustive sweep's tokens.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -21,10 +20,8 @@ from typing import Any
 import numpy as np
 
 from adaptermix.advice.api import ranked
-from adaptermix.advice.collect import MIN_VALIDATION, exhaustive_evaluations
 from adaptermix.advice.regret import bootstrap_ci
 from adaptermix.advice.signals import Signals
-from adaptermix.advice.soup import soup_evaluations
 from adaptermix.advice.strategies import get_strategy
 from adaptermix.advice.tables import cell, mask_of
 
@@ -50,12 +47,6 @@ class SoupTarget:
     tokens: int
     examples: int
     seconds: float
-
-
-def soup_examples(n: int, k_max: int, budget: float, sweep_examples: int) -> int:
-    """Validation examples per evaluation that keep every target's growth within `budget` of the sweep."""
-    per_eval = math.floor(budget * exhaustive_evaluations(n) * sweep_examples / (n * soup_evaluations(n, k_max)))
-    return max(MIN_VALIDATION, per_eval)
 
 
 def soup_rows(adapters: Path, domains: Sequence[str], truth: np.ndarray, signals: Signals, k_max: int,

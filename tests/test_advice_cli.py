@@ -101,6 +101,10 @@ def test_no_advisor_path_reads_the_test_split(adapters: list[str], cache_dir: Pa
                               "--race", "--race-examples", "40", "--max-length", "32"], capsys)
     assert code == 0, err
     assert "race:" in out  # racing reads validation examples only
+    code, out, err = run_cli(["advise", *adapters, "--target", "beta", "--sizes", "2,3", "--grow", "--budget", "1.0",
+                              "--sweep-examples", "40", "--max-length", "32"], capsys)
+    assert code == 0, err
+    assert "grown:" in out  # greedy growth reads validation examples only
     for name in PARTITIONERS:  # the clustering partitions read weights and train text only
         code, out, err = run_cli(["advise", *adapters, "--groups", "2", "--strategy", name, "--max-length", "32"],
                                  capsys)
@@ -188,6 +192,22 @@ def test_json_schema_partners_and_partition(adapters: list[str], capsys: pytest.
     assert rec["predicted_accuracy"] is None and rec["interval"] is None and "alpha" in rec["members"]
 
 
+def test_grow_json_nests_the_sets_and_counts_its_evaluations(adapters: list[str],
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["advise", *adapters, "--target", "gamma", "--sizes", "1,2,3", "--grow", "--json",
+                              "--budget", "1.0", "--sweep-examples", "40", "--max-length", "32"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["strategy"] == "greedy_soup" and doc["target"] == "gamma"
+    sets = [r["members"] for r in doc["recommendations"]]
+    assert sets[0] == ["gamma"] and len(sets[2]) == 3 and set(sets[1]) < set(sets[2])  # one nested set per size
+    assert doc["recommendations"][0].get("grow") is None  # the target alone is not evaluated
+    grown = doc["recommendations"][1]["grow"]
+    assert 0 <= grown["validation_accuracy"] <= 1 and grown["examples"] > 0
+    # 3 adapters grown to k = 3: 2 candidate pairs, then the one set of 3.
+    assert doc["cost"]["evaluations"] == 3 and 0 < doc["cost"]["fraction"] <= 1.0
+
+
 @pytest.mark.parametrize(("extra", "needles"), [
     (["--target", "delta"], ["unknown target 'delta'", "alpha"]),
     (["--target", "alpha", "--sizes", "4"], ["k=4", "1 ≤ k ≤ 3"]),
@@ -203,6 +223,9 @@ def test_json_schema_partners_and_partition(adapters: list[str], capsys: pytest.
     (["--target", "alpha", "--strategy", "kmeans_text"], ["kmeans_text", "--groups"]),
     (["--target", "alpha", "--race", "--race-examples", "8"], ["--race-examples"]),
     (["--target", "alpha", "--race", "--race-candidates", "0"], ["--race-candidates"]),
+    (["--groups", "2", "--grow"], ["--grow", "--target"]),
+    (["--target", "alpha", "--grow", "--race"], ["--grow", "--race"]),
+    (["--target", "alpha", "--grow", "--budget", "0.0001"], ["--budget", "validation examples"]),
     ([], ["either --target"]),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(adapters: list[str], extra: list[str], needles: list[str],

@@ -19,13 +19,14 @@ from adaptermix.advice.racing import RaceSpec
 from adaptermix.advice.signals import TEXT, UNLABELED, VALIDATION, WEIGHTS, Signals
 from adaptermix.advice.spec import DEFAULTS, AdviceSpec
 from adaptermix.advice.strategies import Scores, get_strategy
-from adaptermix.advice.tables import members_of, names_of, sets_with
+from adaptermix.advice.tables import mask_of, members_of, names_of, sets_with
 from adaptermix.advice.types import (
     OBJECTIVE_PARTITION,
     OBJECTIVE_PARTNERS,
     Advice,
     Candidate,
     Cost,
+    GrowRecord,
     PartitionRaceRecord,
     RaceRecord,
     Recommendation,
@@ -225,6 +226,9 @@ def advise(
         assert groups is not None  # noqa: S101 - exactly one of target/groups, checked above
         check_groups(groups, n)
     params = None if spec.mixer_params is None else dict(spec.mixer_params)
+    if spec.grow:
+        assert target is not None  # noqa: S101 - AdviceSpec.check refuses --grow with --groups
+        return grow_partners(target, sizes, ckpts, names, spec, cache_dir, progress)
     signals, exhaustive = gather(ckpts, names, needs_of(spec.strategy), budget=spec.budget,
                                  sweep_examples=spec.sweep_examples, max_length=spec.max_length, mixer=spec.mixer,
                                  mixer_params=params, cache_dir=cache_dir, progress=progress)
@@ -242,6 +246,46 @@ def advise(
                                     spec.max_length, spec.mixer, params, cache_dir, progress)
     return weigh(advice, ckpts, names, spec.weight_search, spec.max_length, cache_dir, progress) if spec.weights \
         else advice
+
+
+GROW_STRATEGY = "greedy_soup"  # the strategy name `--grow` advice carries
+
+
+def grow_partners(target: str, sizes: Sequence[int], checkpoints: Sequence[Any], names: Sequence[str],
+                  spec: AdviceSpec, cache_dir: Path | None = None, progress: Any = None) -> Advice:
+    """Partners by greedy growth (greedy soup) on the target's validation examples, within `spec.budget`.
+
+    From the target alone, each step evaluates every set that adds one partner on the target's first m
+    validation examples with its own head and keeps the best (`adaptermix.advice.soup.grow`), up to the
+    largest size asked; each size gets the set grown to it. m is set from the budget as if every target
+    were grown (`collect.soup_validation_examples`), so advising all n targets stays within it.
+    The growth's forward tokens and evaluations are the advice's cost; `--weights` may follow.
+    """
+    from adaptermix.advice.collect import estimate_exhaustive_tokens, grow_member_sets, soup_validation_examples
+    from adaptermix.evaluation.evaluator import Evaluator
+
+    n, t = len(names), names.index(target)
+    k_max = max(sizes)
+    m = soup_validation_examples(n, k_max, spec.budget, spec.sweep_examples)
+    evaluator = Evaluator.for_checkpoint(checkpoints[0], spec.max_length, cache_dir)
+    for c in checkpoints:
+        evaluator.check(c)
+    exhaustive = estimate_exhaustive_tokens(evaluator, checkpoints, spec.sweep_examples)
+    params = None if spec.mixer_params is None else dict(spec.mixer_params)
+    got = grow_member_sets(checkpoints, names, evaluator, t, k_max, m, spec.mixer, params)
+    used = len(evaluator.target(checkpoints[t].domain, "validation", m).encoded)
+    recs = []
+    for k in sizes:
+        members = got["sets"][k - 1]
+        accuracy = got["accuracy"][k - 1]
+        recs.append(Recommendation(names_of(mask_of(members), tuple(names)), k=k,
+                                   grown=None if accuracy is None else GrowRecord(accuracy, used)))
+    if progress is not None:
+        progress(f"grow: {target} to k={k_max} ({got['evaluations']} evaluations of {used} examples)")
+    cost = Cost(got["tokens"], exhaustive, got["evaluations"])
+    advice = Advice(target, OBJECTIVE_PARTNERS, spec.mixer, GROW_STRATEGY, tuple(recs), cost)
+    return weigh(advice, checkpoints, names, spec.weight_search, spec.max_length, cache_dir, progress) \
+        if spec.weights else advice
 
 
 def weigh(advice: Advice, checkpoints: Sequence[Any], names: Sequence[str], spec: WeightSearchSpec,

@@ -56,6 +56,28 @@ def validation_examples(n: int, budget: float, sweep_examples: int) -> int:
     return per_eval
 
 
+def soup_validation_examples(n: int, k_max: int, budget: float, sweep_examples: int) -> int:
+    """Validation examples per evaluation that keep greedy growth of every target to `k_max` within `budget`.
+
+    Growing one target to size k_max runs `soup.soup_evaluations(n, k_max)` evaluations; every target
+    grown so costs n times that, against the sweep's n·2^(n−1) evaluations of `sweep_examples` examples.
+
+    Raises:
+        ConfigError: a budget outside (0, 1], or one that leaves fewer than `MIN_VALIDATION` examples.
+    """
+    from adaptermix.advice.soup import soup_evaluations
+
+    check_budget(budget)
+    evaluations = n * soup_evaluations(n, k_max)
+    per_eval = math.floor(budget * exhaustive_evaluations(n) * sweep_examples / max(1, evaluations))
+    if per_eval < MIN_VALIDATION:
+        raise ConfigError(
+            f"--budget {budget:g} leaves {per_eval} validation examples for each of the {evaluations // n} "
+            f"evaluations growing a target to k={k_max} needs (at least {MIN_VALIDATION}): raise --budget or "
+            "ask for smaller --sizes")
+    return per_eval
+
+
 def check_budget(budget: float) -> float:
     """A budget as a fraction of the exhaustive cost, in (0, 1]. Raises ConfigError otherwise."""
     if not (isinstance(budget, int | float) and math.isfinite(budget) and 0.0 < budget <= 1.0):
@@ -426,6 +448,19 @@ def race_partition_groups(checkpoints: Sequence[Checkpoint], names: Sequence[str
                            max_tokens, window_tokens)
 
 
+def estimate_exhaustive_tokens(evaluator: Any, checkpoints: Sequence[Checkpoint], sweep_examples: int,
+                               per_example: float | None = None) -> int:
+    """The exhaustive sweep's forward tokens, n·2^(n−1)·sweep_examples·(tokens per example).
+
+    Tokens per example: `per_example` when measured, else the mean over the first `sweep_examples`
+    **validation** examples of every domain (the test split is never read).
+    """
+    if per_example is None:
+        lengths = [evaluator.target(c.domain, SPLIT, sweep_examples).encoded.lengths for c in checkpoints]
+        per_example = float(np.mean(np.concatenate(lengths)))
+    return round(exhaustive_evaluations(len(checkpoints)) * sweep_examples * per_example)
+
+
 def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[str], *, budget: float = 0.1,
            sweep_examples: int = 300, max_length: int = 64, mixer: str = "average",
            mixer_params: Mapping[str, Any] | None = None, cache_dir: Path | None = None,
@@ -479,14 +514,11 @@ def gather(checkpoints: Sequence[Checkpoint], names: Sequence[str], needs: set[s
         spent[VALIDATION] = spent[UNLABELED] = got["tokens"]
         per_example = got["tokens"] / max(1, sum(got["n_validation"].values()) * (n + 1 if n >= 3 else n))
     if exhaustive_tokens is None:
-        if per_example is None:
-            lengths = [evaluator.target(c.domain, SPLIT, sweep_examples).encoded.lengths for c in checkpoints]
-            per_example = float(np.mean(np.concatenate(lengths)))
-        exhaustive_tokens = round(exhaustive_evaluations(n) * sweep_examples * per_example)
+        exhaustive_tokens = estimate_exhaustive_tokens(evaluator, checkpoints, sweep_examples, per_example)
     return replace(signals, tokens=spent), int(exhaustive_tokens)
 
 
-__all__ = ["VALIDATION_FIELDS", "check_budget", "exhaustive_evaluations", "gather", "grow_member_sets", "mean_entropy",
-           "race_member_sets", "race_partition_groups", "search_member_weights", "text_signals",
-           "validation_evaluations", "validation_examples", "validation_probe", "validation_signals",
-           "validation_window", "weight_signals"]
+__all__ = ["VALIDATION_FIELDS", "check_budget", "estimate_exhaustive_tokens", "exhaustive_evaluations", "gather",
+           "grow_member_sets", "mean_entropy", "race_member_sets", "race_partition_groups", "search_member_weights",
+           "soup_validation_examples", "text_signals", "validation_evaluations", "validation_examples",
+           "validation_probe", "validation_signals", "validation_window", "weight_signals"]

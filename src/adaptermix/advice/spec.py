@@ -30,6 +30,9 @@ class AdviceSpec:
         weight_search: the search's knobs (40 losses on 32 validation examples by default).
         race: race the strategy's top sets (partners) or best partitions (groups) on validation.
         race_spec: the race's knobs (2 candidates, at most 256 examples each by default).
+        grow: partners mode: grow the target's set greedily on validation accuracy (greedy soup: from the
+            target alone, add the partner whose mixture scores best, one size at a time) instead of ranking
+            with `strategy`; validation examples per evaluation from `budget`.
     """
 
     strategy: str = "surrogate"
@@ -43,6 +46,7 @@ class AdviceSpec:
     weight_search: WeightSearchSpec = WeightSearchSpec()
     race: bool = False
     race_spec: RaceSpec = RaceSpec()
+    grow: bool = False
 
     def replace(self, knobs: Mapping[str, Any]) -> AdviceSpec:
         """A copy with `knobs` changed; ConfigError naming an unknown knob and the known ones."""
@@ -63,6 +67,10 @@ class AdviceSpec:
         if self.race and partition and self.strategy in PARTITIONERS:
             raise ConfigError(f"--race with --groups races a score strategy's best partitions; {self.strategy!r} "
                               "gives one clustering: use --strategy surrogate (or another score strategy)")
+        if self.grow and partition:
+            raise ConfigError("--grow grows one target's partners: use it with --target, not --groups")
+        if self.grow and self.race:
+            raise ConfigError("--grow gives one set per size, so there is nothing to race: drop --race or --grow")
         if self.weights and self.mixer not in WEIGHTABLE_MIXERS:
             raise ConfigError(f"--weights searches Eq. 1's member weights: use --mixer average (got {self.mixer!r})")
         for knob in (self.weight_search, self.race_spec):

@@ -143,6 +143,17 @@ class PartitionRaceRecord:
 
 
 @dataclass(frozen=True)
+class GrowRecord:
+    """How `--grow` reached a set: its validation accuracy on the target's first `examples` validation examples."""
+
+    validation_accuracy: float
+    examples: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"validation_accuracy": self.validation_accuracy, "examples": self.examples}
+
+
+@dataclass(frozen=True)
 class Recommendation:
     """The advice for one size k (partners mode) or one group (partition mode).
 
@@ -157,6 +168,7 @@ class Recommendation:
         weighted: the searched member weights (`--weights`; in partition mode a group of two or more,
             searched for all its domains), else None.
         race: how `--race` chose `members` (partners mode), else None.
+        grown: how `--grow` reached `members` (partners mode), else None.
     """
 
     members: tuple[str, ...]
@@ -167,6 +179,7 @@ class Recommendation:
     runners_up: tuple[Candidate, ...] = ()
     weighted: WeightedMix | None = None
     race: RaceRecord | None = None
+    grown: GrowRecord | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"k": self.k} if self.k is not None else {"group": self.group}
@@ -182,6 +195,8 @@ class Recommendation:
                 out["weight_search"] = self.weighted.to_json()
         if self.k is not None and self.race is not None:
             out["race"] = self.race.to_json()
+        if self.grown is not None:
+            out["grow"] = self.grown.to_json()
         return out
 
 

@@ -60,6 +60,9 @@ def advise(
                                         "its best partitions raced."),
     race_examples: int = typer.Option(RACE.examples, help="--race: the budget, validation examples per set at "
                                       "most."),
+    grow: bool = typer.Option(False, "--grow", help="Partners: grow the target's set greedily on validation accuracy "
+                              "(greedy soup: add the partner whose mixture scores best, one size at a time) instead "
+                              "of ranking with --strategy; validation examples per evaluation from --budget."),
 ) -> None:
     """Advise a mixture without the exhaustive sweep: reads weights, train text and validation examples only."""
     from adaptermix.advice import advise as run_advise
@@ -67,7 +70,7 @@ def advise(
     spec = AdviceSpec(strategy=strategy, budget=budget, mixer=mixer, sweep_examples=sweep_examples,
                       max_length=max_length, weights=weights,
                       weight_search=WeightSearchSpec(evaluations=weight_evaluations, examples=weight_examples),
-                      race=race, race_spec=RaceSpec(candidates=race_candidates, examples=race_examples))
+                      race=race, race_spec=RaceSpec(candidates=race_candidates, examples=race_examples), grow=grow)
     result = run_advise(checkpoints, target=target, sizes=parse_sizes(sizes) if target else (), groups=groups,
                         spec=spec, encoder=encoder)
     if as_json:
@@ -95,6 +98,9 @@ def describe(result: Advice) -> list[str]:
                          f"  (validation loss {w.validation_loss:.4f} vs uniform {w.uniform_validation_loss:.4f}, "
                          f"accuracy {_pct(w.validation_accuracy)} vs {_pct(w.uniform_validation_accuracy)} on "
                          f"{w.examples} examples, {w.evaluations} evaluations)")
+        if r.grown is not None:
+            lines.append(f"    grown: validation accuracy {_pct(r.grown.validation_accuracy)} on {r.grown.examples} "
+                         "examples")
         if r.race is not None:
             race = r.race
             lines.append(f"    race: {race.evaluations} evaluations in {race.rounds} rounds; " + "; ".join(
