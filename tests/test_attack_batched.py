@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 from transformers import AutoTokenizer
 
@@ -106,3 +107,29 @@ def test_an_example_stops_as_soon_as_it_flips(tokenizer):
     assert calls_with("movie was") == [0, 1, 2]
     assert calls_with("plot, ") == [0, 1, 2, 3, 4]
     assert sum(len(c) for c in wrapper.calls) == wrapper.queries == sum(r.queries for r in records)
+
+
+def test_only_words_the_model_sees_are_ranked_and_swapped(tokenizer):
+    """A word past the truncated input cannot change it: the search neither deletes nor swaps it."""
+    from adaptermix.attacks.tokens import Words
+
+    wrapper = ModelWrapper(KeywordModel(tokenizer), tokenizer, 12, 64)
+    long = "the movie was good and " + " ".join(f"plot{i} is fine" for i in range(20))
+    words = Words.from_text(long)
+    visible = wrapper.visible_words(words)
+    assert 0 < visible < len(words)
+    base = wrapper.encode([long])["input_ids"]
+    for i in range(len(words)):  # the definition: deleting a word changes the model's input iff it is visible
+        changed = not torch.equal(wrapper.encode([words.delete(i)])["input_ids"], base)
+        assert changed == (i < visible), i
+    pair_words = Words.from_text(long)
+    assert wrapper.visible_words(pair_words, "a first text of several words") < visible  # the first text takes room
+    examples = [Example(long, 1), Example("good " + long, 1)]
+    batched, reference = _both(lambda b: ModelWrapper(KeywordModel(tokenizer), tokenizer, 12, b), examples)
+    assert batched == reference
+    assert any(r.swaps for r in batched), "the test needs a swap"
+    for record in batched:
+        assert all(detail["index"] < visible + 1 for detail in record.swap_details)
+        assert record.queries <= 1 + (visible + 1) * 51  # the clean text, the deletions, the candidates
+    short = ModelWrapper(KeywordModel(tokenizer), tokenizer, 512, 64)
+    assert short.visible_words(words) == len(words)  # nothing truncated: every word

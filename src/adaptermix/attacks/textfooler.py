@@ -89,12 +89,15 @@ class _Search:
     def room(self) -> float:
         return self.budget - self.queries
 
-    def begin(self, probs: np.ndarray, stopwords: frozenset[str]) -> None:
-        """Clean prediction in: skip a misclassified example; stop one whose ranking exceeds the budget."""
+    def begin(self, probs: np.ndarray, stopwords: frozenset[str], visible: int | None = None) -> None:
+        """Clean prediction in: skip a misclassified example; stop one whose ranking exceeds the budget.
+
+        Only the first `visible` words (those inside the model's truncated input) are ranked and swapped.
+        """
         y = self.example.label
         self.probs, self.pred = probs, int(probs.argmax())
         self.adv_pred, self.cur_p = self.pred, float(probs[y])
-        self.order = modifiable(self.original, set(), stopwords)
+        self.order = modifiable(self.original, set(), stopwords, visible)
         self.done = self.pred != y or len(self.order) > self.room
 
     def rank(self, deleted: np.ndarray) -> None:
@@ -166,7 +169,7 @@ def textfooler_attack(
                 for e in examples]
     clean = _score_all(wrapper, [(s, [s.original.text]) for s in searches])
     for s, p in zip(searches, clean, strict=True):
-        s.begin(p[0], cfg.stopwords)
+        s.begin(p[0], cfg.stopwords, wrapper.visible_words(s.original, s.fixed))
     ranked = [s for s in searches if not s.done and s.order]
     deleted = _score_all(wrapper, [(s, [s.original.delete(i) for i in s.order]) for s in ranked])
     for s, p in zip(ranked, deleted, strict=True):

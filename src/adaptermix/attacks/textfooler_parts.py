@@ -92,9 +92,11 @@ class Candidate:
 
 # --- pre-transformation constraints -----------------------------------------------------------
 
-def modifiable(words: Words, swapped: set[int], stopwords: frozenset[str]) -> list[int]:
-    """Indices that may change: not a stopword (RepeatModification + StopwordModification)."""
-    return [i for i, w in enumerate(words.words) if i not in swapped and w.lower() not in stopwords]
+def modifiable(words: Words, swapped: set[int], stopwords: frozenset[str], visible: int | None = None) -> list[int]:
+    """Indices that may change: not a stopword (RepeatModification + StopwordModification), and among the
+    first `visible` words, those the model sees (`ModelWrapper.visible_words`; None: all)."""
+    limit = len(words.words) if visible is None else visible
+    return [i for i, w in enumerate(words.words[:limit]) if i not in swapped and w.lower() not in stopwords]
 
 
 # --- transformation ---------------------------------------------------------------------------

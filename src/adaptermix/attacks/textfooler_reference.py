@@ -51,7 +51,7 @@ def attack_one(wrapper: ModelWrapper, example: Example, res: Resources, cfg: Tex
         return budget - (wrapper.queries - start_q)
 
     # Word importance: drop of p(true) when the word is deleted (TextAttack's wir_method="delete").
-    order = modifiable(original, set(), cfg.stopwords)
+    order = modifiable(original, set(), cfg.stopwords, wrapper.visible_words(original, example.text if pair else None))
     if order and room() >= len(order):
         deleted = score([original.delete(i) for i in order])
         importance = probs[y] - deleted[:, y]

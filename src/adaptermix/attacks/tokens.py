@@ -42,6 +42,15 @@ class Words:
     def text(self) -> str:
         return "".join(g + w for g, w in zip(self.gaps, (*self.words, ""), strict=True))
 
+    def starts(self) -> list[int]:
+        """The character offset of each word in `text`."""
+        out, at = [], 0
+        for gap, word in zip(self.gaps, self.words, strict=False):
+            at += len(gap)
+            out.append(at)
+            at += len(word)
+        return out
+
     def replace(self, index: int, word: str) -> Words:
         """A copy with word `index` replaced (the separators stay)."""
         return Words(self.words[:index] + (word,) + self.words[index + 1 :], self.gaps)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from adaptermix.attacks.tokens import Words
 from adaptermix.methods.inference import model_inputs
 
 
@@ -47,6 +48,27 @@ class ModelWrapper:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    def visible_words(self, words: Words, first: str | None = None) -> int:
+        """How many leading words of `words` reach the model: those starting inside the truncated input.
+
+        `words` is the attacked text (the second of a pair whose untouched first text is `first`). A
+        word that starts beyond the `max_length` tokens the model keeps cannot change its input, so
+        deleting or swapping it cannot change a prediction. Without a fast tokenizer (no offsets),
+        every word counts.
+        """
+        if not getattr(self.tokenizer, "is_fast", False) or not words.words:
+            return len(words)
+        text = words.text
+        args = (first, text) if first is not None else (text,)
+        enc = self.tokenizer(*args, truncation=True, max_length=self.max_length, return_offsets_mapping=True)
+        mine = 1 if first is not None else 0
+        ends = [end for (start, end), seq in zip(enc["offset_mapping"], enc.sequence_ids(), strict=True)
+                if seq == mine and end > start]
+        if not ends:
+            return 0
+        boundary = max(ends)
+        return sum(start < boundary for start in words.starts())
 
     def encode(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """Tokenized, padded model inputs (on the model's device) for texts (and second texts)."""
