@@ -129,7 +129,10 @@ def test_textfooler_transfer_equals_adaptive_alone_and_is_reused(adapters, cache
                     conditions=({"condition": "textfooler", "sizes": "ends", **common},
                                 {"condition": "textfooler", "attack_mode": "transfer", **common}))
     store = tmp_path / "tf.sqlite"
-    run_sweep(SweepConfig(adapters=(adapters,), store=store, spec=spec, cache_dir=cache_dir, progress=False))
+    summary = run_sweep(SweepConfig(adapters=(adapters,), store=store, spec=spec, cache_dir=cache_dir,
+                                    progress=False))
+    # The exhaustive count is per condition's sizes: 12 transfer rows, 6 adaptive ones at the ends.
+    assert summary.exhaustive_count == summary.planned == 18
     with Store.read(store) as s:
         adaptive_label, transfer_label = (c.label for c in spec.conditions)
         adaptive = {(r.target, r.members): r for r in s.rows(adaptive_label, "average")}

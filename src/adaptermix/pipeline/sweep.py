@@ -392,7 +392,10 @@ def run_sweep(cfg: SweepConfig, stage: Stage | None = None, *, clock: Callable[[
             sizes = sorted(set(cfg.sizes))
         sets = {t: run.member_sets.get(t, []) if run.member_sets
                 else [s for k in sizes for s in subsets_of(t, run.n, k)] for t in run.targets}
-        exhaustive = len(run.pairs) * sum(len(v) for v in sets.values())
+        # Every (mixer, condition) pair over the subsets of the sizes its condition scores (an attack may
+        # score k = 1, 2 and n only).
+        exhaustive = sum(cfg.spec.conditions[ci].scores_size(len(m), run.n)
+                         for _, ci in run.pairs for subsets in sets.values() for m in subsets)
         summary = SweepSummary(store=cfg.store, exhaustive_count=exhaustive, planned=0, reused=0, evaluated=0)
         own = stage is None
         if stage is None:
