@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 import pytest
+import torch
 from transformers import AutoTokenizer
 
 from adaptermix.attacks import Example, ModelWrapper, TextFoolerConfig, textfooler_attack
