@@ -95,6 +95,21 @@ def test_report_cli_with_several_stores_writes_each_report_and_the_overview(tmp_
     one_line_error(code, err, "named twice")
 
 
+def test_report_with_out_writes_everything_under_it(tmp_path: Path, capsys) -> None:
+    """`--out DIR` with several stores: the overview and each study's report under DIR, nothing beside the stores."""
+    studies = _studies(tmp_path / "stores")
+    before = sorted(p for p in (tmp_path / "stores").rglob("*"))
+    out = tmp_path / "published"
+    code, printed, err = run_cli(["report", *(str(p) for _, p in studies), "--out", str(out)], capsys)
+    assert code == 0, err
+    assert sorted(p for p in (tmp_path / "stores").rglob("*")) == before
+    page = (out / INDEX).read_text()
+    links = re.findall(r'<a href="([^"#]+)">', page)
+    assert links == [f"minilm-houlsby/{INDEX}", f"minilm-lora/{INDEX}"]
+    assert all((out / link).is_file() for link in links)
+    assert str(out / INDEX) in printed
+
+
 def test_overview_in_headless_chromium(chromium: str, overview: Path, tmp_path: Path) -> None:  # noqa: F811
     result = _probe(chromium, overview, tmp_path)
     assert result["errors"] == [] and result["undecoded"] == [] and result["images"] == 1, result

@@ -153,11 +153,14 @@ def _link(path: Path, out: Path) -> str:
     return Path(os.path.relpath(path, out)).as_posix()
 
 
-def overview_sections(labels: Sequence[str], studies: Sequence[Study], out: Path) -> list[Section]:
-    """The overview's sections (`OVERVIEW_IDS`) for studies whose reports lie in `<store folder>/report`."""
+def overview_sections(labels: Sequence[str], studies: Sequence[Study], out: Path,
+                      reports: Sequence[Path] | None = None) -> list[Section]:
+    """The overview's sections (`OVERVIEW_IDS`) for studies whose reports lie in the folders `reports`
+    (default `<store folder>/report`)."""
     findings = [compute_findings(s) for s in studies]
-    links = ", ".join(f"[{label}]({_link(s.path.parent / 'report' / INDEX, out)})"
-                      for label, s in zip(labels, studies, strict=True))
+    folders = list(reports) if reports is not None else [s.path.parent / "report" for s in studies]
+    links = ", ".join(f"[{label}]({_link(folder / INDEX, out)})"
+                      for label, folder in zip(labels, folders, strict=True))
     by_k = by_k_table(labels, studies)
     return [
         Section("studies", "Studies", intro=f"One study per encoder and adapter method, each with its own report: "
@@ -173,8 +176,11 @@ def overview_sections(labels: Sequence[str], studies: Sequence[Study], out: Path
     ]
 
 
-def write_overview(studies: Sequence[tuple[str, str | Path]], out_dir: str | Path) -> Path:
+def write_overview(studies: Sequence[tuple[str, str | Path]], out_dir: str | Path,
+                   reports: Sequence[Path] | None = None) -> Path:
     """Write `out_dir/index.html` and its tables (CSV, Markdown) and figure (PNG) for (label, store) pairs.
+
+    `reports`: each study's report folder, which the page links to (default `<store folder>/report`).
 
     Raises:
         StoreError: a store is missing, not a store, or of another schema version.
@@ -182,7 +188,7 @@ def write_overview(studies: Sequence[tuple[str, str | Path]], out_dir: str | Pat
     out = Path(out_dir)
     labels = [label for label, _ in studies]
     loaded = [load_study(path) for _, path in studies]
-    sections = overview_sections(labels, loaded, out)
+    sections = overview_sections(labels, loaded, out, reports)
     page = render_document("adaptermix recipe overview", f"{len(loaded)} studies side by side — a reproduction of "
                            "Nguyen & Le (2024)", sections,
                            footer="Written by adaptermix from " + ", ".join(str(s.path) for s in loaded) + ".")

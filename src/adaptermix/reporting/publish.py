@@ -8,6 +8,7 @@ so `adaptermix report A B C` names studies the way `adaptermix run` did.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,8 +35,9 @@ def write_reports(stores: Sequence[str | Path], out: str | Path | None = None, w
 
     Args:
         stores: study .sqlite files.
-        out: the report folder (one store; default report/ beside it) or the overview's folder (several;
-            default the stores' common parent folder).
+        out: the report folder (one store; default report/ beside it), or for several stores the folder
+            that holds the overview and each study's report in a subfolder named after the study
+            (default: the overview in the stores' common parent folder, each report beside its store).
         what: how the caller names `out` in messages (`--out`, `out`).
 
     Raises:
@@ -56,8 +58,22 @@ def write_reports(stores: Sequence[str | Path], out: str | Path | None = None, w
         dest = Path(out) if out is not None else paths[0].parent / "report"
         check_writable(dest, "folder", what)
         return [write_html_report(paths[0], dest)]
-    dest = Path(out) if out is not None else Path(os.path.commonpath([s.resolve().parent for s in paths]))
-    for folder in [dest, *(s.parent / "report" for s in paths)]:
+    labels = study_labels(paths)
+    if out is not None:  # everything under --out: nothing is written beside the stores
+        dest = Path(out)
+        names = [_folder_name(label) for label in labels]
+        if len(set(names)) < len(names):  # two labels that read alike as folder names
+            names = [f"{i + 1}-{name}" for i, name in enumerate(names)]
+        folders = [dest / name for name in names]
+    else:
+        dest = Path(os.path.commonpath([s.resolve().parent for s in paths]))
+        folders = [s.parent / "report" for s in paths]
+    for folder in [dest, *folders]:
         check_writable(folder, "folder", what)
-    pages = [write_html_report(store, store.parent / "report") for store in paths]
-    return [*pages, write_overview(list(zip(study_labels(paths), paths, strict=True)), dest)]
+    pages = [write_html_report(store, folder) for store, folder in zip(paths, folders, strict=True)]
+    return [*pages, write_overview(list(zip(labels, paths, strict=True)), dest, folders)]
+
+
+def _folder_name(label: str) -> str:
+    """A study's label as one folder name (`minilm/lora` → `minilm-lora`)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.") or "study"
