@@ -295,13 +295,14 @@ def report(stores: str | Path | Sequence[str | Path], out: str | Path | None = N
     """Write a study's self-contained HTML report (every section its store has rows for) from its store.
 
     `adaptermix report`: `adaptermix.reporting.report.write_html_report`; with several stores (the
-    studies of one recipe), each report beside its store and an overview page comparing them
+    studies of one recipe), each study's report and an overview page comparing them
     (`adaptermix.reporting.overview.write_overview`). Reads only the stores.
 
     Args:
         stores: the study .sqlite file a sweep or `run` wrote, or several.
-        out: the report folder (default: report/ beside the store); with several stores, the
-            overview's folder (default: the stores' common parent folder).
+        out: the report folder (default: report/ beside the store); with several stores, the folder of
+            the overview and of each study's report, in a subfolder named after the study (default:
+            the overview in the stores' common parent folder, each report beside its store).
 
     Returns:
         The path of the index.html written: the report's, or with several stores the overview's.
