@@ -1,7 +1,7 @@
 """Racing against ground truth: the part of `advisor_regret.py --race` that runs models (issue 17, item 3).
 
 For each seed strategy, target and k, the seed's top `--race-candidates` member sets are raced on the
-target's first validation examples (`adaptermix.advice.collect.race_member_sets`, exactly what
+target's first validation examples (`adaptermix.advice.trials.race_member_sets`, exactly what
 `adaptermix advise --race` runs: paired, doubling batches, a set dropped once its 95 % interval to
 the leader lies below 0, at most `--race-examples` examples per set). The winner is scored on the
 store's test accuracy (no test forward pass: the store holds every set), beside the seed's own pick
@@ -55,7 +55,7 @@ def race_rows(adapters: Path, domains: Sequence[str], truth: np.ndarray, signals
     With `budget`, each race is capped as `advise --race` caps it (`api.race_share`: what the budget
     leaves after the seed's own tokens, split over every target × size)."""
     from adaptermix.advice.api import race_share
-    from adaptermix.advice.collect import race_member_sets
+    from adaptermix.advice.trials import race_member_sets
     from adaptermix.advice.types import Cost
     from adaptermix.checkpoints import read_mixable
     from adaptermix.evaluation.evaluator import Evaluator
@@ -137,9 +137,9 @@ def partition_race_rows(adapters: Path, domains: Sequence[str], truth: np.ndarra
 
     Each (domain, group, window) evaluation is memoised across G; each race's tokens are what it would run alone.
     """
-    from adaptermix.advice.collect import race_partition_groups
     from adaptermix.advice.partition import best_partition, partition_value
     from adaptermix.advice.partition_race import top_partitions
+    from adaptermix.advice.trials import race_partition_groups
     from adaptermix.checkpoints import read_mixable
     from adaptermix.evaluation.evaluator import Evaluator
 

@@ -1,6 +1,6 @@
 """Greedy-soup growth against ground truth: the part of `advisor_regret.py --greedy-soup` that runs models.
 
-For each target, the greedy soup (`adaptermix.advice.collect.grow_member_sets`: forward selection on the
+For each target, the greedy soup (`adaptermix.advice.trials.grow_member_sets`: forward selection on the
 target's first validation examples, Wortsman et al. 2022's greedy soup for a fixed size) grows one member
 set of every size k = 2..`k_max`; each is scored on the store's test accuracy (no test forward pass: the
 store holds every set), beside the surrogate's pick on the same cells. Validation examples per
@@ -52,7 +52,7 @@ class SoupTarget:
 def soup_rows(adapters: Path, domains: Sequence[str], truth: np.ndarray, signals: Signals, k_max: int,
               n_examples: int, max_length: int, progress: Any = print) -> list[SoupTarget]:
     """Grow every target's member sets to `k_max` on validation; score each size's set on the store's truth."""
-    from adaptermix.advice.collect import grow_member_sets
+    from adaptermix.advice.trials import grow_member_sets
     from adaptermix.checkpoints import read_mixable
     from adaptermix.evaluation.evaluator import Evaluator
 

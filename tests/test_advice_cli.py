@@ -77,7 +77,7 @@ def test_no_advisor_path_reads_the_test_split(adapters: list[str], cache_dir: Pa
     assert exhaustive > 0 and signals.evaluations == 12 and signals.forward_tokens > 0
     for name in STRATEGIES:  # every registered strategy runs on what was gathered
         assert STRATEGIES.get(name).scores(signals).score.shape == (3, 8)
-    from adaptermix.advice.collect import grow_member_sets
+    from adaptermix.advice.trials import grow_member_sets
     from adaptermix.evaluation.evaluator import Evaluator
 
     evaluator = Evaluator.for_checkpoint(ckpts[0], 32, cache_dir)

@@ -88,7 +88,7 @@ def test_bad_knobs_name_themselves(spec: RaceSpec, needle: str) -> None:
 
 
 def test_validation_window_slices_tokens_and_refuses_other_splits() -> None:
-    from adaptermix.advice.collect import validation_window
+    from adaptermix.advice.trials import validation_window
     from adaptermix.data.tokenize import Encoded
     from adaptermix.evaluation.evaluator import EvalTarget
 
@@ -107,7 +107,7 @@ def test_affordable_prefix_against_brute_force() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from adaptermix.advice.collect import affordable
+    from adaptermix.advice.trials import affordable
 
     @settings(max_examples=60, deadline=None)
     @given(lengths=st.lists(st.integers(1, 50), max_size=30), candidates=st.integers(1, 4),

@@ -261,7 +261,8 @@ def grow_partners(target: str, sizes: Sequence[int], checkpoints: Sequence[Any],
     were grown (`collect.soup_validation_examples`), so advising all n targets stays within it.
     The growth's forward tokens and evaluations are the advice's cost; `--weights` may follow.
     """
-    from adaptermix.advice.collect import estimate_exhaustive_tokens, grow_member_sets, soup_validation_examples
+    from adaptermix.advice.collect import estimate_exhaustive_tokens, soup_validation_examples
+    from adaptermix.advice.trials import grow_member_sets
     from adaptermix.evaluation.evaluator import Evaluator
 
     n, t = len(names), names.index(target)
@@ -339,7 +340,7 @@ def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: 
     target were advised at every size asked (`race_share`; `races` overrides that count, as the stage
     does to share the budget with its partition races): surrogate + races stay within the budget.
     """
-    from adaptermix.advice.collect import race_member_sets
+    from adaptermix.advice.trials import race_member_sets
     from adaptermix.evaluation.evaluator import Evaluator
 
     assert advice.target is not None  # noqa: S101 - partners mode only, checked by `advise`
@@ -392,8 +393,8 @@ def race_partition(advice: Advice, signals: Signals, strategy: str, checkpoints:
     surrogate + race ≤ budget; with `races` > 1 this race gets that share of it, as when a stage races
     several G and partners on one budget), and its tokens are added to the cost.
     """
-    from adaptermix.advice.collect import race_partition_groups
     from adaptermix.advice.partition_race import top_partitions
+    from adaptermix.advice.trials import race_partition_groups
     from adaptermix.evaluation.evaluator import Evaluator
 
     groups = len(advice.recommendations)

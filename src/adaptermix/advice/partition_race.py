@@ -17,7 +17,7 @@ when several candidates share it, and a round runs only if its exact token cost 
 
 `race_partitions` is pure: `evaluate(t, mask, start, stop)` returns domain t's correctness on its
 validation examples [start, stop) under the mixture of `mask` and the tokens run;
-`adaptermix.advice.collect.race_partition_groups` supplies the model-backed one.
+`adaptermix.advice.trials.race_partition_groups` supplies the model-backed one.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ thousands of examples to separate sets a few points apart).
 
 `race` is pure: it takes an `evaluate(candidate, start, stop)` callable that returns per-example
 correctness on the target's validation examples [start, stop) and the tokens it ran;
-`adaptermix.advice.collect.race_member_sets` supplies the model-backed one.
+`adaptermix.advice.trials.race_member_sets` supplies the model-backed one.
 """
 
 from __future__ import annotations

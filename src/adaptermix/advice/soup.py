@@ -5,7 +5,7 @@ held-out accuracy. For the advisor's question (the best k-mixture for a target) 
 selection: start from the target's own adapter, and at each step add the partner whose mixture scores
 best on the target's validation examples. Step s evaluates the n − s sets that extend the current one,
 so growing to size k costs Σ_{s=1}^{k−1} (n − s) evaluations per target, and it gives one set of every
-size on the way. This module is the pure search; `adaptermix.advice.collect.grow_member_sets` runs it on
+size on the way. This module is the pure search; `adaptermix.advice.trials.grow_member_sets` runs it on
 validation evaluations (never the test split).
 """
 
