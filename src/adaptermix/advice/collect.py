@@ -47,8 +47,7 @@ def validation_examples(n: int, budget: float, sweep_examples: int) -> int:
     Raises:
         ConfigError: a budget outside (0, 1], or one that leaves fewer than `MIN_VALIDATION` examples.
     """
-    check_budget(budget)
-    per_eval = math.floor(budget * exhaustive_evaluations(n) * sweep_examples / validation_evaluations(n))
+    per_eval = _within(n, budget, sweep_examples, validation_evaluations(n))
     if per_eval < MIN_VALIDATION:
         raise ConfigError(
             f"--budget {budget:g} leaves {per_eval} validation examples for each of the "
@@ -68,15 +67,21 @@ def soup_validation_examples(n: int, k_max: int, budget: float, sweep_examples: 
     """
     from adaptermix.advice.soup import soup_evaluations
 
-    check_budget(budget)
     evaluations = n * soup_evaluations(n, k_max)
-    per_eval = math.floor(budget * exhaustive_evaluations(n) * sweep_examples / max(1, evaluations))
+    per_eval = _within(n, budget, sweep_examples, evaluations)
     if per_eval < MIN_VALIDATION:
         raise ConfigError(
             f"--budget {budget:g} leaves {per_eval} validation examples for each of the {evaluations // n} "
             f"evaluations growing a target to k={k_max} needs (at least {MIN_VALIDATION}): raise --budget or "
             "ask for smaller --sizes")
     return per_eval
+
+
+def _within(n: int, budget: float, sweep_examples: int, evaluations: int) -> int:
+    """Examples per evaluation for `evaluations` evaluations to cost `budget` of the exhaustive sweep's
+    n·2^(n−1) evaluations of `sweep_examples` examples (tokens per example alike across splits)."""
+    check_budget(budget)
+    return math.floor(budget * exhaustive_evaluations(n) * sweep_examples / max(1, evaluations))
 
 
 def check_budget(budget: float) -> float:
@@ -151,6 +156,8 @@ def validation_signals(checkpoints: Sequence[Checkpoint], names: Sequence[str], 
     label-free ones, which never read a label: agreement with the target's adapter alone (`agreement`,
     `agreement_full`) and mean predictive entropy (`entropy`, `entropy_full`).
     """
+    from adaptermix.evaluation.evaluator import SLOT
+    from adaptermix.methods.model import load_state
     from adaptermix.mixing import mix
 
     n = len(checkpoints)
@@ -163,14 +170,10 @@ def validation_signals(checkpoints: Sequence[Checkpoint], names: Sequence[str], 
     for t, ckpt in enumerate(checkpoints):
         target = evaluator.target(ckpt.domain, SPLIT, n_examples)
         sizes[names[t]] = len(target.encoded)
-        own: np.ndarray | None = None
 
         def score(members: Sequence[int], t: int = t, ckpt: Checkpoint = ckpt,
                   target: Any = target) -> tuple[float, np.ndarray, float]:
             nonlocal tokens, evaluations
-            from adaptermix.evaluation.evaluator import SLOT
-            from adaptermix.methods.model import load_state
-
             load_state(evaluator.base.model, SLOT, mix([checkpoints[j].adapter for j in members], mixer, **params))
             evaluator.use_head(names[t], ckpt.head, target.label_names)
             metrics, preds, probs = evaluator.probabilities(target)

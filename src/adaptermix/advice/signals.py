@@ -9,7 +9,7 @@ an encoder or data live in `adaptermix.advice.collect`; this module is pure.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -109,6 +109,13 @@ class Signals:
             values[name] = value
         values["domains"] = tuple(values["domains"])
         return cls(**values)
+
+    def spent(self, needs: Collection[str]) -> int:
+        """Forward tokens of the signals `needs` read (validation and unlabeled: the same passes, counted once)."""
+        total = self.tokens.get(TEXT, 0) if TEXT in needs else 0
+        if any(n in needs for n in FORWARD):
+            total += max(self.tokens.get(n, 0) for n in FORWARD)
+        return total
 
     def has(self, need: str) -> bool:
         """Whether the signals a strategy with this need reads were gathered."""

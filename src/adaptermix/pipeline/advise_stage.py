@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from adaptermix.advice import Advice, Cost, Signals, get_strategy, recommend_partition, recommend_partners
 from adaptermix.advice.clustering import PARTITIONERS, get_partitioner
 from adaptermix.advice.racing import RaceSpec
-from adaptermix.advice.signals import TEXT, WEIGHTS
+from adaptermix.advice.signals import FORWARD, TEXT, WEIGHTS
 from adaptermix.advice.spec import DEFAULTS
 from adaptermix.checkpoints import Checkpoint
 from adaptermix.errors import ConfigError
@@ -217,20 +217,14 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
     from adaptermix.advice.collect import gather
 
     needs = needs_of(section.strategy) | (needs_of(section.partitions_by) if section.groups else set())
-    signals, exhaustive = gather(checkpoints, names, needs, budget=section.budget,
+    signals, exhaustive = gather(checkpoints, names, needs | BASELINE_NEEDS, budget=section.budget,
                                  sweep_examples=sweep_examples, max_length=max_length, mixer=mix.mixer,
                                  mixer_params=dict(mix.params), cache_dir=cache_dir,
                                  exhaustive_tokens=exhaustive_tokens, progress=progress)
     # The intervals are read against the stored sweep rows: widen them by that evaluation's sampling error.
     signals = replace(signals, test_examples=sweep_examples)
-    cost = Cost(signals.forward_tokens, exhaustive, signals.evaluations)
-    extra = signals
-    if BASELINE_NEEDS - needs:
-        extra, _ = gather(checkpoints, names, set(BASELINE_NEEDS - needs), sweep_examples=sweep_examples,
-                          max_length=max_length, cache_dir=cache_dir, exhaustive_tokens=exhaustive)
-    stored = replace(signals, **{f: getattr(extra, f) for f in ("fsd", "cosine", "cosine_reference", "text")
-                                 if getattr(signals, f) is None and getattr(extra, f) is not None},
-                     tokens={**extra.tokens, **signals.tokens})
+    # The advice costs what its strategies read; the baselines' extra signals are the report's, not the advice's.
+    cost = Cost(signals.spent(needs), exhaustive, signals.evaluations if needs & set(FORWARD) else 0)
     partners = [recommend_partners(signals, section.strategy, t, section.sizes, cost, mix.label, section.runners_up)
                 for t in names]
     partitions = [recommend_partition(signals, section.partitions_by, g, cost, mix.label) for g in section.groups]
@@ -243,7 +237,7 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
                                   params, cache_dir, budget=section.budget, races=races) for a in partners]
         partitions = [race_partition(a, signals, section.partitions_by, checkpoints, names, spec, section.budget,
                                      max_length, mix.mixer, params, cache_dir, races=races) for a in partitions]
-    return partners, partitions, cost, stored
+    return partners, partitions, cost, signals
 
 
 def ensemble_requests(partners: Sequence[Advice], partitions: Sequence[Advice]) -> list[tuple[str, tuple[str, ...]]]:

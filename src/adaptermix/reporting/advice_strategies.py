@@ -12,6 +12,7 @@ them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -49,10 +50,6 @@ def _truth(study: Study, mixer: str) -> tuple[np.ndarray, dict[tuple[int, int], 
     return truth, bits, sum(int(r.tokens or 0) for r in rows), {r.target: int(r.n_examples) for r in rows}
 
 
-def _points(x: float | None) -> float | None:
-    return None if x is None else float(x)
-
-
 def _mean_gap(parts: tuple[PartitionResult, ...]) -> float | None:
     return float(np.mean([100 * (p.optimum - p.reached) for p in parts])) if parts else None
 
@@ -70,7 +67,7 @@ def strategy_tables(study: Study, advice: dict[str, Any]) -> tuple[list[Table], 
     truth, bits, exhaustive, sizes = _truth(study, advice["mixer"])
     if missing_entries(truth):
         return [], ["every strategy's regret needs an exhaustive sweep of the advised mixer"]
-    signals = Signals.from_json({**signals.to_json(), "test_examples": sizes})
+    signals = replace(signals, test_examples=sizes)  # intervals widened by each target's stored test size
     names = [s for s in STRATEGIES.names() if signals.has(STRATEGIES.get(s).needs)]
     reports = evaluate_strategies(truth, signals, names, signals.tokens, exhaustive)
     clusters = evaluate_partitioners(truth, signals, [p for p in PARTITIONERS.names()
@@ -84,7 +81,7 @@ def strategy_tables(study: Study, advice: dict[str, Any]) -> tuple[list[Table], 
         p = r.partners
         partners.rows.append((r.strategy, r.needs, p.regret, p.regret_ci[0], p.regret_ci[1], p.regret_at_3,
                               100 * p.hit_rate, p.spearman, None if p.coverage is None else 100 * p.coverage,
-                              _points(p.mae), 100 * r.cost_fraction))
+                              p.mae, 100 * r.cost_fraction))
     floor = half_split_floor(bits, n) if len(bits) == int((~np.isnan(truth)).sum()) and n >= 3 else None
     partners.notes += [
         f"cells: every target × k = 2..{n - 1}; regret: points below the best stored member set of that size "
