@@ -12,7 +12,7 @@ import yaml
 from adaptermix.checkpoints import read_checkpoint
 from adaptermix.errors import ConfigError
 from adaptermix.pipeline import load_recipe, run_recipe
-from adaptermix.pipeline.ablation import AblationSection, cells, merge
+from adaptermix.pipeline.ablation import AblationSection, cells, left_out, merge
 from conftest import one_line_error, run_cli, toy_domain_files
 
 
@@ -107,9 +107,35 @@ def test_the_view_factor_needs_a_prune_section(tmp_path, tiny_encoders, cache_di
         load_recipe(path)
 
 
-def test_a_cell_that_cannot_run_is_refused_before_anything_runs(tmp_path, tiny_encoders, cache_dir):
-    # The full design pairs independent seeds with task-vector pruning, which needs one shared initialisation.
+def test_the_full_design_leaves_out_the_cells_that_cannot_run_and_says_why():
+    # Task-vector pruning needs one shared initialisation: independent seeds x task vectors cannot run.
+    section = AblationSection(factors=("init", "view"), design="full")
+    assert [label for label, _ in cells(section)] == [
+        "init=shared,view=raw", "init=shared,view=task", "init=independent,view=raw"]
+    assert left_out(section) == [("init=independent,view=task",
+                                  "task vectors need one shared initialisation (init=shared)")]
+    assert left_out(AblationSection(factors=("init", "view"))) == []  # one at a time: the baseline shares
+    full = AblationSection(factors=("training", "width", "init", "view"), design="full")
+    assert len(cells(full)) == 12 and len(left_out(full)) == 4
+
+
+def test_a_full_design_with_a_cell_left_out_loads_and_the_dry_run_names_it(tmp_path, tiny_encoders, cache_dir):
     path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir, ablation={"factors": ["init", "view"], "design": "full"})
-    with pytest.raises(ConfigError, match="init=independent,view=task: task vectors"):
+    assert [c.cell for c in load_recipe(path).cells()] == [
+        "init=shared,view=raw", "init=shared,view=task", "init=independent,view=raw"]
+    from adaptermix.pipeline.plan import Throughput, format_plan, plan_recipe
+
+    recipe = load_recipe(path)
+    stages, rate = plan_recipe(recipe, Throughput(20_000.0, "minilm", "cpu", 1))
+    text = format_plan(recipe, stages, rate)
+    assert "left out of the full design: cell init=independent,view=task: task vectors need" in text
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_cell_that_cannot_run_is_refused_before_anything_runs(tmp_path, tiny_encoders, cache_dir):
+    # An explicit recipe-level setting that no cell can run with: independent seeds and a task-vector mixer.
+    path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir, init="independent",
+                   ablation={"factors": ["view"]})
+    with pytest.raises(ConfigError, match="task vectors"):
         load_recipe(path)
     assert not (tmp_path / "run").exists()

@@ -3,7 +3,8 @@
 A recipe with an `ablation:` section is run once per *cell*: the recipe with one level of each
 named factor applied, written to its own folder and store (`out/<cell>/`), so a cell is an ordinary
 study that a re-run reuses. `one-at-a-time` (default) runs the baseline (every factor at its first
-level) plus one cell per factor at its other level(s); `full` runs every combination. The overview
+level) plus one cell per factor at its other level(s); `full` runs every combination that can run (a
+level may need another: task vectors need one shared initialisation; `left_out` names the rest). The overview
 page (`out/index.html`) sets the cells' findings side by side, verdict and interval per cell.
 
 Factors are declared once, here (`FACTORS`); a level is a partial recipe, merged into the recipe:
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -37,6 +38,9 @@ class Factor:
     name: str
     description: str
     levels: Mapping[str, Mapping[str, Any]]
+    # level -> (other factor, the level it needs there, why): a `full` design leaves out the combinations
+    # that break it, and says which and why (`left_out`)
+    requires: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 FACTORS: Registry[Factor] = Registry("ablation factor")
@@ -56,7 +60,7 @@ FACTORS.register("init", Factor("init", "one shared initialization vs an indepen
 FACTORS.register("view", Factor("view", "Alg. 2 on raw weights vs on task vectors (θ − θ_init)", {
     "raw": {"prune": {"reference": "raw"}},
     "task": {"prune": {"reference": "init", "heads": ["kept"]}},  # a head has no init to take a task vector from
-}))
+}, requires={"task": ("init", "shared", "task vectors need one shared initialisation")}))
 
 
 class AblationSection(BaseModel):
@@ -76,12 +80,36 @@ class AblationSection(BaseModel):
         return value
 
 
+def _label(combo: Mapping[str, str]) -> str:
+    return ",".join(f"{name}={level}" for name, level in combo.items())
+
+
+def _broken(combo: Mapping[str, str]) -> str | None:
+    """Why this combination of levels cannot run (a factor's `requires`), or None."""
+    for name, level in combo.items():
+        need = FACTORS.get(name).requires.get(level)
+        if need is not None and need[0] in combo and combo[need[0]] != need[1]:
+            return f"{need[2]} ({need[0]}={need[1]})"
+    return None
+
+
+def _full(section: AblationSection) -> list[dict[str, str]]:
+    choices = [list(FACTORS.get(name).levels) for name in section.factors]
+    return [dict(zip(section.factors, combo, strict=True)) for combo in itertools.product(*choices)]
+
+
+def left_out(section: AblationSection) -> list[tuple[str, str]]:
+    """(cell label, why) of the combinations a `full` design leaves out because a level needs another."""
+    if section.design != "full":
+        return []
+    return [(_label(combo), why) for combo in _full(section) if (why := _broken(combo)) is not None]
+
+
 def cells(section: AblationSection) -> list[tuple[str, dict[str, Any]]]:
-    """(cell label, merged overrides) of every cell, the baseline first."""
+    """(cell label, merged overrides) of every cell, the baseline first (`left_out` names the ones skipped)."""
     factors = [FACTORS.get(name) for name in section.factors]
     if section.design == "full":
-        choices = [list(f.levels) for f in factors]
-        combos = [dict(zip(section.factors, combo, strict=True)) for combo in itertools.product(*choices)]
+        combos = [combo for combo in _full(section) if _broken(combo) is None]
     else:
         base = {f.name: next(iter(f.levels)) for f in factors}
         combos = [base] + [{**base, f.name: level} for f in factors for level in list(f.levels)[1:]]
@@ -90,7 +118,7 @@ def cells(section: AblationSection) -> list[tuple[str, dict[str, Any]]]:
         overrides: dict[str, Any] = {}
         for f in factors:
             overrides = merge(overrides, f.levels[combo[f.name]])
-        out.append((",".join(f"{name}={level}" for name, level in combo.items()), overrides))
+        out.append((_label(combo), overrides))
     return out
 
 

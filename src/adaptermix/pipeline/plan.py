@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from adaptermix.methods.precision import resolve_precision
+from adaptermix.pipeline.ablation import left_out
 from adaptermix.pipeline.recipe import Recipe, StudyPlan, stage_names, stale_domains, train_config, training_key
 from adaptermix.pipeline.stages import analysis_stored, prune_mixers, sparse_mixers
 from adaptermix.training.config import resolve, step_budget
@@ -357,6 +358,8 @@ def format_plan(recipe: Recipe, stages: list[StageEstimate], rate: Throughput) -
              "", "| study | stage | work | est. time | detail |", "|---|---|---:|---:|---|"]
     for s in stages:
         lines.append(f"| {s.study} | {s.stage} | {s.count:,} {s.unit} | {_duration(s.seconds)} | {s.note} |")
+    if recipe.ablation is not None:
+        lines += [f"left out of the full design: cell {label}: {why}" for label, why in left_out(recipe.ablation)]
     total = sum(s.seconds for s in stages)
     evals = sum(s.count for s in stages if s.unit == "evaluations")
     trains = sum(s.count for s in stages if s.unit == "trainings")

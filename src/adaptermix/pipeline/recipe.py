@@ -26,7 +26,7 @@ from adaptermix.analysis.corpus.result import CorpusConfig
 from adaptermix.checkpoints import Checkpoint, read_checkpoint
 from adaptermix.errors import CheckpointError, ConfigError
 from adaptermix.evaluation.spec import EvalSpec
-from adaptermix.pipeline.ablation import AblationSection, cells, folder, merge
+from adaptermix.pipeline.ablation import AblationSection, cells, folder, left_out, merge
 from adaptermix.pipeline.advise_stage import AdviseSection, run_advise_stage
 from adaptermix.pipeline.progress import Display
 from adaptermix.pipeline.stages import data_analysis, prune_config, run_stage_sweep, sparse_config
@@ -379,6 +379,8 @@ def run_recipe(recipe: Recipe, progress: bool = True, embedder: Embedder | None 
             )
     several = len(runs) > 1
     display = Display(enabled=progress, stages=len(runs) * len(stage_names(recipe)) + several)
+    for label, why in left_out(recipe.ablation) if recipe.ablation is not None else []:
+        display.write(f"ablation: cell {label} left out: {why}")
     # Cells whose training settings agree (the ablation's `view` cell and its baseline) share one training.
     done: dict[str, Path] = {}
     results = [_run_study(cell, s, stale[s.out], display, embedder, done) for cell, s in runs]
