@@ -165,7 +165,8 @@ def test_json_schema_partners_and_partition(adapters: list[str], capsys: pytest.
     assert code == 0, err
     doc = json.loads(out)
     assert set(doc) == {"target", "objective", "mixer", "recommendations", "cost", "strategy"}
-    assert doc["target"] == "alpha" and doc["mixer"] == "average" and doc["strategy"] == "surrogate"
+    # The default strategy ranks with the surrogate (ties by agreement) and races the partners.
+    assert doc["target"] == "alpha" and doc["mixer"] == "average" and doc["strategy"] == "combined+race"
     assert [r["k"] for r in doc["recommendations"]] == [1, 2, 3]
     for r in doc["recommendations"]:
         assert {"k", "members", "predicted_accuracy", "interval"} <= set(r)
@@ -331,8 +332,9 @@ def test_a_race_stays_within_what_the_budget_leaves(adapters: list[str]) -> None
 
     kw = {"target": "alpha", "sizes": [2, 3], "max_length": 32, "race": True, "race_spec": RaceSpec(examples=64)}
     for budget in (0.04, 1.0):  # the surrogate spends nearly all of a small budget: little is left to race
-        plain = advise(adapters, target="alpha", sizes=[2, 3], max_length=32, budget=budget)
+        plain = advise(adapters, target="alpha", sizes=[2, 3], max_length=32, budget=budget, race=False)
         raced = advise(adapters, budget=budget, **kw)
+        assert plain.strategy == "combined" and raced.strategy == "combined+race"
         share = race_share(plain.cost, budget, 3 * 2)
         spent = [r.race.forward_tokens for r in raced.recommendations if r.race is not None]
         assert all(s <= share for s in spent)
@@ -352,3 +354,15 @@ def test_help_names_every_registered_strategy() -> None:
     default = inspect.signature(advise).parameters["strategy"].default
     for name in [*STRATEGIES.names(), *PARTITIONERS.names()]:
         assert name in default.help, name
+
+
+@pytest.mark.parametrize("flag", [[], ["--no-race"]])
+def test_cli_default_strategy_and_no_race(flag: list[str], adapters: list[str],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["advise", *adapters, "--target", "alpha", "--sizes", "2", "--json", "--budget", "0.5",
+                              "--sweep-examples", "40", "--max-length", "32", *flag], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["strategy"] == ("combined" if flag else "combined+race")
+    assert ("race" in doc["recommendations"][0]) == (not flag)
+    assert doc["cost"]["fraction"] <= 0.5 + 1e-12

@@ -58,7 +58,7 @@ def test_the_stage_stores_one_artifact_with_advice_and_ensembles(ran: Any) -> No
     _, result = ran
     assert result.advised
     (advice,) = _stored(result.store)
-    assert advice["version"] == ADVICE_VERSION and advice["strategy"] == "surrogate" and advice["mixer"] == "average"
+    assert advice["version"] == ADVICE_VERSION and advice["strategy"] == "combined" and advice["mixer"] == "average"
     with Store.read(result.store) as s:
         rows = s.rows()
         domains = s.meta.domains
@@ -94,7 +94,7 @@ def test_a_rerun_reuses_the_stored_advice(ran: Any) -> None:
 def test_the_report_shows_the_advice_and_the_summary_says_what_to_mix(ran: Any) -> None:
     _, result = ran
     page = (result.store.parent / "report" / "index.html").read_text(encoding="utf-8")
-    assert "Which adapters to mix" in page and "What to mix (advisor <code>surrogate</code>)" in page
+    assert "Which adapters to mix" in page and "What to mix (advisor <code>combined</code>)" in page
     assert (result.store.parent / "report" / "advice_partners.csv").is_file()
     # The benchmark's table from the signals the stage stored: one row per registered strategy it can score.
     rows = (result.store.parent / "report" / "advice_strategies.csv").read_text().splitlines()
@@ -107,9 +107,16 @@ def test_dry_run_plans_the_advise_stage(tmp_path: Path, tiny_encoders: dict[str,
     path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir)
     code, out, err = run_cli(["run", str(path), "--dry-run"], capsys)
     assert code == 0, err
-    assert "| advise | 12 evaluations" in out and "ensemble member passes" in out and "race" not in out
+    # The default strategy races the partners (3 targets × 2 sizes × 2 candidates), not the partitions.
+    assert "| advise | 24 evaluations" in out and "ensemble member passes" in out
+    assert "≤ 12 race evaluations × ≤ 256 examples" in out
     assert not (tmp_path / "run").exists()
-    # With race: true the plan adds its evaluations (3 targets × 2 sizes × 2 candidates + 1 G × 2 × 3 domains).
+    (tmp_path / "plain").mkdir()
+    plain = _recipe(tmp_path / "plain", tiny_encoders["bert"], cache_dir, {**ADVISE, "race": False})
+    code, out, err = run_cli(["run", str(plain), "--dry-run"], capsys)
+    assert code == 0, err
+    assert "| advise | 12 evaluations" in out and "race" not in out
+    # With race: true the plan adds the partitions' (+ 1 G × 2 candidates × 3 domains).
     (tmp_path / "raced").mkdir()
     raced = _recipe(tmp_path / "raced", tiny_encoders["bert"], cache_dir, {**ADVISE, "race": True})
     code, out, err = run_cli(["run", str(raced), "--dry-run"], capsys)
@@ -147,14 +154,14 @@ def test_partition_strategies_and_racing_in_the_stage_read_no_test(ran: Any, cac
     for by in ("kmeans_text", "fsd_clustering"):  # a partitioner's own clusters; partners keep the surrogate
         section = AdviseSection(**{**ADVISE, "partition_strategy": by})
         partners, (partition,), _, _ = advise_study(section, ckpts, names, MixSpec(), 12, None, cache_dir, 32)
-        assert partition.strategy == by and partners[0].strategy == "surrogate"
+        assert partition.strategy == by and partners[0].strategy == "combined+race"
         assert sorted(m for r in partition.recommendations for m in r.members) == sorted(names)
     section = AdviseSection(**{**ADVISE, "race": True, "race_candidates": 3, "race_examples": 32})
     partners, (partition,), cost, _ = advise_study(section, ckpts, names, MixSpec(), 12, None, cache_dir, 32)
-    assert partition.strategy == "surrogate+race" and partition.partition_race is not None
+    assert partition.strategy == "combined+race" and partition.partition_race is not None
     assert len(partition.partition_race.candidates) == 3  # S(3, 2) = 3 partitions, all raced
     assert partition.cost.forward_tokens == cost.forward_tokens + partition.partition_race.forward_tokens
-    assert all(a.strategy == "surrogate+race" and a.recommendations[-1].race is not None for a in partners)
+    assert all(a.strategy == "combined+race" and a.recommendations[-1].race is not None for a in partners)
     # One ledger: the signals and every race together (3 targets × 2 sizes + 1 G) stay within the budget.
     from adaptermix.advice.api import race_share
 

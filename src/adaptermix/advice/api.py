@@ -235,13 +235,13 @@ def advise(
     cost = Cost(signals.forward_tokens, exhaustive, signals.evaluations)
     if target is not None:
         advice = recommend_partners(signals, spec.strategy, target, sizes, cost, spec.mixer, spec.runners_up)
-        if spec.race:
+        if spec.races(partition=False):
             advice = race_partners(advice, signals, spec.strategy, ckpts, names, spec.race_spec, spec.max_length,
                                    spec.mixer, params, cache_dir, progress, budget=spec.budget)
     else:
         assert groups is not None  # noqa: S101
         advice = recommend_partition(signals, spec.strategy, groups, cost, spec.mixer)
-        if spec.race:
+        if spec.races(partition=True):
             advice = race_partition(advice, signals, spec.strategy, ckpts, names, spec.race_spec, spec.budget,
                                     spec.max_length, spec.mixer, params, cache_dir, progress)
     return weigh(advice, ckpts, names, spec.weight_search, spec.max_length, cache_dir, progress) if spec.weights \

@@ -28,14 +28,16 @@ class AdviceSpec:
         runners_up: partners mode: how many runners-up to list.
         weights: also search each recommended set's member weights with CMA-ES (`weight_search`).
         weight_search: the search's knobs (40 losses on 32 validation examples by default).
-        race: race the strategy's top sets (partners) or best partitions (groups) on validation.
+        race: race the strategy's top sets (partners) or best partitions (groups) on validation; None: the
+            strategy's own default (`Strategy.races`: `combined` races partners, never partitions, where
+            racing did not help on the converged store).
         race_spec: the race's knobs (2 candidates, at most 256 examples each by default).
         grow: partners mode: grow the target's set greedily on validation accuracy (greedy soup: from the
             target alone, add the partner whose mixture scores best, one size at a time) instead of ranking
             with `strategy`; validation examples per evaluation from `budget`.
     """
 
-    strategy: str = "surrogate"
+    strategy: str = "combined"
     budget: float = 0.1
     mixer: str = "average"
     mixer_params: Mapping[str, Any] | None = field(default=None, hash=False)
@@ -44,7 +46,7 @@ class AdviceSpec:
     runners_up: int = 3
     weights: bool = False
     weight_search: WeightSearchSpec = WeightSearchSpec()
-    race: bool = False
+    race: bool | None = None
     race_spec: RaceSpec = RaceSpec()
     grow: bool = False
 
@@ -56,6 +58,16 @@ class AdviceSpec:
             raise ConfigError(f"unknown advise setting {unknown[0]!r}: use target, sizes, groups, encoder, "
                               f"cache_dir, progress, spec or one of {', '.join(names)}")
         return dataclasses.replace(self, **knobs)
+
+    def races(self, partition: bool) -> bool:
+        """Whether this advice races: `race` when set, else the strategy's default (partners only)."""
+        if self.race is not None:
+            return self.race
+        from adaptermix.advice.clustering import PARTITIONERS
+        from adaptermix.advice.strategies import get_strategy
+
+        return not partition and not self.grow and self.strategy not in PARTITIONERS \
+            and get_strategy(self.strategy).races
 
     def check(self, partition: bool) -> AdviceSpec:
         """Self, or ConfigError (one line) for a setting that cannot run; `partition`: advising --groups."""

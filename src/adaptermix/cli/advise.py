@@ -33,8 +33,9 @@ def advise(
     target: str = typer.Option(None, help="Partners mode: the domain whose mixture partners to advise."),
     sizes: str = typer.Option("2,3", help="Partners mode: mixture sizes k to advise, target included (e.g. 2,3)."),
     groups: int = typer.Option(None, help="Partition mode: split the adapters into this many mixtures."),
-    strategy: str = typer.Option(DEFAULTS.strategy, help="A registered strategy: surrogate (validation pairs), "
-                                 "agreement, entropy (the same passes, labels unread), text_similarity, "
+    strategy: str = typer.Option(DEFAULTS.strategy, help="A registered strategy: combined (the default: "
+                                 "the surrogate, ties broken by agreement, partners raced), surrogate (validation "
+                                 "pairs), agreement, entropy (the same passes, labels unread), text_similarity, "
                                  "task_cosine, fsd_nearest, alg1_min_fsd, max_fsd, uniform_all, random; with "
                                  "--groups also kmeans_text, fsd_clustering (docs/advisor.md)."),
     budget: float = typer.Option(DEFAULTS.budget, help="Validation cost allowed, as a fraction of the exhaustive "
@@ -52,10 +53,11 @@ def advise(
     weight_evaluations: int = typer.Option(SEARCH.evaluations, help="--weights: loss evaluations per set "
                                            "(the uniform start included)."),
     weight_examples: int = typer.Option(SEARCH.examples, help="--weights: validation examples per loss evaluation."),
-    race: bool = typer.Option(False, "--race", help="Race the strategy's top sets of each size (partners) or its "
-                              "best partitions (--groups) on validation examples (paired, doubling batches, a "
-                              "candidate dropped once its 95 % interval to the leader is below 0) and recommend the "
-                              "winner; tokens count into the cost (partitions: within --budget with the signals)."),
+    race: bool | None = typer.Option(
+        None, "--race/--no-race", help="Race the strategy's top sets of each size (partners) or its best partitions "
+        "(--groups) on validation examples (paired, doubling batches, a candidate dropped once its 95 % interval "
+        "to the leader is below 0) and recommend the winner; tokens count into the cost, within --budget with "
+        "the signals. Default: the strategy's own (the default `combined` races partners, not partitions)."),
     race_candidates: int = typer.Option(RACE.candidates, help="--race: the strategy's top sets raced per size, or "
                                         "its best partitions raced."),
     race_examples: int = typer.Option(RACE.examples, help="--race: the budget, validation examples per set at "

@@ -54,8 +54,9 @@ class AdviseSection(BaseModel):
         partition_strategy: the strategy of the partitions: a score strategy (DP on its scores) or a
             partitioner (`kmeans_text`, `fsd_clustering`: its own clusters); None: `strategy`.
         race: race the strategy's top sets of each size and its best partitions on validation examples
-            (`adaptermix.advice.racing`, `advice.partition_race`; a partition race spends what `budget`
-            leaves after the signals). Not with a partitioner as `partition_strategy`.
+            (`adaptermix.advice.racing`, `advice.partition_race`; the races spend what `budget` leaves
+            after the signals). Not with a partitioner as `partition_strategy`. Unset: the strategy's
+            own default (`combined` races the partners, not the partitions).
         race_candidates: sets raced per (target, k), and partitions raced per G.
         race_examples: validation examples per candidate (per domain for partitions) at most.
     """
@@ -70,7 +71,7 @@ class AdviseSection(BaseModel):
     runners_up: int = Field(default=DEFAULTS.runners_up, ge=0)
     ensemble: bool = True
     partition_strategy: str | None = None
-    race: bool = DEFAULTS.race
+    race: bool | None = DEFAULTS.race
     race_candidates: int = DEFAULTS.race_spec.candidates
     race_examples: int = DEFAULTS.race_spec.examples
 
@@ -105,6 +106,14 @@ class AdviseSection(BaseModel):
     def partitions_by(self) -> str:
         """The strategy (or partitioner) the partitions come from."""
         return self.partition_strategy or self.strategy
+
+    @property
+    def races_partners(self) -> bool:
+        return self.race if self.race is not None else get_strategy(self.strategy).races
+
+    @property
+    def races_partitions(self) -> bool:
+        return bool(self.race) and bool(self.groups)
 
     @property
     def race_spec(self) -> RaceSpec:
@@ -228,13 +237,14 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
     partners = [recommend_partners(signals, section.strategy, t, section.sizes, cost, mix.label, section.runners_up)
                 for t in names]
     partitions = [recommend_partition(signals, section.partitions_by, g, cost, mix.label) for g in section.groups]
-    if section.race:
-        # One ledger for the stage: every race (each target at each size, each G) gets an equal share of
-        # what the budget leaves after the signals, so signals + all races stay within `budget`.
-        spec, params = section.race_spec, dict(mix.params)
-        races = len(names) * len(section.sizes) + len(section.groups)
+    # One ledger for the stage: every race (each target at each size, each G raced) gets an equal share of
+    # what the budget leaves after the signals, so signals + all races stay within `budget`.
+    spec, params = section.race_spec, dict(mix.params)
+    races = len(names) * len(section.sizes) * section.races_partners + len(section.groups) * section.races_partitions
+    if section.races_partners:
         partners = [race_partners(a, signals, section.strategy, checkpoints, names, spec, max_length, mix.mixer,
                                   params, cache_dir, budget=section.budget, races=races) for a in partners]
+    if section.races_partitions:
         partitions = [race_partition(a, signals, section.partitions_by, checkpoints, names, spec, section.budget,
                                      max_length, mix.mixer, params, cache_dir, races=races) for a in partitions]
     return partners, partitions, cost, signals

@@ -299,7 +299,8 @@ def _advise_estimate(recipe: Recipe, study: StudyPlan, examples: float, tokens: 
     # A race evaluates each candidate on at most race_examples validation examples: its top sets per
     # (target, k), and per G its partitions' (domain, group) mixtures, n per candidate at most (an upper
     # bound: candidates are dropped early, shared groups run once, a partition race stops at the budget).
-    raced = n * len(adv.sizes) * adv.race_candidates + len(adv.groups) * adv.race_candidates * n if adv.race else 0
+    raced = (n * len(adv.sizes) * adv.race_candidates * adv.races_partners
+             + len(adv.groups) * adv.race_candidates * n * adv.races_partitions)
     seconds = (ROW_OVERHEAD * (evals * val + raced * adv.race_examples) * tokens + passes * examples * tokens) / score_s
     stored = advice_stored(adv, study.store, n, recipe.eval)
     note = (f"{evals} validation evaluations × {val} examples"
