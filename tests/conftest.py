@@ -20,6 +20,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # matplotlib caches fonts under ~/.config/matplotlib by default: tests never write to the home folder.
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="adaptermix-mpl-"))
+# A command a test runs without --cache-dir (the advisor's text embeddings, say) would fill
+# ~/.cache/adaptermix: the default cache is a private folder for the session instead.
+os.environ.setdefault("ADAPTERMIX_CACHE", tempfile.mkdtemp(prefix="adaptermix-cache-"))
 
 WORDS = [
     *("good", "great", "fine", "lovely", "superb", "happy"),

@@ -109,3 +109,45 @@ def test_adapterhub_config_outside_our_presets_is_refused(tiny_encoders, tmp_pat
     model.save_adapter(str(tmp_path / "odd"), "odd")
     code, _, err = run_cli(["fsd", str(tmp_path / "odd"), "--out", str(tmp_path / "f")], capsys)
     one_line_error(code, err, "none of adaptermix's presets", "non_linearity")
+
+
+def test_advise_takes_imported_adapterhub_adapters(tiny_encoders, cache_dir, tmp_path, capsys):
+    # Issue 17: the advisor on AdapterHub adapters imported with their domains (2-label heads, as the toy domains).
+    import json
+
+    from conftest import toy_domain_files
+
+    enc = tiny_encoders["bert"]
+    imported = []
+    for i, domain in enumerate(toy_domain_files(tmp_path, 3)):
+        torch.manual_seed(i)
+        model = AutoAdapterModel.from_pretrained(enc)
+        model.add_adapter("user", config=CONFIGS["pfeiffer"]())
+        model.add_classification_head("user", num_labels=2)
+        with torch.no_grad():
+            for key, param in model.named_parameters():
+                if ".user." in key:
+                    param.normal_(0, 0.3)
+        model.save_adapter(str(tmp_path / f"hub{i}"), "user", with_head=True)
+        out = tmp_path / f"ours{i}"
+        code, _, err = run_cli(["import", str(tmp_path / f"hub{i}"), "--domain", domain, "--out", str(out)], capsys)
+        assert code == 0, err
+        imported.append(str(out))
+    # All three keep AdapterHub's adapter name, "user": the advisor cannot tell them apart and says how.
+    code, _, err = run_cli(["advise", *imported, "--groups", "2", "--strategy", "task_cosine"], capsys)
+    one_line_error(code, err, "--name")
+    for i, path in enumerate(imported):
+        code, _, err = run_cli(["import", str(tmp_path / f"hub{i}"), "--domain", read_checkpoint(path).domain,
+                                "--name", f"hub{i}", "--out", path, "--overwrite"], capsys)
+        assert code == 0, err
+    names = sorted(read_checkpoint(p).name for p in imported)
+    assert names == ["hub0", "hub1", "hub2"]
+    code, _, err = run_cli(["import", str(tmp_path / "hub0"), "--domain", "x", "--name", " ",
+                            "--out", str(tmp_path / "unnamed")], capsys)
+    one_line_error(code, err, "--name is empty")
+    assert not (tmp_path / "unnamed").exists()
+    code, out, err = run_cli(["advise", *imported, "--target", names[1], "--sizes", "2", "--json", "--budget", "1.0",
+                              "--sweep-examples", "40", "--max-length", "32", "--cache-dir", str(cache_dir)], capsys)
+    assert code == 0, err
+    (rec,) = json.loads(out)["recommendations"]
+    assert names[1] in rec["members"] and len(rec["members"]) == 2 and 0 <= rec["predicted_accuracy"] <= 1

@@ -20,7 +20,7 @@ from adaptermix.evaluation.evaluator import SLOT, Evaluator
 from adaptermix.methods.model import load_state
 from adaptermix.mixing import average
 from adaptermix.pruning import magnitude_prune
-from conftest import one_line_error, run_cli, toy_rows
+from conftest import one_line_error, run_cli, toy_domain_files, toy_rows
 
 peft = pytest.importorskip("peft")
 
@@ -334,3 +334,29 @@ def test_sweep_over_peft_directories_says_to_import_them(peft_dirs, tmp_path, ca
         code, _, err = run_cli(["sweep", "--adapters", str(given), "--store", str(store)], capsys)
         one_line_error(code, err, "adaptermix import", "PEFT")
     assert not store.exists()
+
+
+def test_advise_takes_imported_peft_adapters(peft_dirs, tiny_encoders, cache_dir, tmp_path, capsys):
+    # Issue 17: the advisor on PEFT LoRAs imported with their domains, partners (the default strategy,
+    # raced) and a partition; task vectors of imported adapters are their raw weights (no init recorded).
+    third = tmp_path / "c"
+    _peft_model(tiny_encoders["bert"], 5, ["query", "value"]).save_pretrained(third)
+    domains = toy_domain_files(tmp_path, 3)
+    imported = []
+    for src, domain in zip((peft_dirs["a"], peft_dirs["b"], third), domains, strict=True):
+        out = tmp_path / Path(domain).stem
+        code, _, err = run_cli(["import", str(src), "--domain", domain, "--out", str(out)], capsys)
+        assert code == 0, err
+        imported.append(str(out))
+    names = [read_checkpoint(p).name for p in imported]
+    code, out, err = run_cli(["advise", *imported, "--target", names[0], "--sizes", "2,3", "--json", "--budget", "1.0",
+                              "--sweep-examples", "40", "--max-length", "32", "--cache-dir", str(cache_dir)], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["strategy"] == "combined+race" and [r["k"] for r in doc["recommendations"]] == [2, 3]
+    assert doc["recommendations"][1]["members"] == sorted(names) and 0 < doc["cost"]["fraction"] <= 1
+    code, out, err = run_cli(["advise", *imported, "--groups", "2", "--strategy", "task_cosine", "--json",
+                              "--max-length", "32", "--cache-dir", str(cache_dir)], capsys)
+    assert code == 0, err
+    groups = [r["members"] for r in json.loads(out)["recommendations"]]
+    assert sorted(m for g in groups for m in g) == sorted(names) and len(groups) == 2

@@ -313,3 +313,11 @@ def test_the_readme_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, t
     exec(compile(code, str(README), "exec"), {"DATA": str(data), "TINY": tiny, "RECIPE": str(recipe)})  # noqa: S102
     assert (tmp_path / "report" / "index.html").is_file()
     assert (tmp_path / "recipe-run" / "report" / "index.html").is_file()
+
+
+def test_tests_never_fill_the_home_cache() -> None:
+    # conftest points the default cache at a private folder: a command run without --cache-dir (the
+    # advisor's text embeddings were one) writes there, not into ~/.cache/adaptermix.
+    from adaptermix.data.cache import default_cache_dir
+
+    assert not default_cache_dir().resolve().is_relative_to(Path.home().resolve() / ".cache")

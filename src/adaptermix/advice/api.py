@@ -214,7 +214,8 @@ def advise(
     names = [c.name for c in ckpts]
     dup = next((x for x in names if names.count(x) > 1), None)
     if dup is not None:
-        raise ConfigError(f"two adapters are named {dup!r}: the advisor takes one adapter per domain")
+        raise ConfigError(f"two adapters are named {dup!r}: the advisor takes one adapter per domain and tells "
+                          "them apart by name (give imported ones their own: adaptermix import … --name NAME)")
     for c in ckpts:
         require_head(c, "advise")
     n = len(ckpts)

@@ -23,6 +23,7 @@ def import_checkpoint(
     encoder: str | None = None,
     labels: Sequence[str] | None = None,
     overwrite: bool = False,
+    name: str | None = None,
 ) -> Path:
     """Convert a PEFT LoRA or AdapterHub directory into our checkpoint format (writes manifest.json).
 
@@ -33,12 +34,14 @@ def import_checkpoint(
         encoder: the base encoder, overriding the one its config names.
         labels: the head's label names in index order (see `ImportOptions`).
         overwrite: replace an existing `out`.
+        name: the checkpoint's name (default: the source's: its AdapterHub adapter name, or its folder).
 
     Returns:
         `out`.
 
     Raises:
-        CheckpointError: `src` is already ours, unreadable, or not representable; no domain; `out` exists.
+        CheckpointError: `src` is already ours, unreadable, or not representable; no domain; `out` exists;
+            an empty name.
         ConfigError: `out` cannot be written.
     """
     out = check_writable(out, "folder")
@@ -47,8 +50,12 @@ def import_checkpoint(
     if ckpt.source_format == "adaptermix":
         raise CheckpointError(f"{src} is already an adaptermix checkpoint: use it as it is (nothing to import)")
     require_domain(ckpt)
-    return write_checkpoint(out, ckpt.manifest, ckpt.adapter, ckpt.head, ckpt.adapter_config, ckpt.head_config,
-                            overwrite)
+    manifest = ckpt.manifest
+    if name is not None:
+        if not name.strip():
+            raise CheckpointError("--name is empty: give the imported adapter a name, or leave --name out")
+        manifest = manifest.model_copy(update={"name": name.strip()})
+    return write_checkpoint(out, manifest, ckpt.adapter, ckpt.head, ckpt.adapter_config, ckpt.head_config, overwrite)
 
 
 def export_adapter(

@@ -45,6 +45,8 @@ def advise(
                                        "sweep the advice replaces (the cost's denominator)."),
     max_length: int = typer.Option(DEFAULTS.max_length, help="Truncation of validation examples."),
     encoder: str = typer.Option(None, help="PEFT/AdapterHub inputs: their base encoder (default: their config's)."),
+    cache_dir: Path = typer.Option(None, help="Corpus, token and embedding cache (default $ADAPTERMIX_CACHE or "
+                                   "~/.cache/adaptermix)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (schema in docs/advisor.md)."),
     weights: bool = typer.Option(False, "--weights", help="Also search each recommended set's member weights "
                                  "with CMA-ES on validation examples (LoraHub's recipe; the weighted mixer): the "
@@ -74,7 +76,7 @@ def advise(
                       weight_search=WeightSearchSpec(evaluations=weight_evaluations, examples=weight_examples),
                       race=race, race_spec=RaceSpec(candidates=race_candidates, examples=race_examples), grow=grow)
     result = run_advise(checkpoints, target=target, sizes=parse_sizes(sizes) if target else (), groups=groups,
-                        spec=spec, encoder=encoder)
+                        spec=spec, encoder=encoder, cache_dir=cache_dir)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return

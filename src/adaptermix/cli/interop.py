@@ -16,15 +16,17 @@ def import_(
     encoder: str = typer.Option(None, help="Its base encoder (default: base_model_name_or_path / model_name)."),
     labels: str = typer.Option(None, help="The head's label names in index order, comma-separated "
                                           "(default: the AdapterHub head's, else the domain's)."),
+    name: str = typer.Option(None, help="Its name (default: the AdapterHub adapter's, or the folder's); "
+                                        "the advisor tells adapters apart by name."),
     overwrite: bool = typer.Option(False),
 ) -> None:
     """Convert a PEFT LoRA or AdapterHub adapter into an adaptermix checkpoint (exactly: same logits)."""
     from adaptermix.checkpoints import import_checkpoint, read_checkpoint
 
-    path = import_checkpoint(source, out, domain, encoder, split_labels(labels), overwrite)
+    path = import_checkpoint(source, out, domain, encoder, split_labels(labels), overwrite, name)
     m = read_checkpoint(path).manifest
-    typer.echo(f"wrote {path} ({m.method}, size {m.adapter_size}, domain {m.domain}, base {m.base.fingerprint}, "
-               f"labels {','.join(m.label_names) or '-'})")
+    typer.echo(f"wrote {path} ({m.name}: {m.method}, size {m.adapter_size}, domain {m.domain}, "
+               f"base {m.base.fingerprint}, labels {','.join(m.label_names) or '-'})")
 
 
 def export_adapter(
