@@ -133,3 +133,14 @@ def test_only_words_the_model_sees_are_ranked_and_swapped(tokenizer):
         assert record.queries <= 1 + (visible + 1) * 51  # the clean text, the deletions, the candidates
     short = ModelWrapper(KeywordModel(tokenizer), tokenizer, 512, 64)
     assert short.visible_words(words) == len(words)  # nothing truncated: every word
+
+
+def test_progress_counts_finished_examples_and_changes_no_record(tokenizer):
+    model = KeywordModel(tokenizer)
+    seen: list[tuple[int, int]] = []
+    told = textfooler_attack(ModelWrapper(model, tokenizer, 32, 64), KEYWORD_EXAMPLES, toy_resources(),
+                             progress=lambda done, total: seen.append((done, total)))
+    assert told == textfooler_attack(ModelWrapper(model, tokenizer, 32, 64), KEYWORD_EXAMPLES, toy_resources())
+    done = [d for d, _ in seen]
+    # One call per round (the three-keyword example needs three), never backwards, all finished at the end.
+    assert len(seen) >= 3 and done == sorted(done) and seen[-1] == (len(KEYWORD_EXAMPLES), len(KEYWORD_EXAMPLES))

@@ -211,6 +211,22 @@ def test_bad_stage_fields_are_one_line(tmp_path, tiny_encoders, cache_dir, capsy
     one_line_error(code, err, needle)
 
 
+def test_a_note_says_how_far_a_long_row_is_at_most_once_per_interval():
+    buf, now = io.StringIO(), [0.0]
+    display = Display(stages=1, stream=buf, tty=False, clock=lambda: now[0], interval=60.0)
+    with display.stage("sweep", 4) as stage:
+        for i in range(10):  # a note every 20 s: one line per 60 s gets through
+            now[0] += 20.0
+            stage.note(f"textfooler on bbc_news: {i + 1}/10 examples finished")
+        stage.update(4)
+    notes = [line for line in buf.getvalue().splitlines() if "examples finished" in line]
+    assert notes == [f"[1/1] sweep: textfooler on bbc_news: {i}/10 examples finished" for i in (3, 6, 9)]
+    quiet = io.StringIO()
+    with Display(enabled=False, stream=quiet).stage("sweep", 1) as stage:
+        stage.note("nothing")
+    assert quiet.getvalue() == ""
+
+
 def test_progress_off_a_terminal_is_a_few_lines_per_stage():
     buf, now = io.StringIO(), [0.0]
     display = Display(stages=2, stream=buf, tty=False, clock=lambda: now[0])

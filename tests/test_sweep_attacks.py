@@ -116,15 +116,19 @@ def test_export_has_attack_metrics(fgsm_store, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_textfooler_transfer_equals_adaptive_alone_and_is_reused(adapters, cache_dir, tmp_path):
-    """Transfer mode crafts on the target's adapter alone: at k = 1 it is the adaptive attack itself."""
+def _vectors_file(folder: Path) -> Path:
     from attack_fixtures import toy_vectors
 
     v = toy_vectors()
-    vec = tmp_path / "toy.vec"
+    vec = folder / "toy.vec"
     vec.write_text("".join(f"{w} {' '.join(map(str, row))}\n" for w, row in zip(v.words, v.matrix.tolist(),
                                                                                  strict=True)))
-    common = {"attack_examples": N_ATTACK, "vectors": str(vec)}
+    return vec
+
+
+def test_textfooler_transfer_equals_adaptive_alone_and_is_reused(adapters, cache_dir, tmp_path):
+    """Transfer mode crafts on the target's adapter alone: at k = 1 it is the adaptive attack itself."""
+    common = {"attack_examples": N_ATTACK, "vectors": str(_vectors_file(tmp_path))}
     spec = EvalSpec(max_examples=20, max_length=32, precision="fp32",
                     conditions=({"condition": "textfooler", "sizes": "ends", **common},
                                 {"condition": "textfooler", "attack_mode": "transfer", **common}))
@@ -184,3 +188,21 @@ def test_worker_processes_give_the_in_process_rows(fgsm_store, adapters, cache_d
 def _untimed(metrics: dict[str, float] | None) -> dict[str, float]:
     """A row's metrics without `craft_seconds` (a wall-clock time, which differs between runs)."""
     return {k: v for k, v in (metrics or {}).items() if k != "craft_seconds"}
+
+
+def test_a_long_attacked_row_says_how_far_it_is(adapters, cache_dir, tmp_path):
+    # In-process sweeps pass the stage's note down to TextFooler's rounds (interval 0: every note shows).
+    import io
+
+    from adaptermix.pipeline.progress import Display
+
+    common = {"attack_examples": N_ATTACK, "vectors": str(_vectors_file(tmp_path))}
+    spec = EvalSpec(max_examples=20, max_length=32, precision="fp32",
+                    conditions=({"condition": "textfooler", "attack_mode": "transfer", "sizes": [2], **common},))
+    buf = io.StringIO()
+    stage = Display(stream=buf, tty=False, interval=0.0).stage("sweep")
+    run_sweep(SweepConfig(adapters=(adapters,), store=tmp_path / "tf.sqlite", spec=spec, cache_dir=cache_dir,
+                          targets=("p",)), stage)
+    notes = [line for line in buf.getvalue().splitlines() if "examples finished" in line]
+    assert notes and all(line.startswith("sweep: textfooler (crafting on the adapter alone) on ") for line in notes)
+    assert notes[-1].endswith(f": {N_ATTACK}/{N_ATTACK} examples finished")

@@ -139,21 +139,23 @@ def check_settings(attack: str, params: dict[str, Any]) -> dict[str, Any]:
     return {k: getattr(spec, k) for k in params}
 
 
-AttackFn = Callable[[ModelWrapper, Sequence[Example], AttackSpec, Resources | None], list[AttackRecord]]
+Progress = Callable[[int, int], None]  # (examples finished, examples)
+AttackFn = Callable[[ModelWrapper, Sequence[Example], AttackSpec, Resources | None, Progress | None],
+                    list[AttackRecord]]
 ATTACKS: Registry[AttackFn] = Registry("attack")
 
 
 def _fgsm(wrapper: ModelWrapper, examples: Sequence[Example], spec: AttackSpec,
-          resources: Resources | None) -> list[AttackRecord]:
-    del resources  # white-box: needs only the model
+          resources: Resources | None, progress: Progress | None = None) -> list[AttackRecord]:
+    del resources, progress  # white-box: needs only the model; one batched pass per chunk, seconds in all
     return fgsm_attack(wrapper, examples, spec.epsilon, spec.batch_size)
 
 
 def _textfooler(wrapper: ModelWrapper, examples: Sequence[Example], spec: AttackSpec,
-                resources: Resources | None) -> list[AttackRecord]:
+                resources: Resources | None, progress: Progress | None = None) -> list[AttackRecord]:
     if resources is None:
         raise ConfigError("textfooler needs word vectors, WordNet and a sentence encoder: pass load_resources()")
-    return textfooler_attack(wrapper, examples, resources, spec.textfooler())
+    return textfooler_attack(wrapper, examples, resources, spec.textfooler(), progress)
 
 
 ATTACKS.register("fgsm", _fgsm)
@@ -161,7 +163,8 @@ ATTACKS.register("textfooler", _textfooler, aliases=("textfooler_jin_2019",))
 
 
 def attack_examples(
-    wrapper: ModelWrapper, examples: Sequence[Example], spec: AttackSpec, resources: Resources | None = None
+    wrapper: ModelWrapper, examples: Sequence[Example], spec: AttackSpec, resources: Resources | None = None,
+    progress: Progress | None = None,
 ) -> list[AttackRecord]:
     """Attack `examples` against the wrapped model (adaptive mode: the model is attacked itself).
 
@@ -170,11 +173,12 @@ def attack_examples(
         examples: labelled inputs (from `sample_examples`).
         spec: which attack and its settings.
         resources: TextFooler's resources (`load_resources`); unused by FGSM.
+        progress: TextFooler calls it after each round with (examples finished, examples).
 
     Returns:
         One record per example, in order (summarise them with `results.summarize`).
     """
-    return ATTACKS.get(spec.attack)(wrapper, examples, spec, resources)
+    return ATTACKS.get(spec.attack)(wrapper, examples, spec, resources, progress)
 
 
 def score_perturbed(wrapper: ModelWrapper, records: Sequence[AttackRecord]) -> list[AttackRecord]:

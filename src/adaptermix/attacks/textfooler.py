@@ -28,7 +28,7 @@ Departures from the paper and from TextAttack are listed in docs/attacks.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,7 +148,8 @@ def _score_all(wrapper: ModelWrapper, jobs: Sequence[tuple[_Search, list[str]]])
 
 
 def textfooler_attack(
-    wrapper: ModelWrapper, examples: Sequence[Example], resources: Resources, config: TextFoolerConfig | None = None
+    wrapper: ModelWrapper, examples: Sequence[Example], resources: Resources, config: TextFoolerConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[AttackRecord]:
     """TextFooler on every example (pairs: only the second text is attacked), all examples batched together.
 
@@ -157,6 +158,8 @@ def textfooler_attack(
         examples: labelled inputs.
         resources: word vectors, WordNet and the sentence encoder.
         config: the attack's settings.
+        progress: called after each round with (examples finished, examples), so that a long attack
+            can say how far it is (a bbc_news target takes many minutes); it changes nothing else.
 
     Returns:
         One record per example, in order: the records of `textfooler_reference` (one example at a
@@ -191,4 +194,8 @@ def textfooler_attack(
         scored = _score_all(wrapper, [(s, [c.words.text for c in cands]) for s, cands in kept])
         for (s, cands), p in zip(kept, scored, strict=True):
             s.take(cands, p)
+        if progress is not None:
+            progress(sum(s.done for s in searches), len(searches))
+    if progress is not None:  # the last searches end when they run out of positions, after their last round
+        progress(len(searches), len(searches))
     return [s.record() for s in searches]

@@ -37,12 +37,16 @@ class LocalBackend:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         self.workers = workers
         self._worker: SweepWorker | None = None
+        # In-process only: where a long row (a TextFooler crafting) says how far it is. Worker processes
+        # report when their rows end, as Ray actors do.
+        self.progress: Callable[[str], None] | None = None
 
     def map(self, config: WorkerConfig, chunks: Iterable[Chunk]) -> Iterator[list[MixResult]]:
         # Chunks are pulled only as workers free up: the sweep claims a chunk's lease as it pulls it.
         if self.workers == 1:
             if self._worker is None or self._worker.config != config:
                 self._worker = SweepWorker(config)
+            self._worker.progress = self.progress
             for chunk in chunks:
                 yield self._worker.run(chunk)
             return

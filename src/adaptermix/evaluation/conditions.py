@@ -40,6 +40,8 @@ class ScoringContext:
             alone (not the mixture), so a transfer attack can craft its examples there once.
         is_alone: the resident mixture *is* the target's adapter alone (k = 1 under a mixer that
             returns a single member unchanged), so work done on the adapter alone can be shared.
+        progress: where a long condition (TextFooler) says how far it is, one line at a time; None
+            where nobody listens (worker processes and Ray actors: their rows report when they end).
     """
 
     evaluator: Evaluator
@@ -50,6 +52,7 @@ class ScoringContext:
     cache: dict[Any, Any] = field(default_factory=dict)
     alone: Callable[[], contextlib.AbstractContextManager[None]] | None = None
     is_alone: bool = False
+    progress: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import contextlib
 import functools
 import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +116,8 @@ class SweepWorker:
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
+        # Where a long condition reports from inside a row (set by an in-process backend; see ScoringContext).
+        self.progress: Callable[[str], None] | None = None
         spec = config.spec
         for m in spec.mixers:
             if m.space != "factors":
@@ -271,7 +273,8 @@ class SweepWorker:
             signs = self._signs(chunk.target, members, mixture, chunk.mix)
             context = ScoringContext(self.evaluator, tgt, self.precision, chunk.target, tuple(sorted(members)),
                                      self._cache, functools.partial(self._alone, chunk.target, mixture),
-                                     is_alone=len(members) == 1 and torch.equal(mixture, self.stacked[chunk.target]))
+                                     is_alone=len(members) == 1 and torch.equal(mixture, self.stacked[chunk.target]),
+                                     progress=self.progress)
             s = condition.run(context, cond.params)
             results.append(MixResult(
                 target=chunk.target, members=tuple(sorted(members)), accuracy=s.accuracy, macro_f1=s.macro_f1,

@@ -25,8 +25,9 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -98,6 +99,15 @@ def fgsm(context: ScoringContext, params: dict[str, Any]) -> Scored:
                    {"craft_seconds": time.perf_counter() - start})
 
 
+def _rounds(context: ScoringContext, what: str) -> Callable[[int, int], None] | None:
+    """TextFooler's per-round callback as one progress line for the row (None where nobody listens)."""
+    say = context.progress
+    if say is None:
+        return None
+    where = f"textfooler ({what}) on {Path(context.target.domain).name}, k={len(context.members)}"
+    return lambda done, total: say(f"{where}: {done}/{total} examples finished")
+
+
 @register("textfooler", params=condition_params("textfooler"), check=partial(check_settings, "textfooler"),
           cite="PAPER.md §5: black-box TextFooler (Jin et al. 2020); MiniLM stands in for USE")
 def textfooler(context: ScoringContext, params: dict[str, Any]) -> Scored:
@@ -107,8 +117,6 @@ def textfooler(context: ScoringContext, params: dict[str, Any]) -> Scored:
     spec = _spec("textfooler", params)
     res_key = ("textfooler-resources", params["vectors"])
     if res_key not in context.cache:
-        from pathlib import Path
-
         vectors = None if params["vectors"] is None else Path(params["vectors"])
         context.cache[res_key] = load_resources(context.evaluator.cache_dir, vectors_file=vectors)
     resources = context.cache[res_key]
@@ -116,7 +124,7 @@ def textfooler(context: ScoringContext, params: dict[str, Any]) -> Scored:
     start = time.perf_counter()
     if params["attack_mode"] == "adaptive" and not context.is_alone:
         with autocast(context.precision):
-            records = attack_examples(wrapper, examples, spec, resources)
+            records = attack_examples(wrapper, examples, spec, resources, _rounds(context, "adaptive"))
         return _scored(records, "textfooler", spec.params(), n_labels, {"craft_seconds": time.perf_counter() - start})
     # The attack on the target's adapter alone: transfer mode crafts there once, and adaptive mode on a
     # mixture that *is* the adapter alone (k = 1) is that very attack, so both share one result.
@@ -128,7 +136,8 @@ def textfooler(context: ScoringContext, params: dict[str, Any]) -> Scored:
             raise RuntimeError("transfer mode needs the engine's `alone` context (the target's adapter alone)")
         place = contextlib.nullcontext() if context.is_alone else context.alone()
         with place, autocast(context.precision):
-            context.cache[craft_key] = attack_examples(wrapper, examples, spec, resources)
+            context.cache[craft_key] = attack_examples(wrapper, examples, spec, resources,
+                                                       _rounds(context, "crafting on the adapter alone"))
     crafted: list[AttackRecord] = context.cache[craft_key]
     craft = {"craft_seconds": time.perf_counter() - start if crafting else 0.0}
     if params["attack_mode"] == "adaptive":

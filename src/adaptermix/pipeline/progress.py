@@ -36,7 +36,7 @@ class Stage:
         self.work_done = 0.0
         self.index = index
         self._start = display.clock()
-        self._last_line = self._start
+        self._last_line = self._last_note = self._start
         self._next_quarter = 1
         self._bar: Any = None
         self._announced = False
@@ -110,6 +110,22 @@ class Stage:
             extra = "".join(f", {k} {v}" for k, v in postfix.items())
             tail = "" if eta is None else f", ETA {_duration(eta)}"
             self.display.write(f"{self.label}: {self.done:,}{of} {self.unit}{tail}{extra}")
+
+    def note(self, text: str) -> None:
+        """Say how far the unit of work under way is (a long attacked row), without counting any done.
+
+        On a terminal it replaces the bar's postfix; off one it is a line, at most one per `interval`.
+        """
+        if not self.display.enabled:
+            return
+        if self._bar is not None:
+            self._bar.set_postfix_str(text)
+            return
+        now = self.display.clock()
+        if now - self._last_note >= self.display.interval:
+            self._last_note = now
+            self._announce()
+            self.display.write(f"{self.label}: {text}")
 
     def close(self) -> None:
         """End the stage (prints its closing line off a terminal)."""

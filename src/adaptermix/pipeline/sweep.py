@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from adaptermix.analysis.fsd import fsd_matrix
 from adaptermix.checkpoints import check_mixable
 from adaptermix.errors import ConfigError
-from adaptermix.evaluation.backends import get_backend
+from adaptermix.evaluation.backends import LocalBackend, get_backend
 from adaptermix.evaluation.engine import Chunk, MixResult, WorkerConfig
 from adaptermix.evaluation.spec import EvalSpec
 from adaptermix.pipeline.adapters import read_adapters, study_names, sweep_dirs
@@ -308,6 +308,8 @@ class _Run:
         pending = list(work)
         if not pending:
             return got
+        if isinstance(self.backend, LocalBackend):  # an in-process worker can say how far a long row is
+            self.backend.progress = stage.note
         self.leases.start_heartbeat()
         poll = min(5.0, self.cfg.lease_ttl / 4)
         while pending:
