@@ -24,7 +24,7 @@ from adaptermix.advice import Advice, Cost, Signals, get_strategy, recommend_par
 from adaptermix.advice.clustering import PARTITIONERS, get_partitioner
 from adaptermix.advice.racing import RaceSpec
 from adaptermix.advice.signals import FORWARD, TEXT, WEIGHTS
-from adaptermix.advice.spec import DEFAULTS
+from adaptermix.advice.spec import DEFAULTS, AdviceSpec
 from adaptermix.checkpoints import Checkpoint
 from adaptermix.errors import ConfigError
 from adaptermix.evaluation.spec import EvalSpec
@@ -109,11 +109,12 @@ class AdviseSection(BaseModel):
 
     @property
     def races_partners(self) -> bool:
-        return self.race if self.race is not None else get_strategy(self.strategy).races
+        """Whether the partners are raced (`AdviceSpec.races`: `race`, else the strategy's default)."""
+        return AdviceSpec(strategy=self.strategy, race=self.race).races(partition=False)
 
     @property
     def races_partitions(self) -> bool:
-        return bool(self.race) and bool(self.groups)
+        return bool(self.groups) and AdviceSpec(strategy=self.strategy, race=self.race).races(partition=True)
 
     @property
     def race_spec(self) -> RaceSpec:
