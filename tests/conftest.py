@@ -7,9 +7,11 @@ as with a real model, in milliseconds.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import os
 import random
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,8 +23,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # matplotlib caches fonts under ~/.config/matplotlib by default: tests never write to the home folder.
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="adaptermix-mpl-"))
 # A command a test runs without --cache-dir (the advisor's text embeddings, say) would fill
-# ~/.cache/adaptermix: the default cache is a private folder for the session instead.
-os.environ.setdefault("ADAPTERMIX_CACHE", tempfile.mkdtemp(prefix="adaptermix-cache-"))
+# ~/.cache/adaptermix: unless a developer points ADAPTERMIX_CACHE somewhere on purpose (the real-corpus
+# tests reuse it), the default cache is a private folder for the session, removed at exit.
+if not os.environ.get("ADAPTERMIX_CACHE"):
+    _SESSION_CACHE = tempfile.mkdtemp(prefix="adaptermix-cache-")
+    os.environ["ADAPTERMIX_CACHE"] = _SESSION_CACHE
+    atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
 
 WORDS = [
     *("good", "great", "fine", "lovely", "superb", "happy"),

@@ -128,3 +128,25 @@ def test_the_budget_share_of_a_partners_race() -> None:
     assert race_share(Cost(40_000, 1_000_000), 0.1, 6 * 2) == 5_000
     assert race_share(Cost(150_000, 1_000_000), 0.1, 6 * 2) == 0  # the signals spent it all: no race
     assert race_share(Cost(40_000, 1_000_000), 0.1, 6 * 2 + 3) == 4_000  # a stage: 3 partition races share it
+
+
+def test_a_raced_pick_still_lists_every_runner_up_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The race sees the top 2 sets; the runners-up are the loser, then the strategy's next sets: 3 in all.
+    import adaptermix.advice.trials as trials
+    import adaptermix.evaluation.evaluator as evaluator_mod
+    from adaptermix.advice import Cost, recommend_partners
+    from adaptermix.advice.api import race_partners
+    from adaptermix.advice.racing import RaceResult
+    from test_advice_core import fake_signals
+
+    signals, _ = fake_signals(5, 1)
+    plain = recommend_partners(signals, "surrogate", "d0", [2], Cost(10, 10_000), runners_up=3)
+    monkeypatch.setattr(evaluator_mod.Evaluator, "for_checkpoint", staticmethod(lambda *a, **k: None))
+    # The race's second candidate wins.
+    monkeypatch.setattr(trials, "race_member_sets", lambda *a, **k: RaceResult(1, (0.5, 0.9), (64, 64), (None, None),
+                                                                               2, 4, 100))
+    raced = race_partners(plain, signals, "surrogate", [None] * 5, list(signals.domains), RaceSpec(), 32)
+    (before,), (after,) = plain.recommendations, raced.recommendations
+    assert after.members == before.runners_up[0].members  # the seed's second set won
+    assert [c.members for c in after.runners_up] == [before.members] + [c.members for c in before.runners_up[1:]]
+    assert len(after.runners_up) == len(before.runners_up) == 3

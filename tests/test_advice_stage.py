@@ -176,6 +176,10 @@ def test_new_stage_knobs_at_their_defaults_keep_the_stored_advice_key() -> None:
     before = {"strategy", "budget", "sizes", "groups", "mixer", "runners_up", "ensemble"}
     assert set(key_settings(AdviseSection())) == before  # advice stored before these knobs is still found
     assert key_settings(AdviseSection(race=True))["race"] is True
+    # race: false under a strategy that does not race is what unset gives (the old default): the same key.
+    assert key_settings(AdviseSection(strategy="surrogate", race=False)) == key_settings(
+        AdviseSection(strategy="surrogate"))
+    assert key_settings(AdviseSection(race=False))["race"] is False  # combined races by default: false differs
     assert AdviseSection(partition_strategy="kmeans_text").partitions_by == "kmeans_text"
 
 

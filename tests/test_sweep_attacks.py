@@ -115,7 +115,6 @@ def test_export_has_attack_metrics(fgsm_store, tmp_path, capsys):
         assert float(r["accuracy"]) == pytest.approx(metrics["accuracy_under_attack"])
 
 
-@pytest.mark.slow
 def _vectors_file(folder: Path) -> Path:
     from attack_fixtures import toy_vectors
 
@@ -126,6 +125,7 @@ def _vectors_file(folder: Path) -> Path:
     return vec
 
 
+@pytest.mark.slow
 def test_textfooler_transfer_equals_adaptive_alone_and_is_reused(adapters, cache_dir, tmp_path):
     """Transfer mode crafts on the target's adapter alone: at k = 1 it is the adaptive attack itself."""
     common = {"attack_examples": N_ATTACK, "vectors": str(_vectors_file(tmp_path))}
@@ -190,6 +190,7 @@ def _untimed(metrics: dict[str, float] | None) -> dict[str, float]:
     return {k: v for k, v in (metrics or {}).items() if k != "craft_seconds"}
 
 
+@pytest.mark.slow
 def test_a_long_attacked_row_says_how_far_it_is(adapters, cache_dir, tmp_path):
     # In-process sweeps pass the stage's note down to TextFooler's rounds (interval 0: every note shows).
     import io
@@ -204,5 +205,5 @@ def test_a_long_attacked_row_says_how_far_it_is(adapters, cache_dir, tmp_path):
     run_sweep(SweepConfig(adapters=(adapters,), store=tmp_path / "tf.sqlite", spec=spec, cache_dir=cache_dir,
                           targets=("p",)), stage)
     notes = [line for line in buf.getvalue().splitlines() if "examples finished" in line]
-    assert notes and all(line.startswith("sweep: textfooler (crafting on the adapter alone) on ") for line in notes)
+    assert notes and all(line.startswith("sweep: textfooler: crafting on p.csv's adapter alone: ") for line in notes)
     assert notes[-1].endswith(f": {N_ATTACK}/{N_ATTACK} examples finished")

@@ -335,9 +335,10 @@ def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: 
     evaluated on the same first validation examples of the target in doubling batches; a set is
     dropped once its paired difference to the leader has a 95 % interval below 0
     (`adaptermix.advice.racing.race`). The winner keeps the seed's prediction for it (if any); the
-    runners-up are the other survivors, then the dropped sets (latest drop first), by race accuracy.
-    The race's forward tokens and evaluations are added to the advice's cost. With `budget`, every
-    (target, k) race gets an equal share of what the budget leaves after the signals, as if every
+    runners-up are the other survivors, then the dropped sets (latest drop first), by race accuracy,
+    then the strategy's next-ranked sets, as many in all as the advice listed before the race. The
+    race's forward tokens and evaluations are added to the advice's cost. With `budget`, every (target, k)
+    race gets an equal share of what the budget leaves after the signals, as if every
     target were advised at every size asked (`race_share`; `races` overrides that count, as the stage
     does to share the budget with its partition races): surrogate + races stay within the budget.
     """
@@ -364,8 +365,12 @@ def race_partners(advice: Advice, signals: Signals, strategy: str, checkpoints: 
                       key=lambda i: (got.dropped[i] is not None, -(got.dropped[i] or 0), -got.accuracy[i], i))
         record = RaceRecord(advice.strategy, tuple(c.members for c in order), got.accuracy, got.seen, got.dropped,
                             got.rounds, got.evaluations, got.tokens)
+        # Then the strategy's own next sets, so that as many runners-up are listed as were asked for.
+        raced = {c.members for c in order}
+        runners = [order[i] for i in rest] + [c for c in rec.runners_up if c.members not in raced]
         recs.append(replace(rec, members=best.members, predicted_accuracy=best.predicted_accuracy,
-                            interval=best.interval, runners_up=tuple(order[i] for i in rest), race=record))
+                            interval=best.interval, runners_up=tuple(runners[: max(len(rest), len(rec.runners_up))]),
+                            race=record))
         if progress is not None:
             progress(f"race: k={rec.k} won by {' + '.join(best.members)} ({got.evaluations} evaluations)")
     cost = advice.cost

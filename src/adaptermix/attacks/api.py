@@ -7,6 +7,7 @@ crafted against another model (transfer mode). Neither touches a file.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -140,8 +141,8 @@ def check_settings(attack: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 Progress = Callable[[int, int], None]  # (examples finished, examples)
-AttackFn = Callable[[ModelWrapper, Sequence[Example], AttackSpec, Resources | None, Progress | None],
-                    list[AttackRecord]]
+# An attack may also take `progress=` (a `Progress`): `attack_examples` passes it where the function names it.
+AttackFn = Callable[..., list[AttackRecord]]
 ATTACKS: Registry[AttackFn] = Registry("attack")
 
 
@@ -178,7 +179,10 @@ def attack_examples(
     Returns:
         One record per example, in order (summarise them with `results.summarize`).
     """
-    return ATTACKS.get(spec.attack)(wrapper, examples, spec, resources, progress)
+    attack = ATTACKS.get(spec.attack)
+    if progress is None or "progress" not in inspect.signature(attack).parameters:
+        return attack(wrapper, examples, spec, resources)  # an attack registered without the hook still runs
+    return attack(wrapper, examples, spec, resources, progress=progress)
 
 
 def score_perturbed(wrapper: ModelWrapper, records: Sequence[AttackRecord]) -> list[AttackRecord]:

@@ -99,12 +99,14 @@ def fgsm(context: ScoringContext, params: dict[str, Any]) -> Scored:
                    {"craft_seconds": time.perf_counter() - start})
 
 
-def _rounds(context: ScoringContext, what: str) -> Callable[[int, int], None] | None:
+def _rounds(context: ScoringContext, crafting: bool) -> Callable[[int, int], None] | None:
     """TextFooler's per-round callback as one progress line for the row (None where nobody listens)."""
     say = context.progress
     if say is None:
         return None
-    where = f"textfooler ({what}) on {Path(context.target.domain).name}, k={len(context.members)}"
+    domain = Path(context.target.domain).name
+    where = (f"textfooler: crafting on {domain}'s adapter alone" if crafting
+             else f"textfooler: adaptive on {domain}, k={len(context.members)}")
     return lambda done, total: say(f"{where}: {done}/{total} examples finished")
 
 
@@ -124,7 +126,7 @@ def textfooler(context: ScoringContext, params: dict[str, Any]) -> Scored:
     start = time.perf_counter()
     if params["attack_mode"] == "adaptive" and not context.is_alone:
         with autocast(context.precision):
-            records = attack_examples(wrapper, examples, spec, resources, _rounds(context, "adaptive"))
+            records = attack_examples(wrapper, examples, spec, resources, _rounds(context, crafting=False))
         return _scored(records, "textfooler", spec.params(), n_labels, {"craft_seconds": time.perf_counter() - start})
     # The attack on the target's adapter alone: transfer mode crafts there once, and adaptive mode on a
     # mixture that *is* the adapter alone (k = 1) is that very attack, so both share one result.
@@ -137,7 +139,7 @@ def textfooler(context: ScoringContext, params: dict[str, Any]) -> Scored:
         place = contextlib.nullcontext() if context.is_alone else context.alone()
         with place, autocast(context.precision):
             context.cache[craft_key] = attack_examples(wrapper, examples, spec, resources,
-                                                       _rounds(context, "crafting on the adapter alone"))
+                                                       _rounds(context, crafting=True))
     crafted: list[AttackRecord] = context.cache[craft_key]
     craft = {"craft_seconds": time.perf_counter() - start if crafting else 0.0}
     if params["attack_mode"] == "adaptive":

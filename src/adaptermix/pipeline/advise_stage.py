@@ -43,7 +43,7 @@ class AdviseSection(BaseModel):
     """The `advise:` section: what the advisor is asked after the sweep (each knob declared here once).
 
     Attributes:
-        strategy: a registered advisor strategy (`adaptermix.advice.STRATEGIES`); the surrogate by default.
+        strategy: a registered advisor strategy (`adaptermix.advice.STRATEGIES`); `combined` by default.
         budget: the advisor's cost as a fraction of the exhaustive sweep's, in (0, 1] (sets how many
             validation examples each of the surrogate's evaluations may use).
         sizes: partners mode: the member-set sizes k (target included) advised for every target.
@@ -170,6 +170,10 @@ def key_settings(section: AdviseSection) -> dict[str, object]:
     for name in LATER_KNOBS:
         if settings[name] == AdviseSection.model_fields[name].default:
             del settings[name]
+    # `race: false` was the default before the strategy's own became it: where the strategy does not race
+    # by default, false asks for what unset gives, so both find the same stored advice.
+    if settings.get("race") is False and not get_strategy(section.strategy).races:
+        del settings["race"]
     return settings
 
 

@@ -301,7 +301,9 @@ def _advise_estimate(recipe: Recipe, study: StudyPlan, examples: float, tokens: 
     # bound: candidates are dropped early, shared groups run once, a partition race stops at the budget).
     raced = (n * len(adv.sizes) * adv.race_candidates * adv.races_partners
              + len(adv.groups) * adv.race_candidates * n * adv.races_partitions)
-    seconds = (ROW_OVERHEAD * (evals * val + raced * adv.race_examples) * tokens + passes * examples * tokens) / score_s
+    # The races share what the budget leaves after the signals (the stage's one ledger), in examples.
+    race_examples = min(raced * adv.race_examples, max(0.0, adv.budget * n * 2 ** (n - 1) * examples - evals * val))
+    seconds = (ROW_OVERHEAD * (evals * val + race_examples) * tokens + passes * examples * tokens) / score_s
     stored = advice_stored(adv, study.store, n, recipe.eval)
     note = (f"{evals} validation evaluations × {val} examples"
             + (f"; ≤ {raced} race evaluations × ≤ {adv.race_examples} examples" if raced else "")
@@ -359,8 +361,9 @@ def format_plan(recipe: Recipe, stages: list[StageEstimate], rate: Throughput) -
              "", "| study | stage | work | est. time | detail |", "|---|---|---:|---:|---|"]
     for s in stages:
         lines.append(f"| {s.study} | {s.stage} | {s.count:,} {s.unit} | {_duration(s.seconds)} | {s.note} |")
-    if recipe.ablation is not None:
-        lines += [f"left out of the full design: cell {label}: {why}" for label, why in left_out(recipe.ablation)]
+    skipped = left_out(recipe.ablation) if recipe.ablation is not None else []
+    if skipped:
+        lines += [""] + [f"left out of the full design: cell {label}: {why}" for label, why in skipped]
     total = sum(s.seconds for s in stages)
     evals = sum(s.count for s in stages if s.unit == "evaluations")
     trains = sum(s.count for s in stages if s.unit == "trainings")
