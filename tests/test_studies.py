@@ -32,3 +32,22 @@ def test_a_converged_store_is_exhaustive_and_readable(store: Path) -> None:
     for path in adapters:  # each adapter trained to convergence: the manifest says how training ended
         training = read_checkpoint(path).manifest.extra["training"]
         assert training["stop_reason"] in ("early_stopping", "epochs", "max_steps") and training["validation"]["curve"]
+
+
+ABLATION = sorted(STUDIES.glob("ablation/*/study.sqlite"))
+
+
+def test_the_ablation_stores_are_every_cell_of_the_full_design() -> None:
+    from adaptermix.pipeline.ablation import FACTORS, AblationSection, cells, folder
+
+    full = AblationSection(factors=tuple(FACTORS.names()), design="full")
+    assert [p.parent.name for p in ABLATION] == sorted(folder(label) for label, _ in cells(full))
+
+
+@pytest.mark.parametrize("store", ABLATION, ids=[p.parent.name for p in ABLATION])
+def test_an_ablation_store_is_exhaustive_and_readable(store: Path) -> None:
+    with Store.read(store) as s:  # refuses another schema version: migrate the store in the same commit
+        n = len(s.meta.domains)
+        assert n == 5 and s.count(condition="clean", mixer="average") == n * 2 ** (n - 1)
+    study = load_study(store)
+    assert all(f.verdict in VERDICTS for f in compute_findings(study))
