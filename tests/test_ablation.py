@@ -139,3 +139,20 @@ def test_a_cell_that_cannot_run_is_refused_before_anything_runs(tmp_path, tiny_e
     with pytest.raises(ConfigError, match="task vectors"):
         load_recipe(path)
     assert not (tmp_path / "run").exists()
+
+
+def test_an_adapter_written_after_the_run_planned_it_is_not_trained_again(tmp_path, tiny_encoders, cache_dir,
+                                                                          monkeypatch):
+    # A run decides what to train at its start; another process (a second run of a later cell) may write the
+    # very adapter before this run gets there. The check is made again just before training.
+    from adaptermix.pipeline import recipe as recipe_module
+
+    path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir)
+    first = run_recipe(load_recipe(path), progress=False)
+    assert len(first.trained) == 2
+    first.store.unlink()  # as at the other run's start: no store yet, the adapters planned as missing
+    calls: list[str] = []
+    monkeypatch.setattr(recipe_module, "train", lambda cfg: calls.append(cfg.domain))
+    monkeypatch.setattr(recipe_module, "stale_domains", lambda recipe, study: list(recipe.domains))
+    again = run_recipe(load_recipe(path), progress=False)
+    assert calls == [] and again.trained == ()

@@ -406,13 +406,17 @@ def _run_study(recipe: Recipe, study: StudyPlan, stale: list[str], display: Disp
     with display.stage(f"{tag}train", len(stale), unit="adapters") as bar:
         for cfg in cfgs:
             key = training_key(cfg)
-            if cfg.domain in stale:
+            # Planned at the run's start; another run (or an earlier cell's process) may have written the
+            # very adapter since: checked again just before training, so it is not trained twice.
+            if cfg.domain in stale and _reusable(cfg.out, cfg) is None:
                 twin = done.get(key)
                 if twin is not None and _reusable(twin, cfg) is not None:
                     _copy_checkpoint(twin, cfg.out)  # the same settings train the same adapter
                 else:
                     train(cfg)
                 trained.append(cfg.domain)
+                bar.update(1)
+            elif cfg.domain in stale:
                 bar.update(1)
             done.setdefault(key, cfg.out)
     paths = tuple(cfg.out for cfg in cfgs)
