@@ -281,7 +281,7 @@ def _advise_estimate(recipe: Recipe, study: StudyPlan, examples: float, tokens: 
                      score_s: float) -> StageEstimate:
     """The advise stage: the surrogate's validation evaluations, then the ensembles' member passes (at most)."""
     from adaptermix.advice import get_strategy
-    from adaptermix.advice.collect import validation_evaluations, validation_examples
+    from adaptermix.advice.collect import exhaustive_evaluations, validation_evaluations, validation_examples
     from adaptermix.advice.signals import FORWARD
     from adaptermix.pipeline.advise_stage import advice_stored
 
@@ -302,7 +302,8 @@ def _advise_estimate(recipe: Recipe, study: StudyPlan, examples: float, tokens: 
     raced = (n * len(adv.sizes) * adv.race_candidates * adv.races_partners
              + len(adv.groups) * adv.race_candidates * n * adv.races_partitions)
     # The races share what the budget leaves after the signals (the stage's one ledger), in examples.
-    race_examples = min(raced * adv.race_examples, max(0.0, adv.budget * n * 2 ** (n - 1) * examples - evals * val))
+    race_examples = min(raced * adv.race_examples,
+                        max(0.0, adv.budget * exhaustive_evaluations(n) * examples - evals * val))
     seconds = (ROW_OVERHEAD * (evals * val + race_examples) * tokens + passes * examples * tokens) / score_s
     stored = advice_stored(adv, study.store, n, recipe.eval)
     note = (f"{evals} validation evaluations × {val} examples"
