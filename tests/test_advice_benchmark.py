@@ -29,9 +29,9 @@ def bench() -> ModuleType:
     return module
 
 
-def write_store(path: Path, domains: tuple[str, ...], truth: np.ndarray) -> None:
+def write_store(path: Path, domains: tuple[str, ...], truth: np.ndarray, split: str = "test") -> None:
     meta = StudyMeta(adapters=tuple(AdapterRef(d, f"{i:064x}", f"adapters/{d}") for i, d in enumerate(domains)),
-                     eval_config={"split": "test", "max_examples": N_TEST, "max_length": 32},
+                     eval_config={"split": split, "max_examples": N_TEST, "max_length": 32},
                      base_fingerprint="synthetic", method="pfeiffer")
     rows = []
     for i, ((target, members), acc) in enumerate(by_name(truth, domains).items()):

@@ -54,6 +54,15 @@ def _stored(store: Path) -> list[dict[str, Any]]:
         return [a.json() for a in s.artifacts(ADVICE_KIND)]
 
 
+def _adapters(ran: Any) -> tuple[list[Any], list[str]]:
+    """The module run's trained checkpoints and their names."""
+    from adaptermix.checkpoints import read_mixable
+
+    folder = ran[1].store.parent / "adapters"
+    ckpts = read_mixable(sorted(str(p) for p in folder.iterdir()))
+    return ckpts, [c.name for c in ckpts]
+
+
 def test_the_stage_stores_one_artifact_with_advice_and_ensembles(ran: Any) -> None:
     _, result = ran
     assert result.advised
@@ -126,13 +135,9 @@ def test_dry_run_plans_the_advise_stage(tmp_path: Path, tiny_encoders: dict[str,
 
 def test_the_advisor_part_of_the_stage_never_reads_the_test_split(ran: Any, cache_dir: Path,
                                                                   no_test_split: None) -> None:  # noqa: F811
-    from adaptermix.checkpoints import read_mixable
     from adaptermix.mixing.spec import MixSpec
 
-    _, result = ran
-    folder = result.store.parent / "adapters"
-    ckpts = read_mixable(sorted(str(p) for p in folder.iterdir()))
-    names = [c.name for c in ckpts]
+    ckpts, names = _adapters(ran)
     partners, partitions, cost, signals = advise_study(AdviseSection(**ADVISE), ckpts, names, MixSpec(), 12, None,
                                                        cache_dir, 32)
     assert len(partners) == 3 and len(partitions) == 1 and cost.evaluations == 12
@@ -144,13 +149,9 @@ def test_the_advisor_part_of_the_stage_never_reads_the_test_split(ran: Any, cach
 
 def test_partition_strategies_and_racing_in_the_stage_read_no_test(ran: Any, cache_dir: Path,
                                                                     no_test_split: None) -> None:  # noqa: F811
-    from adaptermix.checkpoints import read_mixable
     from adaptermix.mixing.spec import MixSpec
 
-    _, result = ran
-    folder = result.store.parent / "adapters"
-    ckpts = read_mixable(sorted(str(p) for p in folder.iterdir()))
-    names = [c.name for c in ckpts]
+    ckpts, names = _adapters(ran)
     for by in ("kmeans_text", "fsd_clustering"):  # a partitioner's own clusters; partners keep the surrogate
         section = AdviseSection(**{**ADVISE, "partition_strategy": by})
         partners, (partition,), _, _ = advise_study(section, ckpts, names, MixSpec(), 12, None, cache_dir, 32)
@@ -172,6 +173,59 @@ def test_partition_strategies_and_racing_in_the_stage_read_no_test(ran: Any, cac
     assert cost.forward_tokens + sum(spent) <= section.budget * cost.exhaustive_forward_tokens
 
 
+def test_grown_partners_in_the_stage_read_no_test_and_share_the_budget(ran: Any, cache_dir: Path,
+                                                                       no_test_split: None) -> None:  # noqa: F811
+    from adaptermix.advice.api import GROW_STRATEGY
+    from adaptermix.advice.soup import soup_evaluations
+    from adaptermix.mixing.spec import MixSpec
+
+    ckpts, names = _adapters(ran)
+    section = AdviseSection(sizes=(1, 2), groups=(), budget=1.0, grow=True)
+    assert not section.races_partners and section.partners_by == GROW_STRATEGY
+    partners, partitions, cost, _ = advise_study(section, ckpts, names, MixSpec(), 12, None, cache_dir, 32)
+    assert partitions == []
+    assert cost.evaluations == 3 * soup_evaluations(3, 2)  # no pairs gathered: growth is the partners' signal
+    for advice, t in zip(partners, names, strict=True):
+        assert advice.target == t and advice.strategy == GROW_STRATEGY and advice.cost == cost
+        one, two = advice.recommendations
+        assert one.members == (t,) and t in two.members and len(two.members) == 2 and two.grown is not None
+    assert 0 < cost.forward_tokens <= section.budget * cost.exhaustive_forward_tokens
+
+
+def test_a_recipe_grows_partners_stores_them_and_plans_the_growth(tmp_path: Path, tiny_encoders: dict[str, Path],
+                                                                  cache_dir: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    advise = {"sizes": [1, 2], "groups": [], "budget": 1.0, "grow": True, "ensemble": False}
+    path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir, advise)
+    code, out, err = run_cli(["run", str(path), "--dry-run"], capsys)
+    assert code == 0, err
+    assert "| advise | 6 evaluations" in out and "greedy growth: 6 evaluations" in out and "race" not in out
+    result = run_recipe(load_recipe(path), progress=False)
+    (advice,) = _stored(result.store)
+    assert advice["strategy"] == "greedy_soup" and advice["settings"]["grow"] is True
+    assert all(a["strategy"] == "greedy_soup" for a in advice["partners"]) and advice["partitions"] == []
+    page = (result.store.parent / "report" / "index.html").read_text(encoding="utf-8")
+    assert "What to mix (advisor <code>greedy_soup</code>)" in page
+    assert not run_recipe(load_recipe(path), progress=False).advised  # stored under its own key, reused
+
+
+def test_growth_without_budget_left_is_refused_when_the_recipe_loads(tmp_path: Path, tiny_encoders: dict[str, Path],
+                                                                     cache_dir: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # 3 domains at budget 1: the partitions' validation pairs are the whole sweep's cost, nothing is left to grow on.
+    path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir, {**ADVISE, "grow": True})
+    recipe = yaml.safe_load(path.read_text())
+    recipe["eval"]["max_examples"] = 40  # what the load-time budget checks are computed from
+    path.write_text(yaml.safe_dump(recipe))
+    code, _, err = run_cli(["run", str(path)], capsys)
+    one_line_error(code, err, "spent by the partitions' validation signals")
+    assert not (tmp_path / "run").exists()
+    recipe["advise"]["groups"] = []  # without partitions the growth has the whole budget
+    path.write_text(yaml.safe_dump(recipe))
+    code, _, err = run_cli(["run", str(path), "--dry-run"], capsys)
+    assert code == 0, err
+
+
 def test_new_stage_knobs_at_their_defaults_keep_the_stored_advice_key() -> None:
     before = {"strategy", "budget", "sizes", "groups", "mixer", "runners_up", "ensemble"}
     assert set(key_settings(AdviseSection())) == before  # advice stored before these knobs is still found
@@ -181,6 +235,7 @@ def test_new_stage_knobs_at_their_defaults_keep_the_stored_advice_key() -> None:
         AdviseSection(strategy="surrogate"))
     assert key_settings(AdviseSection(race=False))["race"] is False  # combined races by default: false differs
     assert AdviseSection(partition_strategy="kmeans_text").partitions_by == "kmeans_text"
+    assert key_settings(AdviseSection(grow=True))["grow"] is True
 
 
 @pytest.mark.parametrize(("advise", "needle"), [
@@ -194,6 +249,7 @@ def test_new_stage_knobs_at_their_defaults_keep_the_stored_advice_key() -> None:
     ({"race": True, "partition_strategy": "fsd_clustering"}, "fsd_clustering"),
     ({"race_candidates": 0}, "race_candidates"),
     ({"race_examples": 8}, "race_examples"),
+    ({"grow": True, "race": True}, "nothing to race"),
 ])
 def test_bad_advise_settings_are_one_line_and_write_nothing(tmp_path: Path, tiny_encoders: dict[str, Path],
                                                             cache_dir: Path, capsys: pytest.CaptureFixture[str],

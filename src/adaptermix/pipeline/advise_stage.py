@@ -59,6 +59,8 @@ class AdviseSection(BaseModel):
             own default (`combined` races the partners, not the partitions).
         race_candidates: sets raced per (target, k), and partitions raced per G.
         race_examples: validation examples per candidate (per domain for partitions) at most.
+        grow: the partners by greedy growth on validation accuracy (greedy soup, `advise --grow`) instead of
+            `strategy`'s ranking; the growth spends what `budget` leaves after the partitions' signals.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -74,6 +76,7 @@ class AdviseSection(BaseModel):
     race: bool | None = DEFAULTS.race
     race_candidates: int = DEFAULTS.race_spec.candidates
     race_examples: int = DEFAULTS.race_spec.examples
+    grow: bool = DEFAULTS.grow
 
     @field_validator("strategy")
     @classmethod
@@ -97,6 +100,8 @@ class AdviseSection(BaseModel):
         except ValueError as exc:  # RaceSpec names the CLI flags; a recipe says race_candidates / race_examples
             raise ValueError(str(exc).replace("--race-candidates", "race_candidates")
                              .replace("--race-examples", "race_examples")) from None
+        if self.grow and self.race:
+            raise ValueError("grow: true gives one set per size, so there is nothing to race: drop race or grow")
         if self.race and self.partitions_by in PARTITIONERS and self.groups:
             raise ValueError(f"race: true races a score strategy's best partitions; partition_strategy "
                              f"{self.partitions_by!r} gives one clustering (use a score strategy, or race: false)")
@@ -110,7 +115,7 @@ class AdviseSection(BaseModel):
     @property
     def races_partners(self) -> bool:
         """Whether the partners are raced (`AdviceSpec.races`: `race`, else the strategy's default)."""
-        return AdviceSpec(strategy=self.strategy, race=self.race).races(partition=False)
+        return not self.grow and AdviceSpec(strategy=self.strategy, race=self.race).races(partition=False)
 
     @property
     def races_partitions(self) -> bool:
@@ -153,7 +158,7 @@ class AdviseSection(BaseModel):
                              f"({', '.join(labels)})")
         if mix.reference != "raw" or mix.space != "factors":
             raise ValueError(f"mixer {self.mixer!r} mixes task vectors or ΔW: the advisor advises raw-weight mixers")
-        reads = {get_strategy(self.strategy).needs}
+        reads = {"validation" if self.grow else get_strategy(self.strategy).needs}
         if self.groups:
             by = self.partitions_by
             reads.add(get_partitioner(by).needs if by in PARTITIONERS else get_strategy(by).needs)
@@ -161,7 +166,44 @@ class AdviseSection(BaseModel):
             from adaptermix.advice.collect import validation_examples
 
             validation_examples(n, self.budget, spec.max_examples)  # ConfigError naming the fix
+        if self.grow and spec.max_examples is not None:
+            self.growth_examples(n, spec.max_examples)  # ConfigError naming the fix
         return mix
+
+    def partitions_read_validation(self) -> bool:
+        """Whether the partitions' strategy runs validation passes (the signals every growth budget starts after)."""
+        return bool(self.groups) and self.partitions_by not in PARTITIONERS \
+            and get_strategy(self.partitions_by).needs in FORWARD
+
+    def growth_examples(self, n: int, sweep_examples: int) -> int:
+        """Validation examples per evaluation of the greedy growth: what `budget` leaves after the partitions'
+        signals, shared by every target grown to max(sizes) (`collect.soup_validation_examples`).
+
+        Raises:
+            ConfigError: the signals leave too little of the budget.
+        """
+        from adaptermix.advice.collect import (
+            exhaustive_evaluations,
+            soup_validation_examples,
+            validation_evaluations,
+            validation_examples,
+        )
+
+        left = self.budget
+        if self.partitions_read_validation():
+            signals = validation_evaluations(n) * validation_examples(n, self.budget, sweep_examples)
+            left -= signals / (exhaustive_evaluations(n) * sweep_examples)
+        if left <= 0:
+            raise ConfigError(f"advise.budget {self.budget:g} is spent by the partitions' validation signals: "
+                              "raise it, or drop grow or groups")
+        return soup_validation_examples(n, max(self.sizes), left, sweep_examples)
+
+    @property
+    def partners_by(self) -> str:
+        """The strategy the partners come from (`greedy_soup` when grown)."""
+        from adaptermix.advice.api import GROW_STRATEGY
+
+        return GROW_STRATEGY if self.grow else self.strategy
 
 
 def key_settings(section: AdviseSection) -> dict[str, object]:
@@ -177,7 +219,7 @@ def key_settings(section: AdviseSection) -> dict[str, object]:
     return settings
 
 
-LATER_KNOBS = ("partition_strategy", "race", "race_candidates", "race_examples")
+LATER_KNOBS = ("partition_strategy", "race", "race_candidates", "race_examples", "grow")
 
 
 def advice_key(section: AdviseSection, mix: MixSpec, meta: StudyMeta) -> str:
@@ -228,19 +270,16 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
         (partner advice per target, partition advice per G, the cost of the signals, every signal gathered).
     """
     from adaptermix.advice.api import needs_of, race_partition, race_partners
-    from adaptermix.advice.collect import gather
 
-    needs = needs_of(section.strategy) | (needs_of(section.partitions_by) if section.groups else set())
-    signals, exhaustive = gather(checkpoints, names, needs | BASELINE_NEEDS, budget=section.budget,
-                                 sweep_examples=sweep_examples, max_length=max_length, mixer=mix.mixer,
-                                 mixer_params=dict(mix.params), cache_dir=cache_dir,
-                                 exhaustive_tokens=exhaustive_tokens, progress=progress)
-    # The intervals are read against the stored sweep rows: widen them by that evaluation's sampling error.
-    signals = replace(signals, test_examples=sweep_examples)
-    # The advice costs what its strategies read; the baselines' extra signals are the report's, not the advice's.
-    cost = Cost(signals.spent(needs), exhaustive, signals.evaluations if needs & set(FORWARD) else 0)
-    partners = [recommend_partners(signals, section.strategy, t, section.sizes, cost, mix.label, section.runners_up)
-                for t in names]
+    needs = (set() if section.grow else needs_of(section.strategy)) \
+        | (needs_of(section.partitions_by) if section.groups else set())
+    signals, cost = _gather(section, checkpoints, names, mix, needs, sweep_examples, exhaustive_tokens, cache_dir,
+                            max_length, progress)
+    if section.grow:
+        partners, cost = _grow(section, checkpoints, names, mix, cost, sweep_examples, max_length, cache_dir, progress)
+    else:
+        partners = [recommend_partners(signals, section.strategy, t, section.sizes, cost, mix.label,
+                                       section.runners_up) for t in names]
     partitions = [recommend_partition(signals, section.partitions_by, g, cost, mix.label) for g in section.groups]
     # One ledger for the stage: every race (each target at each size, each G raced) gets an equal share of
     # what the budget leaves after the signals, so signals + all races stay within `budget`.
@@ -253,6 +292,46 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
         partitions = [race_partition(a, signals, section.partitions_by, checkpoints, names, spec, section.budget,
                                      max_length, mix.mixer, params, cache_dir, races=races) for a in partitions]
     return partners, partitions, cost, signals
+
+
+def _gather(section: AdviseSection, checkpoints: Sequence[Checkpoint], names: Sequence[str], mix: MixSpec,
+            needs: set[str], sweep_examples: int, exhaustive_tokens: int | None, cache_dir: Path | None,
+            max_length: int, progress: Callable[[str], None] | None) -> tuple[Signals, Cost]:
+    """Every signal the stage reads (its strategies' and the report's baselines'), and what the strategies' cost."""
+    from adaptermix.advice.collect import gather
+
+    signals, exhaustive = gather(checkpoints, names, needs | BASELINE_NEEDS, budget=section.budget,
+                                 sweep_examples=sweep_examples, max_length=max_length, mixer=mix.mixer,
+                                 mixer_params=dict(mix.params), cache_dir=cache_dir,
+                                 exhaustive_tokens=exhaustive_tokens, progress=progress)
+    # The intervals are read against the stored sweep rows: widen them by that evaluation's sampling error.
+    signals = replace(signals, test_examples=sweep_examples)
+    # The advice costs what its strategies read; the baselines' extra signals are the report's, not the advice's.
+    return signals, Cost(signals.spent(needs), exhaustive, signals.evaluations if needs & set(FORWARD) else 0)
+
+
+def _grow(section: AdviseSection, checkpoints: Sequence[Checkpoint], names: Sequence[str], mix: MixSpec,
+          spent: Cost, sweep_examples: int, max_length: int, cache_dir: Path | None,
+          progress: Callable[[str], None] | None) -> tuple[list[Advice], Cost]:
+    """Every target's partners grown greedily (`advice.api.grow_partners`), and the stage's cost with them.
+
+    The stage's one ledger: the growth of all targets spends what `budget` leaves after `spent` (the
+    partitions' signals), so signals + growth stay within the budget.
+    """
+    from adaptermix.advice.api import grow_partners
+
+    left = section.budget - spent.fraction
+    if left <= 0:
+        raise ConfigError(f"advise.budget {section.budget:g} is spent by the partitions' validation signals: "
+                          "raise it, or drop grow or groups")
+    spec = AdviceSpec(budget=min(left, 1.0), mixer=mix.mixer, mixer_params=dict(mix.params) or None,
+                      sweep_examples=sweep_examples, max_length=max_length, grow=True)
+    partners = [grow_partners(t, section.sizes, checkpoints, names, spec, cache_dir, progress) for t in names]
+    tokens = spent.forward_tokens + sum(a.cost.forward_tokens for a in partners)
+    evaluations = spent.evaluations + sum(a.cost.evaluations for a in partners)
+    exhaustive = spent.exhaustive_forward_tokens or partners[0].cost.exhaustive_forward_tokens
+    cost = Cost(tokens, exhaustive, evaluations)
+    return [replace(a, cost=cost) for a in partners], cost
 
 
 def ensemble_requests(partners: Sequence[Advice], partitions: Sequence[Advice]) -> list[tuple[str, tuple[str, ...]]]:
@@ -306,7 +385,7 @@ def run_advise_stage(section: AdviseSection, store_path: Path, adapters: Sequenc
                 progress(f"ensemble: {t} with {'+'.join(members)}")
     value = {
         "version": ADVICE_VERSION, "settings": section.model_dump(mode="json"), "mixer": mix.label,
-        "strategy": section.strategy, "cost": cost.to_json(), "sweep_examples": examples,
+        "strategy": section.partners_by, "cost": cost.to_json(), "sweep_examples": examples,
         "partners": [a.to_json() for a in partners],
         "partitions": [{"groups": g, **a.to_json()} for g, a in zip(section.groups, partitions, strict=True)],
         "ensembles": ensembles, "ensemble_precision": precision if section.ensemble else None,

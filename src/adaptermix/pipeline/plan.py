@@ -283,15 +283,22 @@ def _advise_estimate(recipe: Recipe, study: StudyPlan, examples: float, tokens: 
     from adaptermix.advice import get_strategy
     from adaptermix.advice.collect import exhaustive_evaluations, validation_evaluations, validation_examples
     from adaptermix.advice.signals import FORWARD
+    from adaptermix.advice.soup import soup_evaluations
     from adaptermix.pipeline.advise_stage import advice_stored
 
     adv = recipe.advise
     assert adv is not None  # noqa: S101 - called only with an advise section
     n = len(recipe.domains)
     evals = val = 0
-    if get_strategy(adv.strategy).needs in FORWARD:
+    if (not adv.grow and get_strategy(adv.strategy).needs in FORWARD) or adv.partitions_read_validation():
         evals = validation_evaluations(n)
         val = validation_examples(n, adv.budget, round(examples))
+    spent = evals * val  # validation examples scored, against the sweep's exhaustive_evaluations(n) · examples
+    total = exhaustive_evaluations(n) * examples
+    grown = grown_val = 0
+    if adv.grow:  # every target grown to the largest size, on what the budget leaves after the signals
+        grown = n * soup_evaluations(n, max(adv.sizes))
+        grown_val = adv.growth_examples(n, round(examples))
     # Each target scores each member of its recommended sets once with its head (probabilities are cached):
     # at most 1 + Σ(k − 1) members for the partners, and its whole group for a partition.
     largest = max((n - g + 1 for g in adv.groups), default=1)
@@ -302,14 +309,15 @@ def _advise_estimate(recipe: Recipe, study: StudyPlan, examples: float, tokens: 
     raced = (n * len(adv.sizes) * adv.race_candidates * adv.races_partners
              + len(adv.groups) * adv.race_candidates * n * adv.races_partitions)
     # The races share what the budget leaves after the signals (the stage's one ledger), in examples.
-    race_examples = min(raced * adv.race_examples,
-                        max(0.0, adv.budget * exhaustive_evaluations(n) * examples - evals * val))
-    seconds = (ROW_OVERHEAD * (evals * val + race_examples) * tokens + passes * examples * tokens) / score_s
+    race_examples = min(raced * adv.race_examples, max(0.0, adv.budget * total - spent))
+    seconds = (ROW_OVERHEAD * (spent + grown * grown_val + race_examples) * tokens + passes * examples * tokens) \
+        / score_s
     stored = advice_stored(adv, study.store, n, recipe.eval)
-    note = (f"{evals} validation evaluations × {val} examples"
+    note = ("; ".join(([f"{evals} validation evaluations × {val} examples"] if evals else [])
+                      + ([f"greedy growth: {grown} evaluations × {grown_val} examples"] if grown else []))
             + (f"; ≤ {raced} race evaluations × ≤ {adv.race_examples} examples" if raced else "")
             + f"; ≤ {passes} ensemble member passes on the test rows" + ("; stored, nothing to do" if stored else ""))
-    return StageEstimate(study.label, "advise", evals + raced, "evaluations", 0.0 if stored else seconds, note)
+    return StageEstimate(study.label, "advise", evals + grown + raced, "evaluations", 0.0 if stored else seconds, note)
 
 
 def _stored(store: Path, labels: list[tuple[str, str]]) -> int:

@@ -1,0 +1,61 @@
+"""benchmarks/advisor_validation_floor.py: the advisor's choices made on every mixture's validation accuracy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_advice_benchmark import write_store
+from test_advice_core import fake_signals
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "advisor_validation_floor.py"
+
+
+def floor(tmp_path: Path, test: np.ndarray, val: np.ndarray, domains: tuple[str, ...]) -> dict:
+    write_store(tmp_path / "test.sqlite", domains, test)
+    write_store(tmp_path / "val.sqlite", domains, val, split="validation")
+    out = tmp_path / "floor.json"
+    run = subprocess.run([sys.executable, str(SCRIPT), "--store", str(tmp_path / "test.sqlite"), "--validation-store",
+                          str(tmp_path / "val.sqlite"), "--json-out", str(out)], capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    assert "## Partitions" in run.stdout
+    return json.loads(out.read_text())
+
+
+def test_validation_equal_to_test_reaches_every_optimum(tmp_path: Path) -> None:
+    signals, world = fake_signals(n=5, seed=3)
+    doc = floor(tmp_path, world, world, signals.domains)
+    row = doc["rows"]["every mixture on the whole validation split"]
+    assert row["regret"] == pytest.approx(0.0, abs=1e-9) and row["mae"] == pytest.approx(0.0, abs=1e-9)
+    assert row["partitions"] == pytest.approx([0.0, 0.0, 0.0], abs=1e-9)
+    assert doc["validation_as_prediction"]["mae"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_constant_shift_per_target_changes_no_choice_and_shows_as_its_sign(tmp_path: Path) -> None:
+    signals, world = fake_signals(n=5, seed=4)
+    # Stored accuracies are whole examples out of 400: a shift of 8 examples stays exact after rounding.
+    world = np.round(world * 400) / 400
+    shifted = world.copy()
+    shifted[1] = np.clip(world[1] + 8 / 400, 0, 1)  # target 1's validation runs 2 points above its test
+    doc = floor(tmp_path, world, shifted, signals.domains)
+    row = doc["rows"]["every mixture on the whole validation split"]
+    assert row["regret"] == pytest.approx(0.0, abs=1e-9)
+    assert row["partitions"] == pytest.approx([0.0, 0.0, 0.0], abs=1e-9)
+    per = {p["target"]: p for p in doc["validation_as_prediction"]["per_target"]}
+    assert per[signals.domains[1]]["signed"] == pytest.approx(0.02, abs=1e-9)
+    assert all(per[d]["signed"] == pytest.approx(0.0, abs=1e-12) for d in signals.domains if d != signals.domains[1])
+
+
+def test_a_store_of_the_wrong_split_is_refused(tmp_path: Path) -> None:
+    signals, world = fake_signals(n=4, seed=5)
+    write_store(tmp_path / "a.sqlite", signals.domains, world)
+    write_store(tmp_path / "b.sqlite", signals.domains, world)  # the test split again
+    run = subprocess.run([sys.executable, str(SCRIPT), "--store", str(tmp_path / "a.sqlite"), "--validation-store",
+                          str(tmp_path / "b.sqlite")], capture_output=True, text=True, check=False)
+    assert run.returncode != 0 and "must be the validation split's" in run.stderr
