@@ -35,7 +35,7 @@ from sweep_throughput import processor  # noqa: E402
 
 from adaptermix.advice import Scores, get_strategy  # noqa: E402
 from adaptermix.advice.regret import partition_half_split_floor, partition_results, partner_metrics  # noqa: E402
-from adaptermix.advice.tables import members_of  # noqa: E402
+from adaptermix.advice.tables import by_name, members_of, table_from_rows  # noqa: E402
 from adaptermix.store import Store  # noqa: E402
 
 
@@ -63,9 +63,11 @@ def main() -> None:
             raise SystemExit(f"{path} was swept on the {got!r} split; it must be the {split} split's")
     domains, test, correct, _, n_test = load_truth(args.store, args.mixer)
     vdomains, val, _, _, n_val = load_truth(args.validation_store, args.mixer)
-    if vdomains != domains:
-        raise SystemExit(f"{args.validation_store} holds {vdomains}, {args.store} holds {domains}: sweep the same "
-                         "adapters on the validation split")
+    if sorted(vdomains) != sorted(domains):
+        raise SystemExit(f"{args.validation_store} holds {sorted(vdomains)}, {args.store} holds {sorted(domains)}: "
+                         "sweep the same adapters on the validation split")
+    # The same mixtures, in the test store's domain order.
+    val = table_from_rows(domains, [(t, m, a) for (t, m), a in by_name(val, vdomains).items()])
     n = len(domains)
     rows: dict[str, Scores] = {"every mixture on the whole validation split": Scores(val, val)}
     if args.signals is not None:

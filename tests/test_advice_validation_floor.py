@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adaptermix.advice.tables import by_name, table_from_rows
 from test_advice_benchmark import write_store
 from test_advice_core import fake_signals
 
@@ -18,7 +19,11 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "advisor_validatio
 
 def floor(tmp_path: Path, test: np.ndarray, val: np.ndarray, domains: tuple[str, ...]) -> dict:
     write_store(tmp_path / "test.sqlite", domains, test)
-    write_store(tmp_path / "val.sqlite", domains, val, split="validation")
+    # The validation store lists its domains in another order (a sweep of a folder lists them sorted): the same
+    # mixtures must be compared.
+    flipped = tuple(reversed(domains))
+    val = table_from_rows(flipped, [(t, m, a) for (t, m), a in by_name(val, domains).items()])
+    write_store(tmp_path / "val.sqlite", flipped, val, split="validation")
     out = tmp_path / "floor.json"
     run = subprocess.run([sys.executable, str(SCRIPT), "--store", str(tmp_path / "test.sqlite"), "--validation-store",
                           str(tmp_path / "val.sqlite"), "--json-out", str(out)], capture_output=True, text=True,
