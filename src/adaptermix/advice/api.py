@@ -253,14 +253,16 @@ GROW_STRATEGY = "greedy_soup"  # the strategy name `--grow` advice carries
 
 
 def grow_partners(target: str, sizes: Sequence[int], checkpoints: Sequence[Any], names: Sequence[str],
-                  spec: AdviceSpec, cache_dir: Path | None = None, progress: Any = None) -> Advice:
+                  spec: AdviceSpec, cache_dir: Path | None = None, progress: Any = None, evaluator: Any = None,
+                  exhaustive: int | None = None) -> Advice:
     """Partners by greedy growth (greedy soup) on the target's validation examples, within `spec.budget`.
 
     From the target alone, each step evaluates every set that adds one partner on the target's first m
     validation examples with its own head and keeps the best (`adaptermix.advice.soup.grow`), up to the
     largest size asked; each size gets the set grown to it. m is set from the budget as if every target
     were grown (`collect.soup_validation_examples`), so advising all n targets stays within it.
-    The growth's forward tokens and evaluations are the advice's cost; `--weights` may follow.
+    The growth's forward tokens and evaluations are the advice's cost; `--weights` may follow. A caller
+    growing every target passes its checked `evaluator` and the sweep's `exhaustive` tokens once.
     """
     from adaptermix.advice.collect import estimate_exhaustive_tokens, soup_validation_examples
     from adaptermix.advice.trials import grow_member_sets
@@ -269,10 +271,12 @@ def grow_partners(target: str, sizes: Sequence[int], checkpoints: Sequence[Any],
     n, t = len(names), names.index(target)
     k_max = max(sizes)
     m = soup_validation_examples(n, k_max, spec.budget, spec.sweep_examples)
-    evaluator = Evaluator.for_checkpoint(checkpoints[0], spec.max_length, cache_dir)
-    for c in checkpoints:
-        evaluator.check(c)
-    exhaustive = estimate_exhaustive_tokens(evaluator, checkpoints, spec.sweep_examples)
+    if evaluator is None:
+        evaluator = Evaluator.for_checkpoint(checkpoints[0], spec.max_length, cache_dir)
+        for c in checkpoints:
+            evaluator.check(c)
+    if exhaustive is None:
+        exhaustive = estimate_exhaustive_tokens(evaluator, checkpoints, spec.sweep_examples)
     params = None if spec.mixer_params is None else dict(spec.mixer_params)
     got = grow_member_sets(checkpoints, names, evaluator, t, k_max, m, spec.mixer, params)
     used = len(evaluator.target(checkpoints[t].domain, "validation", m).encoded)

@@ -319,6 +319,7 @@ def _grow(section: AdviseSection, checkpoints: Sequence[Checkpoint], names: Sequ
     partitions' signals), so signals + growth stay within the budget.
     """
     from adaptermix.advice.api import grow_partners
+    from adaptermix.evaluation.evaluator import Evaluator
 
     left = section.budget - spent.fraction
     if left <= 0:
@@ -326,11 +327,14 @@ def _grow(section: AdviseSection, checkpoints: Sequence[Checkpoint], names: Sequ
                           "raise it, or drop grow or groups")
     spec = AdviceSpec(budget=min(left, 1.0), mixer=mix.mixer, mixer_params=dict(mix.params) or None,
                       sweep_examples=sweep_examples, max_length=max_length, grow=True)
-    partners = [grow_partners(t, section.sizes, checkpoints, names, spec, cache_dir, progress) for t in names]
+    evaluator = Evaluator.for_checkpoint(checkpoints[0], max_length, cache_dir)  # one encoder for every target
+    for c in checkpoints:
+        evaluator.check(c)
+    partners = [grow_partners(t, section.sizes, checkpoints, names, spec, cache_dir, progress, evaluator=evaluator,
+                              exhaustive=spent.exhaustive_forward_tokens or None) for t in names]
     tokens = spent.forward_tokens + sum(a.cost.forward_tokens for a in partners)
     evaluations = spent.evaluations + sum(a.cost.evaluations for a in partners)
-    exhaustive = spent.exhaustive_forward_tokens or partners[0].cost.exhaustive_forward_tokens
-    cost = Cost(tokens, exhaustive, evaluations)
+    cost = Cost(tokens, partners[0].cost.exhaustive_forward_tokens, evaluations)
     return [replace(a, cost=cost) for a in partners], cost
 
 
