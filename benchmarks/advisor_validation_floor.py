@@ -34,8 +34,11 @@ from advisor_regret import load_signals, load_truth  # noqa: E402
 from sweep_throughput import processor  # noqa: E402
 
 from adaptermix.advice import Scores, get_strategy  # noqa: E402
+from adaptermix.advice.partition import best_partition, partition_value  # noqa: E402
+from adaptermix.advice.partition_race import race_partitions, top_partitions  # noqa: E402
+from adaptermix.advice.racing import RaceSpec  # noqa: E402
 from adaptermix.advice.regret import partition_half_split_floor, partition_results, partner_metrics  # noqa: E402
-from adaptermix.advice.tables import by_name, members_of, table_from_rows  # noqa: E402
+from adaptermix.advice.tables import by_name, mask_of, members_of, table_from_rows  # noqa: E402
 from adaptermix.store import Store  # noqa: E402
 
 
@@ -43,6 +46,61 @@ def sampling_mae(val: np.ndarray, test: np.ndarray, n_val: np.ndarray, n_test: n
     """Per mixture, E|v − t| if validation and test were independent samples of one accuracy p (normal approx.)."""
     p = np.clip((val + test) / 2, 0.0, 1.0)
     return math.sqrt(2 / math.pi) * np.sqrt(p * (1 - p) * (1 / n_val + 1 / n_test))
+
+
+SURROGATE = "surrogate (its budget's validation pairs)"
+#: A z so large that no interval ever separates: every candidate is measured to the end of the budget.
+NO_DROP = 1e9
+
+
+def replay_partition_races(path: Path, domains: list[str], test: np.ndarray, scores: np.ndarray, counts: list[int],
+                           max_tokens: int, spec: RaceSpec, mixer: str = "average",
+                           ) -> dict[str, list[dict[str, float]]]:
+    """Race the seed's top partitions for every G with each (domain, group)'s bits read from a validation store.
+
+    The store holds every mixture's correctness on every validation example, in the split's order: the very
+    bits `advise --groups G --race` computes on the first examples (no forward pass here). A window's
+    tokens are the domain's mean tokens per example times its length (the store keeps tokens per row).
+    Each race runs twice: with successive elimination (the shipped rule, `spec.z`) and measuring every
+    candidate to the end of the budget (no candidate dropped), the best measured mean winning.
+    """
+    with Store.read(path) as store:
+        vdomains = list(store.meta.domains)
+        rows = store.rows("clean", mixer)
+    index = {d: i for i, d in enumerate(domains)}
+    bits: dict[tuple[int, int], np.ndarray] = {}
+    per_example: dict[int, list[float]] = {}
+    for r in rows:
+        if r.correctness is None:
+            raise SystemExit(f"{path} stores no per-example correctness: sweep it again with the current code")
+        t = index[r.target]
+        bits[(t, mask_of(index[m] for m in r.members))] = np.asarray(r.correctness, dtype=bool)
+        per_example.setdefault(t, []).append(float(r.tokens or 0) / max(1, r.n_examples))
+    assert sorted(vdomains) == sorted(domains)
+    mean_tokens = {t: float(np.mean(v)) for t, v in per_example.items()}
+    n = len(domains)
+    available = [len(bits[(t, 1 << t)]) for t in range(n)]
+
+    def evaluate(t: int, mask: int, start: int, stop: int) -> tuple[np.ndarray, int]:
+        return bits[(t, mask)][start:stop], round(mean_tokens[t] * (stop - start))
+
+    def window_tokens(t: int, start: int, stop: int) -> int:
+        return round(mean_tokens[t] * (stop - start))
+
+    out: dict[str, list[dict[str, float]]] = {}
+    for count in counts:
+        for rule, z in (("drop", spec.z), ("measure all", NO_DROP)):
+            cells = []
+            for g in range(2, n):
+                cands = [p for p, _ in top_partitions(scores, g, count)]
+                got = race_partitions(cands, n, evaluate, available, dataclasses.replace(spec, z=z),
+                                      max_tokens=max_tokens, window_tokens=window_tokens)
+                optimum = best_partition(test, g).value
+                cells.append({"groups": g, "regret": 100 * (optimum - partition_value(test, cands[got.winner])),
+                              "best_candidate": 100 * (optimum - max(partition_value(test, p) for p in cands)),
+                              "winner": got.winner, "tokens": got.tokens, "examples": max(got.seen)})
+            out[f"top {count}, {rule}"] = cells
+    return out
 
 
 def main() -> None:
@@ -54,6 +112,14 @@ def main() -> None:
     ap.add_argument("--signals", type=Path, default=None,
                     help="an advisor_regret.py --signals file: the surrogate's row beside the floor")
     ap.add_argument("--mixer", default="average")
+    ap.add_argument("--partition-race", default=None, metavar="M[,M...]",
+                    help="with --signals: replay the race of the surrogate's top M partitions for every G on the "
+                         "validation store's bits, within --budget (no forward pass)")
+    ap.add_argument("--race-examples", type=int, default=RaceSpec().examples,
+                    help="--partition-race: validation examples per domain at most (the race's own cap)")
+    ap.add_argument("--budget", type=float, default=0.1,
+                    help="--partition-race: each G's race may spend this share of the test sweep's tokens less the "
+                         "signals' validation tokens")
     ap.add_argument("--json-out", type=Path, default=None)
     args = ap.parse_args()
     for path, split in ((args.store, "test"), (args.validation_store, "validation")):
@@ -61,7 +127,7 @@ def main() -> None:
             got = store.meta.eval_config.get("split")
         if got != split:
             raise SystemExit(f"{path} was swept on the {got!r} split; it must be the {split} split's")
-    domains, test, correct, _, n_test = load_truth(args.store, args.mixer)
+    domains, test, correct, exhaustive, n_test = load_truth(args.store, args.mixer)
     vdomains, val, _, _, n_val = load_truth(args.validation_store, args.mixer)
     if sorted(vdomains) != sorted(domains):
         raise SystemExit(f"{args.validation_store} holds {sorted(vdomains)}, {args.store} holds {sorted(domains)}: "
@@ -70,10 +136,14 @@ def main() -> None:
     val = table_from_rows(domains, [(t, m, a) for (t, m), a in by_name(val, vdomains).items()])
     n = len(domains)
     rows: dict[str, Scores] = {"every mixture on the whole validation split": Scores(val, val)}
+    if args.partition_race and args.signals is None:
+        raise SystemExit("--partition-race replays the surrogate's race: give --signals too")
+    seed_tokens = 0
     if args.signals is not None:
-        signals, _, _ = load_signals(args.signals)
+        signals, tokens, _ = load_signals(args.signals)
+        seed_tokens = int(tokens.get("validation", 0))
         signals = dataclasses.replace(signals, test_examples=n_test)
-        rows["surrogate (its budget's validation pairs)"] = get_strategy("surrogate").scores(signals)
+        rows[SURROGATE] = get_strategy("surrogate").scores(signals)
     print(f"# the validation floor: {args.store} ({n} domains) against {args.validation_store}\n")
     print(f"command: {' '.join(sys.argv)}  ")
     print(f"processor: {processor()}; no forward pass (two stored sweeps)  ")
@@ -134,6 +204,22 @@ def main() -> None:
         print(f"| {d} | {100 * e.mean():.2f} | {100 * s.mean():.2f} | {100 * signed:+.2f} | {100 * se:.2f} |")
     doc["validation_as_prediction"] = {"mae": float(err[defined].mean()), "sampling": float(noise[defined].mean()),
                                        "per_target": per_target}
+    if args.partition_race:
+        counts = [int(x) for x in args.partition_race.split(",") if x.strip()]
+        left = max(0, int(args.budget * exhaustive) - seed_tokens)
+        races = replay_partition_races(args.validation_store, domains, test, rows[SURROGATE].score, counts, left,
+                                       RaceSpec(examples=args.race_examples).check(), args.mixer)
+        print(f"\n## Racing the surrogate's top partitions, replayed on the validation store\n\n"
+              f"each G's race may spend {left:,} tokens and {args.race_examples} examples per domain "
+              f"({args.budget:g} × {exhaustive:,} − the signals' "
+              f"{seed_tokens:,}); points below the test optimum; the race's tokens in % of the sweep\n")
+        print("| race | " + " | ".join(f"G={g}" for g in gs) + " | mean | max | cost per G (%) |")
+        print("|---|" + "---:|" * (len(gs) + 3))
+        for name, cells in races.items():
+            reg = [c["regret"] for c in cells]
+            print(f"| {name} | " + " | ".join(f"{x:.2f}" for x in reg) + f" | {np.mean(reg):.2f} | {max(reg):.2f} | "
+                  f"{100 * np.mean([c['tokens'] for c in cells]) / exhaustive:.2f} |")
+        doc["partition_races"] = races
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(doc, indent=2, default=float))
 

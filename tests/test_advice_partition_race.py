@@ -74,7 +74,7 @@ def test_a_group_shared_by_several_candidates_is_evaluated_once_per_window() -> 
 
 def test_the_token_budget_is_respected() -> None:
     evaluate, calls = scripted({})
-    budget = 1_000
+    budget = 3_000  # the first round (4 domains × 3 groups × 32 examples × 5 tokens = 1,920) fits, the rest does not
     got = race_partitions([A, B, C], N, evaluate, AVAILABLE, RaceSpec(examples=256), max_tokens=budget,
                           window_tokens=window_tokens)
     assert 0 < got.tokens <= budget
@@ -83,6 +83,22 @@ def test_the_token_budget_is_respected() -> None:
     none = race_partitions([A, B, C], N, scripted({})[0], AVAILABLE, RaceSpec(examples=256), max_tokens=0,
                            window_tokens=window_tokens)
     assert none.tokens == 0 and none.winner == 0 and none.rounds == 0  # nothing affordable: the seed's first
+
+
+def test_a_budget_short_of_the_first_batch_runs_nothing() -> None:
+    # A vs B: every domain's group differs, so the first round costs 4 domains × 32 examples × 5 tokens each
+    # candidate group: 2 groups per domain → 1,280 tokens. One token less must not race on a shrunk window
+    # (the quickstart store raced on 5-10 examples that way and lost 2.89 points at G = 2).
+    first = 2 * N * RaceSpec().first * TOKENS_PER_EXAMPLE
+    evaluate, calls = scripted({})
+    short = race_partitions([A, B, C], N, evaluate, AVAILABLE, RaceSpec(examples=256), max_tokens=first - 1,
+                            window_tokens=window_tokens)
+    assert short.rounds == 0 and short.tokens == 0 and short.winner == 0 and not calls
+    evaluate, calls = scripted({})
+    enough = race_partitions([A, B], N, evaluate, AVAILABLE, RaceSpec(examples=256), max_tokens=first,
+                             window_tokens=window_tokens)
+    assert enough.rounds >= 1 and enough.tokens <= first
+    assert min(e - s for *_, s, e in calls) == RaceSpec().first  # the one affordable round is the whole first batch
 
 
 def test_windows_stop_at_each_domains_validation_size() -> None:

@@ -13,7 +13,9 @@ normal interval of the paired difference to the leader), on the partition object
 the sum over the domains t whose group differs (elsewhere the difference is 0 by construction, so
 those domains are never evaluated). Each (domain, group) mixture is evaluated once per window even
 when several candidates share it, and a round runs only if its exact token cost fits `max_tokens`
-(shrunk to the largest window that fits, else the race stops).
+(shrunk to the largest window that fits, else the race stops). The first round is never shrunk below
+the first batch (`RaceSpec.first` examples): a race the budget cannot give that is not run, and the
+seed's first partition stands (as for the partners' race in `trials.race_member_sets`).
 
 `race_partitions` is pure: `evaluate(t, mask, start, stop)` returns domain t's correctness on its
 validation examples [start, stop) under the mixture of `mask` and the tokens run;
@@ -160,7 +162,7 @@ def race_partitions(candidates: Sequence[tuple[int, ...]], n: int, evaluate: Gro
         window_tokens: (t, start, stop) → the exact tokens of that window (per mixture evaluated).
 
     Returns:
-        The `PartitionRaceResult`. One candidate, or nothing affordable: candidate 0 wins.
+        The `PartitionRaceResult`. One candidate, or a budget short of the first batch: candidate 0 wins, nothing run.
 
     Raises:
         ValueError: no candidates, a budget without `window_tokens`, or an evaluator returning the wrong count.
@@ -183,7 +185,10 @@ def race_partitions(candidates: Sequence[tuple[int, ...]], n: int, evaluate: Gro
                         for i in alive if len({_group_of(candidates[j], t) for j in alive}) > 1})
         start = stop
         planned = min(max(limits), max(spec.first, 2 * stop))
-        new_stop = _affordable(needs, start, planned, limits, seen, max_tokens, tokens, window_tokens)
+        # The first round must give every domain it runs its first batch (or its whole split when smaller):
+        # a race decided on a few examples picks by noise, so where the budget cannot, candidate 0 stands.
+        floor = min(spec.first, max(limits)) if start == 0 else start + 1
+        new_stop = _affordable(needs, start, planned, floor, limits, seen, max_tokens, tokens, window_tokens)
         if new_stop is None:
             break
         stop = new_stop
@@ -213,21 +218,21 @@ def race_partitions(candidates: Sequence[tuple[int, ...]], n: int, evaluate: Gro
     return PartitionRaceResult(winner, gain, tuple(dropped), tuple(seen), rounds, evaluations, tokens)
 
 
-def _affordable(needs: Sequence[tuple[int, int]], start: int, planned: int, limits: Sequence[int],
+def _affordable(needs: Sequence[tuple[int, int]], start: int, planned: int, floor: int, limits: Sequence[int],
                 seen: Sequence[int], max_tokens: int | None, spent: int,
                 window_tokens: WindowTokens | None) -> int | None:
-    """The largest window end ≤ `planned` whose round fits the budget (halving the step), or None."""
+    """The largest window end in [`floor`, `planned`] whose round fits the budget (halving the step), or None."""
     if max_tokens is None or window_tokens is None:
         return planned
     stop = planned
-    while stop > start:
+    while stop >= floor:
         cost = sum(window_tokens(t, seen[t], min(stop, limits[t])) for t, _ in needs
                    if min(stop, limits[t]) > seen[t])
         if spent + cost <= max_tokens:
             return stop
-        if stop - start < 2:
+        if stop - start < 2 or stop == floor:
             return None
-        stop = start + (stop - start) // 2
+        stop = max(floor, start + (stop - start) // 2)
     return None
 
 
