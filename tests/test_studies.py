@@ -51,3 +51,19 @@ def test_an_ablation_store_is_exhaustive_and_readable(store: Path) -> None:
         assert n == 5 and s.count(condition="clean", mixer="average") == n * 2 ** (n - 1)
     study = load_study(store)
     assert all(f.verdict in VERDICTS for f in compute_findings(study))
+
+
+VALIDATION = sorted(STUDIES.glob("offline-converged/*/validation.sqlite"))
+
+
+@pytest.mark.parametrize("store", VALIDATION, ids=[p.parent.name for p in VALIDATION])
+def test_a_committed_validation_sweep_is_exhaustive_over_the_studys_own_adapters(store: Path) -> None:
+    # benchmarks/advisor_validation_floor.py reads it beside the test store: same adapters, validation split, every
+    # mixture with its per-example bits (the partition race replays them).
+    with Store.read(store) as s, Store.read(store.parent / "study.sqlite") as t:
+        assert s.meta.eval_config.get("split") == "validation"
+        shas = [{a.domain: a.adapter_sha256 for a in x.meta.adapters} for x in (s, t)]
+        assert shas[0] == shas[1]
+        n = len(s.meta.domains)
+        rows = s.rows("clean", "average")
+    assert len(rows) == n * 2 ** (n - 1) and all(r.correctness is not None for r in rows)
