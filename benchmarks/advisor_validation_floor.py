@@ -35,7 +35,7 @@ from sweep_throughput import processor  # noqa: E402
 
 from adaptermix.advice import Scores, get_strategy  # noqa: E402
 from adaptermix.advice.partition import best_partition, partition_value  # noqa: E402
-from adaptermix.advice.partition_race import race_partitions, top_partitions  # noqa: E402
+from adaptermix.advice.partition_race import ELIMINATE, EVIDENCE, race_partitions, top_partitions  # noqa: E402
 from adaptermix.advice.racing import RaceSpec  # noqa: E402
 from adaptermix.advice.regret import partition_half_split_floor, partition_results, partner_metrics  # noqa: E402
 from adaptermix.advice.tables import by_name, mask_of, members_of, table_from_rows  # noqa: E402
@@ -61,8 +61,9 @@ def replay_partition_races(path: Path, domains: list[str], test: np.ndarray, sco
     The store holds every mixture's correctness on every validation example, in the split's order: the very
     bits `advise --groups G --race` computes on the first examples (no forward pass here). A window's
     tokens are the domain's mean tokens per example times its length (the store keeps tokens per row).
-    Each race runs twice: with successive elimination (the shipped rule, `spec.z`) and measuring every
-    candidate to the end of the budget (no candidate dropped), the best measured mean winning.
+    Each race runs three ways: successive elimination (`eliminate`, `spec.z`); measuring every candidate
+    to the end of the budget, the best measured mean winning; and `evidence` (every candidate measured to
+    the end, the seed's first partition kept unless another's gain over it is shown at one-sided 95 %).
     """
     with Store.read(path) as store:
         vdomains = list(store.meta.domains)
@@ -89,17 +90,18 @@ def replay_partition_races(path: Path, domains: list[str], test: np.ndarray, sco
 
     out: dict[str, list[dict[str, float]]] = {}
     for count in counts:
-        for rule, z in (("drop", spec.z), ("measure all", NO_DROP)):
+        for label, rule, z in (("drop", ELIMINATE, spec.z), ("measure all, best mean", ELIMINATE, NO_DROP),
+                               ("evidence", EVIDENCE, spec.z)):
             cells = []
             for g in range(2, n):
                 cands = [p for p, _ in top_partitions(scores, g, count)]
                 got = race_partitions(cands, n, evaluate, available, dataclasses.replace(spec, z=z),
-                                      max_tokens=max_tokens, window_tokens=window_tokens)
+                                      max_tokens=max_tokens, window_tokens=window_tokens, rule=rule)
                 optimum = best_partition(test, g).value
                 cells.append({"groups": g, "regret": 100 * (optimum - partition_value(test, cands[got.winner])),
                               "best_candidate": 100 * (optimum - max(partition_value(test, p) for p in cands)),
                               "winner": got.winner, "tokens": got.tokens, "examples": max(got.seen)})
-            out[f"top {count}, {rule}"] = cells
+            out[f"top {count}, {label}"] = cells
     return out
 
 

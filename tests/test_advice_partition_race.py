@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from adaptermix.advice.partition import best_partition, brute_force_partition, partition_value, partitions
-from adaptermix.advice.partition_race import race_partitions, top_partitions
+from adaptermix.advice.partition_race import EVIDENCE, race_partitions, top_partitions
 from adaptermix.advice.racing import RaceSpec
 
 N = 4
@@ -99,6 +99,30 @@ def test_a_budget_short_of_the_first_batch_runs_nothing() -> None:
                              window_tokens=window_tokens)
     assert enough.rounds >= 1 and enough.tokens <= first
     assert min(e - s for *_, s, e in calls) == RaceSpec().first  # the one affordable round is the whole first batch
+
+
+def test_the_evidence_rule_measures_everyone_and_switches_only_on_a_clear_gain() -> None:
+    # B is clearly better (0.95 against 0.6 everywhere): shown at one-sided 95 %, it replaces the seed's A.
+    acc = {(t, g): 0.95 for g in B for t in range(N) if g >> t & 1}
+    acc.update({(t, g): 0.6 for p in (A, C) for g in p for t in range(N) if g >> t & 1})
+    evaluate, calls = scripted(acc)
+    got = race_partitions([A, C, B], N, evaluate, AVAILABLE, RaceSpec(examples=256), rule=EVIDENCE)
+    assert got.winner == 2 and got.dropped == (None, None, None)
+    assert got.seen == (256, 256, 256, 120)  # nobody dropped: every candidate measured to the end
+    # Every candidate equally good (the same 0.8 everywhere): no gain is shown, so the seed's first stands,
+    # whichever candidate happens to measure best; the eliminating rule takes the best measured survivor.
+    def noisy(seed: int):
+        def evaluate(t: int, mask: int, start: int, stop: int) -> tuple[np.ndarray, int]:
+            draws = np.random.default_rng([seed, t, mask]).uniform(size=AVAILABLE[t])  # independent per group
+            return draws[start:stop] < 0.8, TOKENS_PER_EXAMPLE * (stop - start)
+        return evaluate
+
+    wins = {rule: [race_partitions([A, B, C], N, noisy(seed), AVAILABLE, RaceSpec(examples=256), rule=rule).winner
+                   for seed in range(20)] for rule in (EVIDENCE, "eliminate")}
+    assert wins[EVIDENCE].count(0) >= 15  # two one-sided 5 % tests per race: about 2 false switches in 20
+    assert wins["eliminate"].count(0) <= 10, wins  # the best measured of three equals: about a third
+    with pytest.raises(ValueError, match="rule"):
+        race_partitions([A, B], N, evaluate, AVAILABLE, rule="best")
 
 
 def test_windows_stop_at_each_domains_validation_size() -> None:

@@ -83,12 +83,12 @@ def test_the_replayed_partition_race_measures_what_the_validation_store_holds(tm
     prior = np.asarray(world) + np.random.default_rng(0).normal(0, 0.05, np.shape(world))  # a noisy seed
     val = tmp_path / "val.sqlite"
     rich = replay_partition_races(val, list(domains), test, prior, [3], 10**9, RaceSpec(examples=4096))
-    for cell in rich["top 3, measure all"]:
+    for cell in rich["top 3, measure all, best mean"]:
         # Measured on every example with validation = test, the best candidate on test wins.
         assert cell["regret"] == pytest.approx(cell["best_candidate"], abs=1e-9)
         assert cell["examples"] > 0
     poor = replay_partition_races(tmp_path / "val.sqlite", list(domains), test, prior, [3], 0, RaceSpec())
-    for cell in poor["top 3, drop"] + poor["top 3, measure all"]:
+    for cell in poor["top 3, drop"] + poor["top 3, measure all, best mean"] + poor["top 3, evidence"]:
         g = int(cell["groups"])
         seed = top_partitions(prior, g, 3)[0][0]  # nothing affordable: the seed's first partition stands
         assert cell["tokens"] == 0 and cell["winner"] == 0

@@ -38,6 +38,12 @@ from adaptermix.advice.racing import RaceSpec
 GroupEvaluate = Callable[[int, int, int, int], tuple[np.ndarray, int]]
 #: (domain, first example, end example) → the forward tokens that window costs (exact, for the budget).
 WindowTokens = Callable[[int, int, int], int]
+#: How a partition race decides (`race_partitions(rule=...)`).
+ELIMINATE, EVIDENCE = "eliminate", "evidence"
+RULES = (ELIMINATE, EVIDENCE)
+#: The evidence rule's one-sided 95 % normal quantile: a candidate replaces the seed's first partition only
+#: when its paired gain over it is above 0 at this level.
+Z_ONE_SIDED = 1.645
 ENUMERATE_UP_TO = 10  # Bell(10) = 115,975 partitions: enumerate; above, local search around the DP's optimum
 
 
@@ -148,8 +154,14 @@ def _diff(a: tuple[int, ...], b: tuple[int, ...], n: int,
 
 def race_partitions(candidates: Sequence[tuple[int, ...]], n: int, evaluate: GroupEvaluate,
                     available: Sequence[int], spec: RaceSpec | None = None, max_tokens: int | None = None,
-                    window_tokens: WindowTokens | None = None) -> PartitionRaceResult:
-    """Successive elimination of candidate partitions on the same validation examples of each domain (paired).
+                    window_tokens: WindowTokens | None = None, *, rule: str = ELIMINATE) -> PartitionRaceResult:
+    """Race candidate partitions on the same validation examples of each domain (paired), by one of two rules.
+
+    `eliminate`: successive elimination; after each window a candidate whose 95 % interval of D to the
+    leader lies below 0 is dropped, and the best survivor by measured mean wins. `evidence`: nobody is
+    dropped; every candidate is measured on the same windows to the end of the budget (or of
+    `spec.examples`), and candidate 0 (the seed's optimum) stands unless another's gain D over it is above
+    0 at one-sided 95 % (`Z_ONE_SIDED`); of those, the largest gain wins.
 
     Args:
         candidates: partitions as group bitmasks, best prior first (the surrogate's order breaks ties).
@@ -160,14 +172,18 @@ def race_partitions(candidates: Sequence[tuple[int, ...]], n: int, evaluate: Gro
         spec: the knobs (`spec.first`, `spec.examples`, `spec.z`; `spec.candidates` is the caller's count).
         max_tokens: the race's token budget (None: unlimited); needs `window_tokens` to plan each round.
         window_tokens: (t, start, stop) → the exact tokens of that window (per mixture evaluated).
+        rule: `eliminate` or `evidence` (above).
 
     Returns:
         The `PartitionRaceResult`. One candidate, or a budget short of the first batch: candidate 0 wins, nothing run.
 
     Raises:
-        ValueError: no candidates, a budget without `window_tokens`, or an evaluator returning the wrong count.
+        ValueError: no candidates, a budget without `window_tokens`, an unknown rule, or an evaluator returning
+            the wrong count.
     """
     spec = (spec or RaceSpec()).check()
+    if rule not in RULES:
+        raise ValueError(f"unknown partition race rule {rule!r}: choose one of {', '.join(RULES)}")
     if not candidates:
         raise ValueError("a partition race needs at least one candidate")
     if max_tokens is not None and window_tokens is None:
@@ -205,6 +221,8 @@ def race_partitions(candidates: Sequence[tuple[int, ...]], n: int, evaluate: Gro
             evaluations += 1
         for t in {t for t, _ in needs}:
             seen[t] = min(stop, limits[t])
+        if rule == EVIDENCE:
+            continue
         leader = max(alive, key=lambda i: (_diff(candidates[i], candidates[alive[0]], n, bits)[0], -i))
         for i in list(alive):
             if i == leader:
@@ -213,8 +231,13 @@ def race_partitions(candidates: Sequence[tuple[int, ...]], n: int, evaluate: Gro
             if mean + spec.z * math.sqrt(var) < 0:
                 alive.remove(i)
                 dropped[i] = rounds
-    winner = max(alive, key=lambda i: (_diff(candidates[i], candidates[alive[0]], n, bits)[0], -i))
-    gain = tuple(_diff(candidates[i], candidates[0], n, bits)[0] for i in range(count))
+    diffs = [_diff(candidates[i], candidates[0], n, bits) for i in range(count)]
+    gain = tuple(mean for mean, _ in diffs)
+    if rule == EVIDENCE:
+        shown = [i for i in range(1, count) if diffs[i][0] - Z_ONE_SIDED * math.sqrt(diffs[i][1]) > 0]
+        winner = max(shown, key=lambda i: (gain[i], -i)) if shown else 0
+    else:
+        winner = max(alive, key=lambda i: (_diff(candidates[i], candidates[alive[0]], n, bits)[0], -i))
     return PartitionRaceResult(winner, gain, tuple(dropped), tuple(seen), rounds, evaluations, tokens)
 
 
@@ -236,4 +259,5 @@ def _affordable(needs: Sequence[tuple[int, int]], start: int, planned: int, floo
     return None
 
 
-__all__ = ["GroupEvaluate", "PartitionRaceResult", "WindowTokens", "race_partitions", "top_partitions"]
+__all__ = ["ELIMINATE", "EVIDENCE", "RULES", "Z_ONE_SIDED", "GroupEvaluate", "PartitionRaceResult", "WindowTokens",
+           "race_partitions", "top_partitions"]
