@@ -128,11 +128,13 @@ class PartitionRaceCell:
     evaluations: int
     tokens: int
     seconds: float
+    rule: str = "eliminate"
 
 
 def partition_race_rows(adapters: Path, domains: Sequence[str], truth: np.ndarray, signals: Signals, seed: str,
                         groups: Sequence[int], spec: RaceSpec, max_length: int, max_tokens: int | None,
-                        progress: Any = print) -> list[PartitionRaceCell]:
+                        progress: Any = print, rule: str = "eliminate",
+                        memo: dict[tuple[Any, ...], tuple[np.ndarray, int]] | None = None) -> list[PartitionRaceCell]:
     """Race the seed's top `spec.candidates` partitions for every G (`advise --groups G --race`), scored on the store.
 
     Each (domain, group, window) evaluation is memoised across G; each race's tokens are what it would run alone.
@@ -146,19 +148,20 @@ def partition_race_rows(adapters: Path, domains: Sequence[str], truth: np.ndarra
     ckpts = read_mixable([adapters / d for d in domains])
     evaluator = Evaluator.for_checkpoint(ckpts[0], max_length)
     scores = get_strategy(seed).scores(signals)
-    memo: dict[tuple[Any, ...], tuple[np.ndarray, int]] = {}
+    memo = {} if memo is None else memo
     out = []
     for g in groups:
         start = time.perf_counter()
         top = top_partitions(scores.score, g, spec.candidates)
         cands = [p for p, _ in top]
-        got = race_partition_groups(ckpts, list(domains), evaluator, cands, spec, max_tokens=max_tokens, memo=memo)
+        got = race_partition_groups(ckpts, list(domains), evaluator, cands, spec, max_tokens=max_tokens, memo=memo,
+                                    rule=rule)
         optimum = best_partition(truth, g).value
         true = [partition_value(truth, p) for p in cands]
         out.append(PartitionRaceCell(seed, g, len(cands), optimum, 100 * (optimum - true[0]),
                                      100 * (optimum - true[got.winner]), 100 * (optimum - max(true)), got.winner,
                                      sum(d is None for d in got.dropped), got.rounds, got.evaluations, got.tokens,
-                                     time.perf_counter() - start))
+                                     time.perf_counter() - start, rule))
         progress("partition race: " + json.dumps(asdict(out[-1])))
     return out
 

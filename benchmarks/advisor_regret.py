@@ -232,6 +232,8 @@ def main() -> None:
     ap.add_argument("--race-partitions", action="store_true",
                     help="also race the surrogate's top partitions for every G on validation examples (forward "
                          "passes), within --budget together with the surrogate's own tokens")
+    ap.add_argument("--partition-rule", default="eliminate",
+                    help="--race-partitions: the race's rule(s), comma-separated (eliminate, evidence)")
     ap.add_argument("--partition-candidates", type=int, default=race.candidates,
                     help="--race-partitions: the surrogate's best partitions raced per G")
     ap.add_argument("--greedy-soup", action="store_true",
@@ -339,16 +341,22 @@ def main() -> None:
         spec = RaceSpec(candidates=args.partition_candidates, examples=args.race_examples).check()
         seed_tokens = int(tokens.get(VALIDATION, 0))
         left = max(0, int(args.budget * exhaustive) - seed_tokens)
-        started = time.time()
-        part_raced = partition_race_rows(args.adapters or args.store.parent / "adapters", domains, truth, signals,
-                                         "surrogate", list(range(2, n)), spec, max_length, left,
-                                         progress=lambda line: print(line, file=sys.stderr, flush=True))
-        print(f"\n## Partition racing: the surrogate's top {spec.candidates} partitions per G on at most "
-              f"{spec.examples} validation examples per domain (batches from {spec.first}, doubling; dropped at a "
-              f"95 % paired interval below the leader; race budget {left:,} tokens = {args.budget:g} of the sweep "
-              f"less the surrogate's; {time.time() - started:.0f} s, {sum(r.tokens for r in part_raced):,} "
-              "tokens)\n")
-        print("\n".join(partition_race_table(part_raced, seed_tokens, exhaustive)))
+        memo: dict = {}  # one memo: a (domain, group, window) both rules run is evaluated once
+        for rule in [r.strip() for r in args.partition_rule.split(",") if r.strip()]:
+            started = time.time()
+            rows = partition_race_rows(args.adapters or args.store.parent / "adapters", domains, truth, signals,
+                                       "surrogate", list(range(2, n)), spec, max_length, left,
+                                       progress=lambda line: print(line, file=sys.stderr, flush=True), rule=rule,
+                                       memo=memo)
+            part_raced += rows
+            how = ("every candidate measured to the end of the budget; the DP's kept unless another's gain is "
+                   "shown at one-sided 95 %" if rule == "evidence" else "dropped at a 95 % paired interval below "
+                   "the leader")
+            print(f"\n## Partition racing ({rule}): the surrogate's top {spec.candidates} partitions per G on at "
+                  f"most {spec.examples} validation examples per domain (batches from {spec.first}, doubling; {how}; "
+                  f"race budget {left:,} tokens = {args.budget:g} of the sweep less the surrogate's; "
+                  f"{time.time() - started:.0f} s, {sum(r.tokens for r in rows):,} tokens)\n")
+            print("\n".join(partition_race_table(rows, seed_tokens, exhaustive)))
     souped = []
     if args.greedy_soup:
         k_max = args.soup_k_max or n - 1
