@@ -232,9 +232,11 @@ def main() -> None:
     ap.add_argument("--race-partitions", action="store_true",
                     help="also race the surrogate's top partitions for every G on validation examples (forward "
                          "passes), within --budget together with the surrogate's own tokens")
-    ap.add_argument("--partition-rule", default="eliminate",
+    ap.add_argument("--partition-rule", default="evidence",
                     help="--race-partitions: the race's rule(s), comma-separated (eliminate, evidence)")
-    ap.add_argument("--partition-candidates", type=int, default=race.candidates,
+    ap.add_argument("--partition-examples", type=int, default=race.partition_examples,
+                    help="--race-partitions: validation examples per domain at most (the budget bounds it too)")
+    ap.add_argument("--partition-candidates", type=int, default=race.partitions,
                     help="--race-partitions: the surrogate's best partitions raced per G")
     ap.add_argument("--greedy-soup", action="store_true",
                     help="also grow each target's member sets greedily on validation accuracy (forward passes; "
@@ -338,7 +340,7 @@ def main() -> None:
         print("\n".join(race_table(raced, seed_tokens, exhaustive)))
     part_raced = []
     if args.race_partitions:
-        spec = RaceSpec(candidates=args.partition_candidates, examples=args.race_examples).check()
+        spec = RaceSpec(candidates=args.partition_candidates, examples=args.partition_examples).check()
         seed_tokens = int(tokens.get(VALIDATION, 0))
         left = max(0, int(args.budget * exhaustive) - seed_tokens)
         memo: dict = {}  # one memo: a (domain, group, window) both rules run is evaluated once

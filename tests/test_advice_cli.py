@@ -111,7 +111,7 @@ def test_no_advisor_path_reads_the_test_split(adapters: list[str], cache_dir: Pa
         assert code == 0, err
         assert "group 1" in out
     code, out, err = run_cli(["advise", *adapters, "--groups", "2", "--strategy", "task_cosine", "--race",
-                              "--race-candidates", "3", "--race-examples", "40", "--budget", "1.0",
+                              "--partition-candidates", "3", "--partition-examples", "40", "--budget", "1.0",
                               "--max-length", "32"], capsys)
     assert code == 0, err
     assert "race:" in out and "group 1" in out  # racing partitions reads validation examples only
@@ -224,6 +224,8 @@ def test_grow_json_nests_the_sets_and_counts_its_evaluations(adapters: list[str]
     (["--target", "alpha", "--strategy", "kmeans_text"], ["kmeans_text", "--groups"]),
     (["--target", "alpha", "--race", "--race-examples", "8"], ["--race-examples"]),
     (["--target", "alpha", "--race", "--race-candidates", "0"], ["--race-candidates"]),
+    (["--groups", "2", "--race", "--partition-candidates", "0"], ["--partition-candidates"]),
+    (["--groups", "2", "--race", "--partition-examples", "8"], ["--partition-examples"]),
     (["--groups", "2", "--grow"], ["--grow", "--target"]),
     (["--target", "alpha", "--grow", "--race"], ["--grow", "--race"]),
     (["--target", "alpha", "--grow", "--budget", "0.0001"], ["--budget", "validation examples"]),
@@ -311,7 +313,7 @@ def test_partition_race_json_stays_within_the_budget(adapters: list[str], capsys
     assert code == 0, err
     plain = json.loads(out)
     for budget in ("1.0", "0.002"):
-        code, out, err = run_cli([*base, "--race", "--race-candidates", "3", "--race-examples", "32",
+        code, out, err = run_cli([*base, "--race", "--partition-candidates", "3", "--partition-examples", "32",
                                   "--budget", budget], capsys)
         assert code == 0, err
         doc = json.loads(out)

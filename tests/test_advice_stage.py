@@ -125,12 +125,13 @@ def test_dry_run_plans_the_advise_stage(tmp_path: Path, tiny_encoders: dict[str,
     code, out, err = run_cli(["run", str(plain), "--dry-run"], capsys)
     assert code == 0, err
     assert "| advise | 12 evaluations" in out and "race" not in out
-    # With race: true the plan adds the partitions' (+ 1 G × 2 candidates × 3 domains).
+    # With race: true the plan adds the partitions' (+ 1 G × 4 partition candidates × 3 domains, an upper bound).
     (tmp_path / "raced").mkdir()
     raced = _recipe(tmp_path / "raced", tiny_encoders["bert"], cache_dir, {**ADVISE, "race": True})
     code, out, err = run_cli(["run", str(raced), "--dry-run"], capsys)
     assert code == 0, err
-    assert "| advise | 30 evaluations" in out and "≤ 18 race evaluations × ≤ 256 examples" in out
+    assert "| advise | 36 evaluations" in out and "≤ 12 race evaluations × ≤ 256 examples" in out
+    assert "≤ 12 partition race evaluations × ≤ 4096 examples" in out
 
 
 def test_the_advisor_part_of_the_stage_never_reads_the_test_split(ran: Any, cache_dir: Path,
@@ -157,7 +158,8 @@ def test_partition_strategies_and_racing_in_the_stage_read_no_test(ran: Any, cac
         partners, (partition,), _, _ = advise_study(section, ckpts, names, MixSpec(), 12, None, cache_dir, 32)
         assert partition.strategy == by and partners[0].strategy == "combined+race"
         assert sorted(m for r in partition.recommendations for m in r.members) == sorted(names)
-    section = AdviseSection(**{**ADVISE, "race": True, "race_candidates": 3, "race_examples": 32})
+    section = AdviseSection(**{**ADVISE, "race": True, "race_candidates": 3, "race_examples": 32,
+                               "partition_candidates": 3, "partition_examples": 64})
     partners, (partition,), cost, _ = advise_study(section, ckpts, names, MixSpec(), 12, None, cache_dir, 32)
     assert partition.strategy == "combined+race" and partition.partition_race is not None
     assert len(partition.partition_race.candidates) == 3  # S(3, 2) = 3 partitions, all raced
@@ -249,6 +251,8 @@ def test_new_stage_knobs_at_their_defaults_keep_the_stored_advice_key() -> None:
     ({"race": True, "partition_strategy": "fsd_clustering"}, "fsd_clustering"),
     ({"race_candidates": 0}, "race_candidates"),
     ({"race_examples": 8}, "race_examples"),
+    ({"partition_candidates": 0}, "partition_candidates"),
+    ({"partition_examples": 8}, "partition_examples"),
     ({"grow": True, "race": True}, "nothing to race"),
 ])
 def test_bad_advise_settings_are_one_line_and_write_nothing(tmp_path: Path, tiny_encoders: dict[str, Path],

@@ -394,26 +394,30 @@ def race_partition(advice: Advice, signals: Signals, strategy: str, checkpoints:
                    spec: RaceSpec, budget: float, max_length: int, mixer: str = "average",
                    mixer_params: dict[str, Any] | None = None, cache_dir: Path | None = None,
                    progress: Any = None, races: int = 1) -> Advice:
-    """The partition advice replaced by the winner of a race among the strategy's best `spec.candidates` partitions.
+    """The partition advice replaced by the winner of a race among the strategy's best `spec.partitions` partitions.
 
     The candidates are the best distinct partitions on the strategy's score table
     (`partition_race.top_partitions`; the DP's optimum first). Each domain is scored under its group's
-    mixture with its own head on its first validation examples, paired across candidates; the race
+    mixture with its own head on its first validation examples, paired across candidates, every candidate
+    to the end of the budget; the DP's optimum stands unless another's gain over it is shown at one-sided
+    95 % (`partition_race.EVIDENCE`: held out on the LoRA store, it beat elimination); the race
     may spend what `budget` leaves of the exhaustive sweep's tokens after the signals (the same ledger:
     surrogate + race ≤ budget; with `races` > 1 this race gets that share of it, as when a stage races
     several G and partners on one budget), and its tokens are added to the cost.
     """
-    from adaptermix.advice.partition_race import top_partitions
+    from adaptermix.advice.partition_race import EVIDENCE, top_partitions
     from adaptermix.advice.trials import race_partition_groups
     from adaptermix.evaluation.evaluator import Evaluator
 
     groups = len(advice.recommendations)
     scores = _scores(signals, strategy)
+    spec = spec.for_partitions()
     top = top_partitions(scores.score, groups, spec.candidates)
     cost = advice.cost
     left = race_share(cost, budget, races)
     evaluator = Evaluator.for_checkpoint(checkpoints[0], max_length, cache_dir)
-    got = race_partition_groups(checkpoints, names, evaluator, [p for p, _ in top], spec, mixer, mixer_params, left)
+    got = race_partition_groups(checkpoints, names, evaluator, [p for p, _ in top], spec, mixer, mixer_params, left,
+                                rule=EVIDENCE)
     won = top[got.winner][0]
     record = PartitionRaceRecord(advice.strategy, tuple(tuple(names_of(g, signals.domains) for g in p) for p, _ in top),
                                  tuple(v for _, v in top), got.gain, got.dropped, got.seen, got.rounds,

@@ -31,7 +31,8 @@ class AdviceSpec:
         race: race the strategy's top sets (partners) or best partitions (groups) on validation; None: the
             strategy's own default (`Strategy.races`: `combined` races partners, never partitions, where
             racing did not help on the converged store).
-        race_spec: the race's knobs (2 candidates, at most 256 examples each by default).
+        race_spec: the race's knobs (partners: 2 candidates, at most 256 examples each; partitions: 4, at
+            most 4,096 examples per domain, within the budget).
         grow: partners mode: grow the target's set greedily on validation accuracy (greedy soup: from the
             target alone, add the partner whose mixture scores best, one size at a time) instead of ranking
             with `strategy`; validation examples per evaluation from `budget`.

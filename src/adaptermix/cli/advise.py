@@ -60,10 +60,13 @@ def advise(
         "(--groups) on validation examples (paired, doubling batches, a candidate dropped once its 95 % interval "
         "to the leader is below 0) and recommend the winner; tokens count into the cost, within --budget with "
         "the signals. Default: the strategy's own (the default `combined` races partners, not partitions)."),
-    race_candidates: int = typer.Option(RACE.candidates, help="--race: the strategy's top sets raced per size, or "
-                                        "its best partitions raced."),
+    race_candidates: int = typer.Option(RACE.candidates, help="--race: the strategy's top sets raced per size."),
     race_examples: int = typer.Option(RACE.examples, help="--race: the budget, validation examples per set at "
                                       "most."),
+    partition_candidates: int = typer.Option(RACE.partitions, help="--groups --race: the strategy's best "
+                                             "partitions raced."),
+    partition_examples: int = typer.Option(RACE.partition_examples, help="--groups --race: validation examples "
+                                           "per domain at most (the budget bounds it too)."),
     grow: bool = typer.Option(False, "--grow", help="Partners: grow the target's set greedily on validation accuracy "
                               "(greedy soup: add the partner whose mixture scores best, one size at a time) instead "
                               "of ranking with --strategy; validation examples per evaluation from --budget."),
@@ -71,10 +74,12 @@ def advise(
     """Advise a mixture without the exhaustive sweep: reads weights, train text and validation examples only."""
     from adaptermix.advice import advise as run_advise
 
+    races = RaceSpec(candidates=race_candidates, examples=race_examples, partitions=partition_candidates,
+                     partition_examples=partition_examples)
     spec = AdviceSpec(strategy=strategy, budget=budget, mixer=mixer, sweep_examples=sweep_examples,
                       max_length=max_length, weights=weights,
                       weight_search=WeightSearchSpec(evaluations=weight_evaluations, examples=weight_examples),
-                      race=race, race_spec=RaceSpec(candidates=race_candidates, examples=race_examples), grow=grow)
+                      race=race, race_spec=races, grow=grow)
     result = run_advise(checkpoints, target=target, sizes=parse_sizes(sizes) if target else (), groups=groups,
                         spec=spec, encoder=encoder, cache_dir=cache_dir)
     if as_json:

@@ -57,8 +57,10 @@ class AdviseSection(BaseModel):
             (`adaptermix.advice.racing`, `advice.partition_race`; the races spend what `budget` leaves
             after the signals). Not with a partitioner as `partition_strategy`. Unset: the strategy's
             own default (`combined` races the partners, not the partitions).
-        race_candidates: sets raced per (target, k), and partitions raced per G.
-        race_examples: validation examples per candidate (per domain for partitions) at most.
+        race_candidates: sets raced per (target, k).
+        race_examples: validation examples per candidate set at most.
+        partition_candidates: partitions raced per G.
+        partition_examples: validation examples per domain in a partition race at most (the budget bounds it).
         grow: the partners by greedy growth on validation accuracy (greedy soup, `advise --grow`) instead of
             `strategy`'s ranking; the growth spends what `budget` leaves after the partitions' signals.
     """
@@ -76,6 +78,8 @@ class AdviseSection(BaseModel):
     race: bool | None = DEFAULTS.race
     race_candidates: int = DEFAULTS.race_spec.candidates
     race_examples: int = DEFAULTS.race_spec.examples
+    partition_candidates: int = DEFAULTS.race_spec.partitions
+    partition_examples: int = DEFAULTS.race_spec.partition_examples
     grow: bool = DEFAULTS.grow
 
     @field_validator("strategy")
@@ -99,7 +103,9 @@ class AdviseSection(BaseModel):
             self.race_spec.check()
         except ValueError as exc:  # RaceSpec names the CLI flags; a recipe says race_candidates / race_examples
             raise ValueError(str(exc).replace("--race-candidates", "race_candidates")
-                             .replace("--race-examples", "race_examples")) from None
+                             .replace("--race-examples", "race_examples")
+                             .replace("--partition-candidates", "partition_candidates")
+                             .replace("--partition-examples", "partition_examples")) from None
         if self.grow and self.race:
             raise ValueError("grow: true gives one set per size, so there is nothing to race: drop race or grow")
         if self.race and self.partitions_by in PARTITIONERS and self.groups:
@@ -123,7 +129,8 @@ class AdviseSection(BaseModel):
 
     @property
     def race_spec(self) -> RaceSpec:
-        return RaceSpec(candidates=self.race_candidates, examples=self.race_examples)
+        return RaceSpec(candidates=self.race_candidates, examples=self.race_examples,
+                        partitions=self.partition_candidates, partition_examples=self.partition_examples)
 
     @field_validator("budget")
     @classmethod
@@ -219,7 +226,8 @@ def key_settings(section: AdviseSection) -> dict[str, object]:
     return settings
 
 
-LATER_KNOBS = ("partition_strategy", "race", "race_candidates", "race_examples", "grow")
+LATER_KNOBS = ("partition_strategy", "race", "race_candidates", "race_examples", "grow", "partition_candidates",
+               "partition_examples")
 
 
 def advice_key(section: AdviseSection, mix: MixSpec, meta: StudyMeta) -> str:

@@ -306,16 +306,19 @@ def _advise_estimate(recipe: Recipe, study: StudyPlan, examples: float, tokens: 
     # A race evaluates each candidate on at most race_examples validation examples: its top sets per
     # (target, k), and per G its partitions' (domain, group) mixtures, n per candidate at most (an upper
     # bound: candidates are dropped early, shared groups run once, a partition race stops at the budget).
-    raced = (n * len(adv.sizes) * adv.race_candidates * adv.races_partners
-             + len(adv.groups) * adv.race_candidates * n * adv.races_partitions)
+    partners = n * len(adv.sizes) * adv.race_candidates * adv.races_partners
+    parts = len(adv.groups) * adv.partition_candidates * n * adv.races_partitions
+    raced = partners + parts
     # The races share what the budget leaves after the signals (the stage's one ledger), in examples.
-    race_examples = min(raced * adv.race_examples, max(0.0, adv.budget * total - spent))
+    race_examples = min(partners * adv.race_examples + parts * adv.partition_examples,
+                        max(0.0, adv.budget * total - spent))
     seconds = (ROW_OVERHEAD * (spent + grown * grown_val + race_examples) * tokens + passes * examples * tokens) \
         / score_s
     stored = advice_stored(adv, study.store, n, recipe.eval)
     note = ("; ".join(([f"{evals} validation evaluations × {val} examples"] if evals else [])
                       + ([f"greedy growth: {grown} evaluations × {grown_val} examples"] if grown else []))
-            + (f"; ≤ {raced} race evaluations × ≤ {adv.race_examples} examples" if raced else "")
+            + (f"; ≤ {partners} race evaluations × ≤ {adv.race_examples} examples" if partners else "")
+            + (f"; ≤ {parts} partition race evaluations × ≤ {adv.partition_examples} examples" if parts else "")
             + f"; ≤ {passes} ensemble member passes on the test rows" + ("; stored, nothing to do" if stored else ""))
     return StageEstimate(study.label, "advise", evals + grown + raced, "evaluations", 0.0 if stored else seconds, note)
 
