@@ -125,3 +125,15 @@ def test_stack_below_one_is_refused(studies, cache_dir):
 
     with pytest.raises(ConfigError, match="stack=0"):
         _worker(studies[("bert", "pfeiffer")], cache_dir, stack=0)
+
+
+def test_the_default_stack_follows_the_method_on_cpu(studies, cache_dir):
+    # LoRA's stacked forward is slower on CPU than one mixture at a time (benchmarks/stack_throughput.py), so its
+    # default is 1; bottleneck adapters stack CPU_STACK mixtures; an explicit stack wins either way.
+    from adaptermix.evaluation.engine import CPU_STACK
+
+    spec = EvalSpec(max_length=32)
+    for method, want in (("lora", 1), ("pfeiffer", CPU_STACK)):
+        paths = studies[("bert", method)]
+        assert SweepWorker(WorkerConfig(paths=paths, spec=spec, cache_dir=str(cache_dir))).stack == want
+        assert SweepWorker(WorkerConfig(paths=paths, spec=spec, cache_dir=str(cache_dir), stack=3)).stack == 3

@@ -48,6 +48,11 @@ from adaptermix.signs import count_conflicts, pack_signs
 # measured best on MiniLM (docs/speed.md). GPU: larger stacks fill the device.
 CPU_STACK = 8
 GPU_STACK = 16
+# Methods whose stacked (AdapterHub `Parallel`) forward is slower on CPU than one mixture at a time:
+# `benchmarks/stack_throughput.py` (MiniLM, 1,000 movie_snippets test examples, bf16, 2 threads, AMD
+# EPYC): LoRA 10,461 tokens/s one mixture per forward against 9,230 with 8 stacked (0.88×), where
+# Pfeiffer gains (9,872 → 10,943, 1.11×). The LoRA study's sweep rows ran at 9,491 stacked.
+CPU_STACK_BY_METHOD = {"lora": 1}
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,8 @@ class SweepWorker:
         device = self._params[0].device
         if config.stack is not None and config.stack < 1:
             raise ConfigError(f"stack={config.stack}: give at least 1 mixture per forward")
-        self.stack = config.stack or (GPU_STACK if device.type == "cuda" else CPU_STACK)
+        cpu_stack = CPU_STACK_BY_METHOD.get(self.checkpoints[0].manifest.method, CPU_STACK)
+        self.stack = config.stack or (GPU_STACK if device.type == "cuda" else cpu_stack)
         self._slot_params: list[list[Tensor]] = [self._params]
         # (n, P) float32: row i is adapter i flattened in layout order.
         self.stacked = self.layout.stack([c.adapter for c in self.checkpoints]).to(device)
