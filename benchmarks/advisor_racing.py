@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from adaptermix.advice.api import ranked
-from adaptermix.advice.racing import RaceSpec
+from adaptermix.advice.racing import BEST_MEAN, ELIMINATE, EVIDENCE, RaceSpec
 from adaptermix.advice.regret import bootstrap_ci
 from adaptermix.advice.signals import Signals
 from adaptermix.advice.strategies import get_strategy
@@ -111,6 +111,15 @@ def race_table(rows: Sequence[RaceCell], seed_tokens: dict[str, int], exhaustive
     return lines
 
 
+#: How each partition race rule decides, in the words a table's heading uses.
+RULE_WORDS = {
+    EVIDENCE: "every candidate measured to the end of the budget; the DP's kept unless another's gain is shown at "
+              "one-sided 95 %",
+    ELIMINATE: "dropped at a 95 % paired interval below the leader",
+    BEST_MEAN: "every candidate measured to the end of the budget; the best measured mean wins",
+}
+
+
 @dataclass(frozen=True)
 class PartitionRaceCell:
     """One G: the seed's DP partition and the race's winner among its top partitions, on the store's test truth."""
@@ -128,16 +137,17 @@ class PartitionRaceCell:
     evaluations: int
     tokens: int
     seconds: float
-    rule: str = "eliminate"
+    rule: str  # `RaceSpec.partition_rule`
 
 
 def partition_race_rows(adapters: Path, domains: Sequence[str], truth: np.ndarray, signals: Signals, seed: str,
                         groups: Sequence[int], spec: RaceSpec, max_length: int, max_tokens: int | None,
-                        progress: Any = print, rule: str = "eliminate",
+                        progress: Any = print,
                         memo: dict[tuple[Any, ...], tuple[np.ndarray, int]] | None = None) -> list[PartitionRaceCell]:
     """Race the seed's top `spec.candidates` partitions for every G (`advise --groups G --race`), scored on the store.
 
     Each (domain, group, window) evaluation is memoised across G; each race's tokens are what it would run alone.
+    `spec.partition_rule` decides each race.
     """
     from adaptermix.advice.partition import best_partition, partition_value
     from adaptermix.advice.partition_race import top_partitions
@@ -154,14 +164,13 @@ def partition_race_rows(adapters: Path, domains: Sequence[str], truth: np.ndarra
         start = time.perf_counter()
         top = top_partitions(scores.score, g, spec.candidates)
         cands = [p for p, _ in top]
-        got = race_partition_groups(ckpts, list(domains), evaluator, cands, spec, max_tokens=max_tokens, memo=memo,
-                                    rule=rule)
+        got = race_partition_groups(ckpts, list(domains), evaluator, cands, spec, max_tokens=max_tokens, memo=memo)
         optimum = best_partition(truth, g).value
         true = [partition_value(truth, p) for p in cands]
         out.append(PartitionRaceCell(seed, g, len(cands), optimum, 100 * (optimum - true[0]),
                                      100 * (optimum - true[got.winner]), 100 * (optimum - max(true)), got.winner,
                                      sum(d is None for d in got.dropped), got.rounds, got.evaluations, got.tokens,
-                                     time.perf_counter() - start, rule))
+                                     time.perf_counter() - start, spec.partition_rule))
         progress("partition race: " + json.dumps(asdict(out[-1])))
     return out
 

@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from advisor_partition_weights import partition_weight_rows, partition_weights_table  # noqa: E402
-from advisor_racing import partition_race_rows, partition_race_table, race_rows, race_table  # noqa: E402
+from advisor_racing import RULE_WORDS, partition_race_rows, partition_race_table, race_rows, race_table  # noqa: E402
 from advisor_soup import soup_rows, soup_table  # noqa: E402
 from advisor_weights import weight_rows, weights_table  # noqa: E402
 from sweep_throughput import processor  # noqa: E402  (one CPU/GPU name for every benchmark)
@@ -44,7 +44,7 @@ from adaptermix.advice.collect import (
     weight_signals,
 )
 from adaptermix.advice.loto import LotoReport, loto_report
-from adaptermix.advice.racing import RaceSpec
+from adaptermix.advice.racing import PARTITION_RULES, RaceSpec
 from adaptermix.advice.regret import (
     ClusterReport,
     PartitionResult,
@@ -56,6 +56,7 @@ from adaptermix.advice.regret import (
 )
 from adaptermix.advice.signals import TEXT, UNLABELED, VALIDATION, WEIGHTS
 from adaptermix.advice.soup import soup_evaluations
+from adaptermix.advice.spec import DEFAULTS
 from adaptermix.advice.tables import mask_of, missing_entries, table_from_rows
 from adaptermix.advice.weights import WeightSearchSpec
 from adaptermix.store import Store
@@ -230,19 +231,26 @@ def main() -> None:
                     help="--race: bound each race by --race-examples only, not by what --budget leaves (as before "
                          "2026-12-06 11:00)")
     ap.add_argument("--race-partitions", action="store_true",
-                    help="also race the surrogate's top partitions for every G on validation examples (forward "
-                         "passes), within --budget together with the surrogate's own tokens")
-    ap.add_argument("--partition-rule", default="evidence",
-                    help="--race-partitions: the race's rule(s), comma-separated (eliminate, evidence)")
+                    help="also race the seed's top partitions for every G on validation examples (forward "
+                         "passes), within --budget together with the signals' own tokens")
+    ap.add_argument("--partition-seed", default=DEFAULTS.strategy,
+                    help="--race-partitions: the strategy whose best partitions are raced (default: the advisor's "
+                         "default, as `advise --groups G` races them)")
+    ap.add_argument("--partition-rule", default=race.partition_rule,
+                    help=f"--race-partitions: the race's rule(s), comma-separated ({', '.join(PARTITION_RULES)})")
     ap.add_argument("--partition-examples", type=int, default=race.partition_examples,
                     help="--race-partitions: validation examples per domain at most (the budget bounds it too)")
     ap.add_argument("--partition-candidates", type=int, default=race.partitions,
-                    help="--race-partitions: the surrogate's best partitions raced per G")
+                    help="--race-partitions: the seed's best partitions raced per G")
     ap.add_argument("--greedy-soup", action="store_true",
                     help="also grow each target's member sets greedily on validation accuracy (forward passes; "
                          "advisor_soup.py), within --budget")
     ap.add_argument("--soup-k-max", type=int, default=None, help="--greedy-soup: the largest size grown (default N−1)")
     args = ap.parse_args()
+    rules = [r.strip() for r in args.partition_rule.split(",") if r.strip()]
+    for rule in rules:
+        if rule not in PARTITION_RULES:
+            ap.error(f"--partition-rule: unknown rule {rule!r}; choose from {', '.join(PARTITION_RULES)}")
     start = time.time()
     with Store.read(args.store) as store:
         max_length = args.max_length or int(store.meta.eval_config.get("max_length", 64))
@@ -340,23 +348,21 @@ def main() -> None:
         print("\n".join(race_table(raced, seed_tokens, exhaustive)))
     part_raced = []
     if args.race_partitions:
-        spec = RaceSpec(candidates=args.partition_candidates, examples=args.partition_examples).check()
         seed_tokens = int(tokens.get(VALIDATION, 0))
         left = max(0, int(args.budget * exhaustive) - seed_tokens)
         memo: dict = {}  # one memo: a (domain, group, window) both rules run is evaluated once
-        for rule in [r.strip() for r in args.partition_rule.split(",") if r.strip()]:
+        for rule in rules:
             started = time.time()
+            spec = RaceSpec(candidates=args.partition_candidates, examples=args.partition_examples,
+                            partition_rule=rule).check()
             rows = partition_race_rows(args.adapters or args.store.parent / "adapters", domains, truth, signals,
-                                       "surrogate", list(range(2, n)), spec, max_length, left,
-                                       progress=lambda line: print(line, file=sys.stderr, flush=True), rule=rule,
-                                       memo=memo)
+                                       args.partition_seed, list(range(2, n)), spec, max_length, left,
+                                       progress=lambda line: print(line, file=sys.stderr, flush=True), memo=memo)
             part_raced += rows
-            how = ("every candidate measured to the end of the budget; the DP's kept unless another's gain is "
-                   "shown at one-sided 95 %" if rule == "evidence" else "dropped at a 95 % paired interval below "
-                   "the leader")
-            print(f"\n## Partition racing ({rule}): the surrogate's top {spec.candidates} partitions per G on at "
-                  f"most {spec.examples} validation examples per domain (batches from {spec.first}, doubling; {how}; "
-                  f"race budget {left:,} tokens = {args.budget:g} of the sweep less the surrogate's; "
+            how = RULE_WORDS[rule]
+            print(f"\n## Partition racing ({rule}): {args.partition_seed}'s top {spec.candidates} partitions per G on "
+                  f"at most {spec.examples} validation examples per domain (batches from {spec.first}, doubling; "
+                  f"{how}; race budget {left:,} tokens = {args.budget:g} of the sweep less the signals'; "
                   f"{time.time() - started:.0f} s, {sum(r.tokens for r in rows):,} tokens)\n")
             print("\n".join(partition_race_table(rows, seed_tokens, exhaustive)))
     souped = []

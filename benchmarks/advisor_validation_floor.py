@@ -35,9 +35,10 @@ from sweep_throughput import processor  # noqa: E402
 
 from adaptermix.advice import Scores, get_strategy  # noqa: E402
 from adaptermix.advice.partition import best_partition, partition_value  # noqa: E402
-from adaptermix.advice.partition_race import ELIMINATE, EVIDENCE, race_partitions, top_partitions  # noqa: E402
-from adaptermix.advice.racing import RaceSpec  # noqa: E402
+from adaptermix.advice.partition_race import race_partitions, top_partitions  # noqa: E402
+from adaptermix.advice.racing import BEST_MEAN, ELIMINATE, EVIDENCE, RaceSpec  # noqa: E402
 from adaptermix.advice.regret import partition_half_split_floor, partition_results, partner_metrics  # noqa: E402
+from adaptermix.advice.spec import DEFAULTS  # noqa: E402
 from adaptermix.advice.tables import by_name, mask_of, members_of, table_from_rows  # noqa: E402
 from adaptermix.store import Store  # noqa: E402
 
@@ -49,8 +50,6 @@ def sampling_mae(val: np.ndarray, test: np.ndarray, n_val: np.ndarray, n_test: n
 
 
 SURROGATE = "surrogate (its budget's validation pairs)"
-#: A z so large that no interval ever separates: every candidate is measured to the end of the budget.
-NO_DROP = 1e9
 
 
 def replay_partition_races(path: Path, domains: list[str], test: np.ndarray, scores: np.ndarray, counts: list[int],
@@ -90,13 +89,12 @@ def replay_partition_races(path: Path, domains: list[str], test: np.ndarray, sco
 
     out: dict[str, list[dict[str, float]]] = {}
     for count in counts:
-        for label, rule, z in (("drop", ELIMINATE, spec.z), ("measure all, best mean", ELIMINATE, NO_DROP),
-                               ("evidence", EVIDENCE, spec.z)):
+        for label, rule in (("drop", ELIMINATE), ("measure all, best mean", BEST_MEAN), ("evidence", EVIDENCE)):
             cells = []
             for g in range(2, n):
                 cands = [p for p, _ in top_partitions(scores, g, count)]
-                got = race_partitions(cands, n, evaluate, available, dataclasses.replace(spec, z=z),
-                                      max_tokens=max_tokens, window_tokens=window_tokens, rule=rule)
+                got = race_partitions(cands, n, evaluate, available, dataclasses.replace(spec, partition_rule=rule),
+                                      max_tokens=max_tokens, window_tokens=window_tokens)
                 optimum = best_partition(test, g).value
                 cells.append({"groups": g, "regret": 100 * (optimum - partition_value(test, cands[got.winner])),
                               "best_candidate": 100 * (optimum - max(partition_value(test, p) for p in cands)),
@@ -115,15 +113,23 @@ def main() -> None:
                     help="an advisor_regret.py --signals file: the surrogate's row beside the floor")
     ap.add_argument("--mixer", default="average")
     ap.add_argument("--partition-race", default=None, metavar="M[,M...]",
-                    help="with --signals: replay the race of the surrogate's top M partitions for every G on the "
+                    help="with --signals: replay the race of the seed's top M partitions for every G on the "
                          "validation store's bits, within --budget (no forward pass)")
+    ap.add_argument("--partition-seed", default=DEFAULTS.strategy,
+                    help="--partition-race: the strategy whose best partitions are raced (default: the advisor's "
+                         "default, as `advise --groups G` races them)")
     ap.add_argument("--race-examples", type=int, default=RaceSpec().examples,
                     help="--partition-race: validation examples per domain at most (the race's own cap)")
     ap.add_argument("--budget", type=float, default=0.1,
                     help="--partition-race: each G's race may spend this share of the test sweep's tokens less the "
                          "signals' validation tokens")
+    ap.add_argument("--races", type=int, default=1,
+                    help="--partition-race: how many races share that ledger equally (1: `advise --groups G`; a "
+                         "recipe's `advise:` stage races N·|sizes| + |groups| times on one budget)")
     ap.add_argument("--json-out", type=Path, default=None)
     args = ap.parse_args()
+    if args.races < 1:
+        ap.error(f"--races must be at least 1, got {args.races}")
     for path, split in ((args.store, "test"), (args.validation_store, "validation")):
         with Store.read(path) as store:
             got = store.meta.eval_config.get("split")
@@ -139,7 +145,7 @@ def main() -> None:
     n = len(domains)
     rows: dict[str, Scores] = {"every mixture on the whole validation split": Scores(val, val)}
     if args.partition_race and args.signals is None:
-        raise SystemExit("--partition-race replays the surrogate's race: give --signals too")
+        raise SystemExit("--partition-race replays a race seeded by the signals: give --signals too")
     seed_tokens = 0
     if args.signals is not None:
         signals, tokens, _ = load_signals(args.signals)
@@ -208,13 +214,15 @@ def main() -> None:
                                        "per_target": per_target}
     if args.partition_race:
         counts = [int(x) for x in args.partition_race.split(",") if x.strip()]
-        left = max(0, int(args.budget * exhaustive) - seed_tokens)
-        races = replay_partition_races(args.validation_store, domains, test, rows[SURROGATE].score, counts, left,
+        left = max(0, int(args.budget * exhaustive) - seed_tokens) // args.races  # `api.race_share`
+        seed = get_strategy(args.partition_seed).scores(signals).score
+        races = replay_partition_races(args.validation_store, domains, test, seed, counts, left,
                                        RaceSpec(examples=args.race_examples).check(), args.mixer)
-        print(f"\n## Racing the surrogate's top partitions, replayed on the validation store\n\n"
+        print(f"\n## Racing {args.partition_seed}'s top partitions, replayed on the validation store\n\n"
               f"each G's race may spend {left:,} tokens and {args.race_examples} examples per domain "
-              f"({args.budget:g} × {exhaustive:,} − the signals' "
-              f"{seed_tokens:,}); points below the test optimum; the race's tokens in % of the sweep\n")
+              f"({args.budget:g} × {exhaustive:,} − the signals' {seed_tokens:,}"
+              + (f", shared by {args.races} races" if args.races > 1 else "")
+              + "); points below the test optimum; the race's tokens in % of the sweep\n")
         print("| race | " + " | ".join(f"G={g}" for g in gs) + " | mean | max | cost per G (%) |")
         print("|---|" + "---:|" * (len(gs) + 3))
         for name, cells in races.items():

@@ -151,3 +151,26 @@ def test_race_table_compares_the_race_with_its_seed() -> None:
     row = table[2]
     assert row.startswith("| surrogate + race | 3 | 0.83 |") and "| 0.50 |" in row  # race vs the seed's own pick
     assert "| 2 | 1 / 1 |" in row and "| 75 | 10.00 |" in row  # changed 2 picks; (1,000 + 9,000) / 100,000
+
+
+def test_the_scale_benchmark_times_every_step_on_signals_every_strategy_reads(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(root))
+    spec = importlib.util.spec_from_file_location("advisor_scale", root / "advisor_scale.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    signals = module.synthetic_signals(5)
+    for name in STRATEGIES.names():  # every strategy scores the synthetic signals
+        assert STRATEGIES.get(name).scores(signals).score.shape == (5, 1 << 5)
+    monkeypatch.setattr(sys, "argv", ["advisor_scale.py", "--n", "5"])
+    module.main()
+    out = capsys.readouterr().out
+    assert out.count("score table:") == len(STRATEGIES.names()) and "G = 4: exact DP" in out
+    monkeypatch.setattr(sys, "argv", ["advisor_scale.py", "--n", "40"])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main()
+    assert exit_info.value.code == 2

@@ -327,6 +327,23 @@ def test_partition_race_json_stays_within_the_budget(adapters: list[str], capsys
             assert race["forward_tokens"] > 0 and race["evaluations"] > 0
 
 
+def test_the_default_races_partitions_and_no_race_keeps_the_dps(adapters: list[str],
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["advise", *adapters, "--groups", "2", "--json", "--max-length", "32", "--sweep-examples", "40",
+            "--budget", "1.0", "--partition-examples", "32"]
+    code, out, err = run_cli(base, capsys)
+    assert code == 0, err
+    raced = json.loads(out)
+    assert raced["strategy"] == "combined+race" and raced["race"]["forward_tokens"] > 0
+    assert len(raced["race"]["candidates"]) == 3  # S(3, 2) = 3 partitions, at most the default 4
+    code, out, err = run_cli([*base, "--no-race"], capsys)
+    assert code == 0, err
+    plain = json.loads(out)
+    assert plain["strategy"] == "combined" and plain.get("race") is None
+    assert raced["race"]["candidates"][0]["groups"] == [r["members"] for r in plain["recommendations"]]
+    assert raced["cost"]["forward_tokens"] == plain["cost"]["forward_tokens"] + raced["race"]["forward_tokens"]
+
+
 def test_a_race_stays_within_what_the_budget_leaves(adapters: list[str]) -> None:
     from adaptermix.advice import advise
     from adaptermix.advice.api import race_share

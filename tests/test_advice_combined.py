@@ -1,4 +1,4 @@
-"""The default strategy, `combined`: the surrogate's ranking, its ties broken by agreement, partners raced."""
+"""The default strategy, `combined`: the surrogate's ranking, ties broken by agreement, sets and partitions raced."""
 
 from __future__ import annotations
 
@@ -59,14 +59,19 @@ def test_without_the_label_free_signals_combined_is_the_surrogate() -> None:
     assert np.array_equal(get_strategy("combined").scores(bare).score, surrogate(bare).score, equal_nan=True)
 
 
-def test_the_default_races_partners_and_never_partitions_unless_told() -> None:
+def test_the_default_races_partners_and_partitions_unless_told() -> None:
     assert DEFAULTS.strategy == "combined" and DEFAULTS.race is None
     assert get_strategy("combined").races and not get_strategy("surrogate").races
-    assert DEFAULTS.races(partition=False) and not DEFAULTS.races(partition=True)
-    assert not AdviceSpec(race=False).races(partition=False)  # --no-race
-    assert AdviceSpec(race=True).races(partition=True)  # --race: partitions too
-    assert not AdviceSpec(strategy="surrogate").races(partition=False)  # a strategy that does not race
-    assert not AdviceSpec(grow=True).races(partition=False)  # greedy growth gives one set per size
-    section = AdviseSection()
-    assert section.races_partners and not section.races_partitions
-    assert not AdviseSection(race=False).races_partners and AdviseSection(race=True).races_partitions
+    assert DEFAULTS.races()
+    assert not AdviceSpec(race=False).races()  # --no-race
+    assert AdviceSpec(strategy="surrogate", race=True).races()  # --race
+    assert not AdviceSpec(strategy="surrogate").races()  # a strategy that does not race
+    assert not AdviceSpec(strategy="fsd_clustering").races()  # a partitioner's one clustering
+    assert not AdviceSpec(grow=True).races()  # greedy growth gives one set per size
+    section = AdviseSection(groups=[2, 3])
+    assert section.races_partners and section.races_partitions
+    assert not AdviseSection(groups=[2], race=False).races_partitions
+    assert not AdviseSection(groups=()).races_partitions  # no groups, nothing to race
+    # The partitions race by the strategy they come from: a partitioner's clustering is not raced.
+    assert not AdviseSection(groups=[2], partition_strategy="fsd_clustering").races_partitions
+    assert not AdviseSection(race=False).races_partners

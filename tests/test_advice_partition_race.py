@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from adaptermix.advice.partition import best_partition, brute_force_partition, partition_value, partitions
-from adaptermix.advice.partition_race import EVIDENCE, race_partitions, top_partitions
-from adaptermix.advice.racing import RaceSpec
+from adaptermix.advice.partition_race import race_partitions, top_partitions
+from adaptermix.advice.racing import BEST_MEAN, ELIMINATE, EVIDENCE, RaceSpec
 
 N = 4
 AVAILABLE = [400, 300, 400, 120]
@@ -42,7 +42,7 @@ def test_a_clearly_better_partition_wins_though_the_seed_ranked_it_last() -> Non
     acc = {(t, g): 0.95 for g in B for t in range(N) if g >> t & 1}
     acc.update({(t, g): 0.6 for p in (A, C) for g in p for t in range(N) if g >> t & 1})
     evaluate, calls = scripted(acc)
-    got = race_partitions([A, C, B], N, evaluate, AVAILABLE, RaceSpec(examples=256))
+    got = race_partitions([A, C, B], N, evaluate, AVAILABLE, RaceSpec(examples=256, partition_rule=ELIMINATE))
     assert got.winner == 2
     assert got.dropped[2] is None and got.dropped[0] is not None and got.dropped[1] is not None
     assert got.gain[2] > 0.2 and got.gain[0] == 0.0
@@ -106,7 +106,8 @@ def test_the_evidence_rule_measures_everyone_and_switches_only_on_a_clear_gain()
     acc = {(t, g): 0.95 for g in B for t in range(N) if g >> t & 1}
     acc.update({(t, g): 0.6 for p in (A, C) for g in p for t in range(N) if g >> t & 1})
     evaluate, calls = scripted(acc)
-    got = race_partitions([A, C, B], N, evaluate, AVAILABLE, RaceSpec(examples=256), rule=EVIDENCE)
+    assert RaceSpec().partition_rule == EVIDENCE  # the default
+    got = race_partitions([A, C, B], N, evaluate, AVAILABLE, RaceSpec(examples=256))
     assert got.winner == 2 and got.dropped == (None, None, None)
     assert got.seen == (256, 256, 256, 120)  # nobody dropped: every candidate measured to the end
     # Every candidate equally good (the same 0.8 everywhere): no gain is shown, so the seed's first stands,
@@ -117,12 +118,24 @@ def test_the_evidence_rule_measures_everyone_and_switches_only_on_a_clear_gain()
             return draws[start:stop] < 0.8, TOKENS_PER_EXAMPLE * (stop - start)
         return evaluate
 
-    wins = {rule: [race_partitions([A, B, C], N, noisy(seed), AVAILABLE, RaceSpec(examples=256), rule=rule).winner
-                   for seed in range(20)] for rule in (EVIDENCE, "eliminate")}
+    wins = {rule: [race_partitions([A, B, C], N, noisy(seed), AVAILABLE,
+                                   RaceSpec(examples=256, partition_rule=rule)).winner for seed in range(20)]
+            for rule in (EVIDENCE, ELIMINATE, BEST_MEAN)}
     assert wins[EVIDENCE].count(0) >= 15  # two one-sided 5 % tests per race: about 2 false switches in 20
-    assert wins["eliminate"].count(0) <= 10, wins  # the best measured of three equals: about a third
-    with pytest.raises(ValueError, match="rule"):
-        race_partitions([A, B], N, evaluate, AVAILABLE, rule="best")
+    assert wins[ELIMINATE].count(0) <= 10, wins  # the best measured of three equals: about a third
+    assert wins[BEST_MEAN].count(0) <= 10, wins
+    with pytest.raises(ValueError, match="rule 'best'"):
+        race_partitions([A, B], N, evaluate, AVAILABLE, RaceSpec(partition_rule="best"))
+
+
+def test_best_mean_measures_everyone_and_takes_the_best_measured() -> None:
+    # B better by a margin too small to drop A or C early: best_mean still measures all to the end.
+    acc = {(t, g): 0.85 for g in B for t in range(N) if g >> t & 1}
+    acc.update({(t, g): 0.8 for p in (A, C) for g in p for t in range(N) if g >> t & 1})
+    evaluate, _ = scripted(acc)
+    got = race_partitions([A, C, B], N, evaluate, AVAILABLE, RaceSpec(examples=256, partition_rule=BEST_MEAN))
+    assert got.dropped == (None, None, None) and got.seen == (256, 256, 256, 120)
+    assert got.winner == max(range(3), key=lambda i: (got.gain[i], -i))
 
 
 def test_windows_stop_at_each_domains_validation_size() -> None:

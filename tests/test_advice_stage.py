@@ -116,22 +116,26 @@ def test_dry_run_plans_the_advise_stage(tmp_path: Path, tiny_encoders: dict[str,
     path = _recipe(tmp_path, tiny_encoders["bert"], cache_dir)
     code, out, err = run_cli(["run", str(path), "--dry-run"], capsys)
     assert code == 0, err
-    # The default strategy races the partners (3 targets × 2 sizes × 2 candidates), not the partitions.
-    assert "| advise | 24 evaluations" in out and "ensemble member passes" in out
+    # The default strategy races the partners (3 targets × 2 sizes × 2 candidates) and the partitions
+    # (1 G × 4 partition candidates × 3 domains, an upper bound).
+    assert "| advise | 36 evaluations" in out and "ensemble member passes" in out
     assert "≤ 12 race evaluations × ≤ 256 examples" in out
+    assert "≤ 12 partition race evaluations × ≤ 4096 examples" in out
     assert not (tmp_path / "run").exists()
     (tmp_path / "plain").mkdir()
     plain = _recipe(tmp_path / "plain", tiny_encoders["bert"], cache_dir, {**ADVISE, "race": False})
     code, out, err = run_cli(["run", str(plain), "--dry-run"], capsys)
     assert code == 0, err
     assert "| advise | 12 evaluations" in out and "race" not in out
-    # With race: true the plan adds the partitions' (+ 1 G × 4 partition candidates × 3 domains, an upper bound).
-    (tmp_path / "raced").mkdir()
-    raced = _recipe(tmp_path / "raced", tiny_encoders["bert"], cache_dir, {**ADVISE, "race": True})
-    code, out, err = run_cli(["run", str(raced), "--dry-run"], capsys)
-    assert code == 0, err
-    assert "| advise | 36 evaluations" in out and "≤ 12 race evaluations × ≤ 256 examples" in out
-    assert "≤ 12 partition race evaluations × ≤ 4096 examples" in out
+    # A strategy that does not race by default: nothing raced unless race: true, then both.
+    for name, race, evaluations in (("quiet", None, 12), ("raced", True, 36)):
+        (tmp_path / name).mkdir()
+        recipe = _recipe(tmp_path / name, tiny_encoders["bert"], cache_dir,
+                         {**ADVISE, "strategy": "surrogate", "race": race})
+        code, out, err = run_cli(["run", str(recipe), "--dry-run"], capsys)
+        assert code == 0, err
+        assert f"| advise | {evaluations} evaluations" in out
+        assert ("≤ 12 partition race evaluations × ≤ 4096 examples" in out) == bool(race)
 
 
 def test_the_advisor_part_of_the_stage_never_reads_the_test_split(ran: Any, cache_dir: Path,
@@ -165,14 +169,17 @@ def test_partition_strategies_and_racing_in_the_stage_read_no_test(ran: Any, cac
     assert len(partition.partition_race.candidates) == 3  # S(3, 2) = 3 partitions, all raced
     assert partition.cost.forward_tokens == cost.forward_tokens + partition.partition_race.forward_tokens
     assert all(a.strategy == "combined+race" and a.recommendations[-1].race is not None for a in partners)
-    # One ledger: the signals and every race together (3 targets × 2 sizes + 1 G) stay within the budget.
+    # One ledger: each partner race within its share (3 targets × 2 sizes + 1 G); the partition race within
+    # what they left; the signals and every race together within the budget.
     from adaptermix.advice.api import race_share
 
     share = race_share(cost, section.budget, 3 * 2 + 1)
     spent = [r.race.forward_tokens for a in partners for r in a.recommendations if r.race is not None]
-    spent.append(partition.partition_race.forward_tokens)
     assert all(x <= share for x in spent)
-    assert cost.forward_tokens + sum(spent) <= section.budget * cost.exhaustive_forward_tokens
+    left = section.budget * cost.exhaustive_forward_tokens - cost.forward_tokens - sum(spent)
+    assert partition.partition_race.forward_tokens <= left
+    assert cost.forward_tokens + sum(spent) + partition.partition_race.forward_tokens \
+        <= section.budget * cost.exhaustive_forward_tokens
 
 
 def test_grown_partners_in_the_stage_read_no_test_and_share_the_budget(ran: Any, cache_dir: Path,
@@ -230,8 +237,12 @@ def test_growth_without_budget_left_is_refused_when_the_recipe_loads(tmp_path: P
 
 def test_new_stage_knobs_at_their_defaults_keep_the_stored_advice_key() -> None:
     before = {"strategy", "budget", "sizes", "groups", "mixer", "runners_up", "ensemble"}
-    assert set(key_settings(AdviseSection())) == before  # advice stored before these knobs is still found
+    assert set(key_settings(AdviseSection(strategy="surrogate"))) == before  # stored earlier: still found
+    # The default strategy's partitions are raced now, where unset `race` raced its partners only: keyed apart.
+    assert set(key_settings(AdviseSection())) == before | {"race_partitions"}
+    assert set(key_settings(AdviseSection(groups=()))) == before
     assert key_settings(AdviseSection(race=True))["race"] is True
+    assert key_settings(AdviseSection(strategy="surrogate", race=True))["race_partitions"] is True
     # race: false under a strategy that does not race is what unset gives (the old default): the same key.
     assert key_settings(AdviseSection(strategy="surrogate", race=False)) == key_settings(
         AdviseSection(strategy="surrogate"))

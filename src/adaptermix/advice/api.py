@@ -236,13 +236,13 @@ def advise(
     cost = Cost(signals.forward_tokens, exhaustive, signals.evaluations)
     if target is not None:
         advice = recommend_partners(signals, spec.strategy, target, sizes, cost, spec.mixer, spec.runners_up)
-        if spec.races(partition=False):
+        if spec.races():
             advice = race_partners(advice, signals, spec.strategy, ckpts, names, spec.race_spec, spec.max_length,
                                    spec.mixer, params, cache_dir, progress, budget=spec.budget)
     else:
         assert groups is not None  # noqa: S101
         advice = recommend_partition(signals, spec.strategy, groups, cost, spec.mixer)
-        if spec.races(partition=True):
+        if spec.races():
             advice = race_partition(advice, signals, spec.strategy, ckpts, names, spec.race_spec, spec.budget,
                                     spec.max_length, spec.mixer, params, cache_dir, progress)
     return weigh(advice, ckpts, names, spec.weight_search, spec.max_length, cache_dir, progress) if spec.weights \
@@ -393,19 +393,20 @@ def race_share(cost: Cost, budget: float, races: int) -> int:
 def race_partition(advice: Advice, signals: Signals, strategy: str, checkpoints: Sequence[Any], names: Sequence[str],
                    spec: RaceSpec, budget: float, max_length: int, mixer: str = "average",
                    mixer_params: dict[str, Any] | None = None, cache_dir: Path | None = None,
-                   progress: Any = None, races: int = 1) -> Advice:
+                   progress: Any = None, races: int = 1, spent: int = 0) -> Advice:
     """The partition advice replaced by the winner of a race among the strategy's best `spec.partitions` partitions.
 
     The candidates are the best distinct partitions on the strategy's score table
     (`partition_race.top_partitions`; the DP's optimum first). Each domain is scored under its group's
     mixture with its own head on its first validation examples, paired across candidates, every candidate
     to the end of the budget; the DP's optimum stands unless another's gain over it is shown at one-sided
-    95 % (`partition_race.EVIDENCE`: held out on the LoRA store, it beat elimination); the race
-    may spend what `budget` leaves of the exhaustive sweep's tokens after the signals (the same ledger:
-    surrogate + race ≤ budget; with `races` > 1 this race gets that share of it, as when a stage races
-    several G and partners on one budget), and its tokens are added to the cost.
+    95 % (`spec.partition_rule`, by default `racing.EVIDENCE`: held out on the LoRA store, it beat
+    elimination). The race may spend what `budget` leaves of the exhaustive sweep's tokens after the
+    signals and the `spent` tokens other races of the same ledger ran (signals + races ≤ budget; with
+    `races` > 1 this race gets that share of it, as when a stage races several G on one budget), and its
+    tokens are added to the cost.
     """
-    from adaptermix.advice.partition_race import EVIDENCE, top_partitions
+    from adaptermix.advice.partition_race import top_partitions
     from adaptermix.advice.trials import race_partition_groups
     from adaptermix.evaluation.evaluator import Evaluator
 
@@ -414,10 +415,9 @@ def race_partition(advice: Advice, signals: Signals, strategy: str, checkpoints:
     spec = spec.for_partitions()
     top = top_partitions(scores.score, groups, spec.candidates)
     cost = advice.cost
-    left = race_share(cost, budget, races)
+    left = race_share(replace(cost, forward_tokens=cost.forward_tokens + spent), budget, races)
     evaluator = Evaluator.for_checkpoint(checkpoints[0], max_length, cache_dir)
-    got = race_partition_groups(checkpoints, names, evaluator, [p for p, _ in top], spec, mixer, mixer_params, left,
-                                rule=EVIDENCE)
+    got = race_partition_groups(checkpoints, names, evaluator, [p for p, _ in top], spec, mixer, mixer_params, left)
     won = top[got.winner][0]
     record = PartitionRaceRecord(advice.strategy, tuple(tuple(names_of(g, signals.domains) for g in p) for p, _ in top),
                                  tuple(v for _, v in top), got.gain, got.dropped, got.seen, got.rounds,

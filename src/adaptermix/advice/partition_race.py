@@ -32,15 +32,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from adaptermix.advice.partition import best_partition, group_values, partitions
-from adaptermix.advice.racing import RaceSpec
+from adaptermix.advice.racing import ELIMINATE, EVIDENCE, RaceSpec
 
 #: (domain, group bitmask, first example, end example) → (per-example correctness, forward tokens run).
 GroupEvaluate = Callable[[int, int, int, int], tuple[np.ndarray, int]]
 #: (domain, first example, end example) → the forward tokens that window costs (exact, for the budget).
 WindowTokens = Callable[[int, int, int], int]
-#: How a partition race decides (`race_partitions(rule=...)`).
-ELIMINATE, EVIDENCE = "eliminate", "evidence"
-RULES = (ELIMINATE, EVIDENCE)
 #: The evidence rule's one-sided 95 % normal quantile: a candidate replaces the seed's first partition only
 #: when its paired gain over it is above 0 at this level.
 Z_ONE_SIDED = 1.645
@@ -154,11 +151,12 @@ def _diff(a: tuple[int, ...], b: tuple[int, ...], n: int,
 
 def race_partitions(candidates: Sequence[tuple[int, ...]], n: int, evaluate: GroupEvaluate,
                     available: Sequence[int], spec: RaceSpec | None = None, max_tokens: int | None = None,
-                    window_tokens: WindowTokens | None = None, *, rule: str = ELIMINATE) -> PartitionRaceResult:
-    """Race candidate partitions on the same validation examples of each domain (paired), by one of two rules.
+                    window_tokens: WindowTokens | None = None) -> PartitionRaceResult:
+    """Race candidate partitions on the same validation examples of each domain (paired), by `spec`'s rule.
 
     `eliminate`: successive elimination; after each window a candidate whose 95 % interval of D to the
-    leader lies below 0 is dropped, and the best survivor by measured mean wins. `evidence`: nobody is
+    leader lies below 0 is dropped, and the best survivor by measured mean wins. `best_mean`: nobody is
+    dropped, every candidate is measured to the end, the best measured mean wins. `evidence`: nobody is
     dropped; every candidate is measured on the same windows to the end of the budget (or of
     `spec.examples`), and candidate 0 (the seed's optimum) stands unless another's gain D over it is above
     0 at one-sided 95 % (`Z_ONE_SIDED`); of those, the largest gain wins.
@@ -169,21 +167,20 @@ def race_partitions(candidates: Sequence[tuple[int, ...]], n: int, evaluate: Gro
         evaluate: (t, mask, start, stop) → (t's correctness on its validation examples start..stop−1 under
             the mixture of `mask` with t's own head, tokens run).
         available: validation examples of each domain (each uses at most `spec.examples` of them).
-        spec: the knobs (`spec.first`, `spec.examples`, `spec.z`; `spec.candidates` is the caller's count).
+        spec: the knobs (`spec.first`, `spec.examples`, `spec.z`, `spec.partition_rule`; `spec.candidates`
+            is the caller's count).
         max_tokens: the race's token budget (None: unlimited); needs `window_tokens` to plan each round.
         window_tokens: (t, start, stop) → the exact tokens of that window (per mixture evaluated).
-        rule: `eliminate` or `evidence` (above).
 
     Returns:
         The `PartitionRaceResult`. One candidate, or a budget short of the first batch: candidate 0 wins, nothing run.
 
     Raises:
-        ValueError: no candidates, a budget without `window_tokens`, an unknown rule, or an evaluator returning
-            the wrong count.
+        ValueError: no candidates, a budget without `window_tokens`, a bad spec (an unknown rule), or an
+            evaluator returning the wrong count.
     """
     spec = (spec or RaceSpec()).check()
-    if rule not in RULES:
-        raise ValueError(f"unknown partition race rule {rule!r}: choose one of {', '.join(RULES)}")
+    rule = spec.partition_rule
     if not candidates:
         raise ValueError("a partition race needs at least one candidate")
     if max_tokens is not None and window_tokens is None:
@@ -221,7 +218,7 @@ def race_partitions(candidates: Sequence[tuple[int, ...]], n: int, evaluate: Gro
             evaluations += 1
         for t in {t for t, _ in needs}:
             seen[t] = min(stop, limits[t])
-        if rule == EVIDENCE:
+        if rule != ELIMINATE:
             continue
         leader = max(alive, key=lambda i: (_diff(candidates[i], candidates[alive[0]], n, bits)[0], -i))
         for i in list(alive):
@@ -259,5 +256,5 @@ def _affordable(needs: Sequence[tuple[int, int]], start: int, planned: int, floo
     return None
 
 
-__all__ = ["ELIMINATE", "EVIDENCE", "RULES", "Z_ONE_SIDED", "GroupEvaluate", "PartitionRaceResult", "WindowTokens",
+__all__ = ["Z_ONE_SIDED", "GroupEvaluate", "PartitionRaceResult", "WindowTokens",
            "race_partitions", "top_partitions"]

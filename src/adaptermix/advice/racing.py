@@ -25,6 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+#: How a partition race decides (`RaceSpec.partition_rule`; each rule in `advice.partition_race.race_partitions`).
+ELIMINATE, BEST_MEAN, EVIDENCE = "eliminate", "best_mean", "evidence"
+PARTITION_RULES = (ELIMINATE, BEST_MEAN, EVIDENCE)
 
 #: (candidate index, first example, end example) → (per-example correctness, forward tokens run).
 Evaluate = Callable[[int, int, int], tuple[np.ndarray, int]]
@@ -42,10 +45,13 @@ class RaceSpec:
         examples: the budget: at most this many validation examples per candidate (the first ones).
         z: the interval's normal quantile (1.96: two-sided 95 %).
         partitions: how many of the seed's best partitions per G enter a partition race. Four by default:
-            with the evidence rule (`partition_race.EVIDENCE`) the top 4 were within 0.5 points of the
+            with the evidence rule (`EVIDENCE`) the top 4 were within 0.5 points of the
             optimum at every G on both converged stores (LoRA held out), the top 2 on neither.
         partition_examples: validation examples per domain in a partition race at most; the budget is
             what bounds it (at 256 the evidence rule could not show the converged store's G = 3 optimum).
+        partition_rule: how a partition race decides: `evidence` (the DP's optimum stands unless another's
+            gain is shown; the default), `eliminate` (successive elimination) or `best_mean` (nobody dropped,
+            the best measured mean wins); replayed against each other in docs/advisor.md.
     """
 
     candidates: int = 2
@@ -54,6 +60,7 @@ class RaceSpec:
     z: float = Z95
     partitions: int = 4
     partition_examples: int = 4096
+    partition_rule: str = EVIDENCE
 
     def check(self) -> RaceSpec:
         """Self, or ValueError naming the bad knob and its range."""
@@ -70,6 +77,9 @@ class RaceSpec:
         if not isinstance(self.partition_examples, int) or self.partition_examples < self.first:
             raise ValueError(f"--partition-examples must be at least the first batch ({self.first}), "
                              f"got {self.partition_examples!r}")
+        if self.partition_rule not in PARTITION_RULES:
+            raise ValueError(f"unknown partition race rule {self.partition_rule!r}: choose one of "
+                             f"{', '.join(PARTITION_RULES)}")
         return self
 
     def for_partitions(self) -> RaceSpec:

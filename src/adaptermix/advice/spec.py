@@ -29,8 +29,8 @@ class AdviceSpec:
         weights: also search each recommended set's member weights with CMA-ES (`weight_search`).
         weight_search: the search's knobs (40 losses on 32 validation examples by default).
         race: race the strategy's top sets (partners) or best partitions (groups) on validation; None: the
-            strategy's own default (`Strategy.races`: `combined` races partners, never partitions, where
-            racing did not help on the converged store).
+            strategy's own default (`Strategy.races`: `combined` races both; a partitioner's one clustering
+            has nothing to race).
         race_spec: the race's knobs (partners: 2 candidates, at most 256 examples each; partitions: 4, at
             most 4,096 examples per domain, within the budget).
         grow: partners mode: grow the target's set greedily on validation accuracy (greedy soup: from the
@@ -60,15 +60,15 @@ class AdviceSpec:
                               f"cache_dir, progress, spec or one of {', '.join(names)}")
         return dataclasses.replace(self, **knobs)
 
-    def races(self, partition: bool) -> bool:
-        """Whether this advice races: `race` when set, else the strategy's default (partners only)."""
+    def races(self) -> bool:
+        """Whether this advice races: `race` when set, else the strategy's default (`Strategy.races`)."""
         if self.race is not None:
             return self.race
         from adaptermix.advice.clustering import PARTITIONERS
         from adaptermix.advice.strategies import get_strategy
 
-        return not partition and not self.grow and self.strategy not in PARTITIONERS \
-            and get_strategy(self.strategy).races
+        # A strategy that races does so in both modes; --grow and a partitioner give one answer each.
+        return not self.grow and self.strategy not in PARTITIONERS and get_strategy(self.strategy).races
 
     def check(self, partition: bool) -> AdviceSpec:
         """Self, or ConfigError (one line) for a setting that cannot run; `partition`: advising --groups."""

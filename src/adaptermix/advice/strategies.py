@@ -11,7 +11,7 @@ give a 90 % interval. What each may look at (issue 17):
 | `text_similarity` | a sample of each domain's unlabeled train text | one embedding pass |
 | `surrogate` | labelled validation examples: every adapter alone, every pair, the mixture of all | n(n+1) evaluations |
 | `agreement`, `entropy` | the same validation passes, labels unread | n(n+1) evaluations (shared with the surrogate) |
-| `combined` (default) | the surrogate's passes; agreement breaks ties; partners raced | surrogate + race ≤ budget |
+| `combined` (default) | the surrogate's passes; agreement breaks ties; sets and partitions raced | + races ≤ budget |
 | `random` | nothing | 0: scored as its exact expectation over ties |
 
 Ties are part of a strategy's answer: the benchmark scores a tie as the expectation over the tied
@@ -60,7 +60,8 @@ class Strategy:
         needs: the signal it reads: `weights`, `text`, `validation` or `none`.
         scores: Signals → `Scores`.
         summary: one line for `--help` and docs/advisor.md.
-        races: partners mode races its top sets on validation unless told not to (`AdviceSpec.race`).
+        races: races its top sets (partners) and best partitions (groups) on validation unless told not to
+            (`AdviceSpec.race`).
     """
 
     name: str
@@ -303,7 +304,8 @@ TIE_BREAK = 1e-7
 
 
 @register("combined", VALIDATION,
-          "the default: the surrogate, its ties broken by agreement (the same passes); partners raced on validation",
+          "the default: the surrogate, its ties broken by agreement (the same passes); top sets and partitions raced "
+          "on validation",
           races=True)
 def combined(signals: Signals) -> Scores:
     """The surrogate's predictions and intervals, its ranking's ties broken by the label-free agreement.
@@ -311,9 +313,10 @@ def combined(signals: Signals) -> Scores:
     Each signal where the benchmark found it helps (docs/advisor.md, "The default"): labelled validation
     pairs rank (the surrogate: best at partitions on every store); where they tie, which on a few hundred
     validation examples is often, the set that keeps more of the target adapter's own answers wins (the
-    agreement, read from the same passes at no cost); and in partners mode the top sets are raced on
-    validation with what the budget leaves (`Strategy.races`). Weight and text signals are not mixed in:
-    shrinking the pair drops towards a regression on them did not help on the three stores measured.
+    agreement, read from the same passes at no cost); and the top sets (partners) or the best four
+    partitions (groups, the `evidence` rule) are raced on validation with what the budget leaves
+    (`Strategy.races`). Weight and text signals are not mixed in: shrinking the pair drops towards a
+    regression on them did not help on the three stores measured.
     """
     sur = surrogate(signals)
     if not signals.has(UNLABELED):

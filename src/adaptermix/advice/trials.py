@@ -125,15 +125,14 @@ def affordable(lengths: Any, candidates: int, max_tokens: int | None) -> int:
 def race_partition_groups(checkpoints: Sequence[Checkpoint], names: Sequence[str], evaluator: Any,
                           candidates: Sequence[tuple[int, ...]], spec: Any | None = None, mixer: str = "average",
                           mixer_params: Mapping[str, Any] | None = None, max_tokens: int | None = None,
-                          memo: dict[tuple[Any, ...], tuple[np.ndarray, int]] | None = None,
-                          rule: str = "eliminate") -> Any:
+                          memo: dict[tuple[Any, ...], tuple[np.ndarray, int]] | None = None) -> Any:
     """Race candidate partitions on each domain's first **validation** examples (`advice.partition_race`).
 
     Domain t is scored under the mixture of the group holding it, with t's own head; each group's
     mixture is built once and each (domain, group, window) evaluated once, however many candidates
     share it. A round runs only if its exact tokens fit `max_tokens`. `memo` (optional) keeps the
     correctness and tokens of each (domain, group, window) across calls (a benchmark racing every G);
-    the tokens a race reports are what it would have run on its own. `rule`: `partition_race.RULES`.
+    the tokens a race reports are what it would have run on its own; `spec.partition_rule` decides.
     Returns the `PartitionRaceResult`.
     """
     from adaptermix.advice.partition_race import race_partitions
@@ -168,7 +167,7 @@ def race_partition_groups(checkpoints: Sequence[Checkpoint], names: Sequence[str
         return got
 
     return race_partitions(candidates, len(checkpoints), evaluate, [len(d.encoded) for d in data], spec,
-                           max_tokens, window_tokens, rule=rule)
+                           max_tokens, window_tokens)
 
 
 __all__ = ["affordable", "grow_member_sets", "race_member_sets", "race_partition_groups", "validation_window"]

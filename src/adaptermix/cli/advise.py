@@ -56,10 +56,11 @@ def advise(
                                            "(the uniform start included)."),
     weight_examples: int = typer.Option(SEARCH.examples, help="--weights: validation examples per loss evaluation."),
     race: bool | None = typer.Option(
-        None, "--race/--no-race", help="Race the strategy's top sets of each size (partners) or its best partitions "
-        "(--groups) on validation examples (paired, doubling batches, a candidate dropped once its 95 % interval "
-        "to the leader is below 0) and recommend the winner; tokens count into the cost, within --budget with "
-        "the signals. Default: the strategy's own (the default `combined` races partners, not partitions)."),
+        None, "--race/--no-race", help="Race the strategy's top sets of each size (partners: paired, doubling "
+        "batches, a set dropped once its 95 % interval to the leader is below 0) or its best partitions (--groups: "
+        "each measured to the end of its share, the best partition kept unless another's gain shows at one-sided "
+        "95 %) on validation examples and recommend the winner; tokens count into the cost, within --budget with "
+        "the signals. Default: the strategy's own (the default `combined` races both)."),
     race_candidates: int = typer.Option(RACE.candidates, help="--race: the strategy's top sets raced per size."),
     race_examples: int = typer.Option(RACE.examples, help="--race: the budget, validation examples per set at "
                                       "most."),

@@ -56,7 +56,7 @@ class AdviseSection(BaseModel):
         race: race the strategy's top sets of each size and its best partitions on validation examples
             (`adaptermix.advice.racing`, `advice.partition_race`; the races spend what `budget` leaves
             after the signals). Not with a partitioner as `partition_strategy`. Unset: the strategy's
-            own default (`combined` races the partners, not the partitions).
+            own default (`combined` races both; a partitioner's clustering is not raced).
         race_candidates: sets raced per (target, k).
         race_examples: validation examples per candidate set at most.
         partition_candidates: partitions raced per G.
@@ -121,11 +121,12 @@ class AdviseSection(BaseModel):
     @property
     def races_partners(self) -> bool:
         """Whether the partners are raced (`AdviceSpec.races`: `race`, else the strategy's default)."""
-        return not self.grow and AdviceSpec(strategy=self.strategy, race=self.race).races(partition=False)
+        return not self.grow and AdviceSpec(strategy=self.strategy, race=self.race).races()
 
     @property
     def races_partitions(self) -> bool:
-        return bool(self.groups) and AdviceSpec(strategy=self.strategy, race=self.race).races(partition=True)
+        """Whether the partitions are raced (`race`, else the default of the strategy they come from)."""
+        return bool(self.groups) and AdviceSpec(strategy=self.partitions_by, race=self.race).races()
 
     @property
     def race_spec(self) -> RaceSpec:
@@ -223,6 +224,11 @@ def key_settings(section: AdviseSection) -> dict[str, object]:
     # by default, false asks for what unset gives, so both find the same stored advice.
     if settings.get("race") is False and not get_strategy(section.strategy).races:
         del settings["race"]
+    # Advice whose partitions are raced is keyed apart from what was stored before 2026-12-07, when unset
+    # `race` raced only the partners and a partition race got an equal share of the ledger, not what the
+    # partner races left: such stored advice is not read as today's.
+    if section.races_partitions:
+        settings["race_partitions"] = True
     return settings
 
 
@@ -289,16 +295,20 @@ def advise_study(section: AdviseSection, checkpoints: Sequence[Checkpoint], name
         partners = [recommend_partners(signals, section.strategy, t, section.sizes, cost, mix.label,
                                        section.runners_up) for t in names]
     partitions = [recommend_partition(signals, section.partitions_by, g, cost, mix.label) for g in section.groups]
-    # One ledger for the stage: every race (each target at each size, each G raced) gets an equal share of
-    # what the budget leaves after the signals, so signals + all races stay within `budget`.
+    # One ledger for the stage: every partner race (each target at each size) gets an equal share of what
+    # the budget leaves after the signals, as if each G raced took one share too; the partition races then
+    # split what the partner races left (their unspent shares included: a partner race stops at its
+    # examples, a partition race needs every domain's), so signals + all races stay within `budget`.
     spec, params = section.race_spec, dict(mix.params)
     races = len(names) * len(section.sizes) * section.races_partners + len(section.groups) * section.races_partitions
     if section.races_partners:
         partners = [race_partners(a, signals, section.strategy, checkpoints, names, spec, max_length, mix.mixer,
                                   params, cache_dir, budget=section.budget, races=races) for a in partners]
     if section.races_partitions:
+        spent = sum(a.cost.forward_tokens - cost.forward_tokens for a in partners) if section.races_partners else 0
         partitions = [race_partition(a, signals, section.partitions_by, checkpoints, names, spec, section.budget,
-                                     max_length, mix.mixer, params, cache_dir, races=races) for a in partitions]
+                                     max_length, mix.mixer, params, cache_dir, races=len(section.groups), spent=spent)
+                      for a in partitions]
     return partners, partitions, cost, signals
 
 
