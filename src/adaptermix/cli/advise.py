@@ -34,10 +34,10 @@ def advise(
     sizes: str = typer.Option("2,3", help="Partners mode: mixture sizes k to advise, target included (e.g. 2,3)."),
     groups: int = typer.Option(None, help="Partition mode: split the adapters into this many mixtures."),
     strategy: str = typer.Option(DEFAULTS.strategy, help="A registered strategy: combined (the default: "
-                                 "the surrogate, ties broken by agreement, partners raced), surrogate (validation "
-                                 "pairs), agreement, entropy (the same passes, labels unread), text_similarity, "
-                                 "task_cosine, fsd_nearest, alg1_min_fsd, max_fsd, uniform_all, random; with "
-                                 "--groups also kmeans_text, fsd_clustering (docs/advisor.md)."),
+                                 "the surrogate, ties broken by agreement, sets and partitions raced), surrogate "
+                                 "(validation pairs), agreement, entropy (the same passes, labels unread), "
+                                 "text_similarity, task_cosine, fsd_nearest, alg1_min_fsd, max_fsd, uniform_all, "
+                                 "random; with --groups also kmeans_text, fsd_clustering (docs/advisor.md)."),
     budget: float = typer.Option(DEFAULTS.budget, help="Validation cost allowed, as a fraction of the exhaustive "
                                  "sweep's forward tokens, in (0, 1]."),
     mixer: str = typer.Option(DEFAULTS.mixer, help="The mixer advised (default: Eq. 1's average)."),
