@@ -353,8 +353,8 @@ def main() -> None:
         memo: dict = {}  # one memo: a (domain, group, window) both rules run is evaluated once
         for rule in rules:
             started = time.time()
-            spec = RaceSpec(candidates=args.partition_candidates, examples=args.partition_examples,
-                            partition_rule=rule).check()
+            spec = RaceSpec(partitions=args.partition_candidates, partition_examples=args.partition_examples,
+                            partition_rule=rule).check().for_partitions()
             rows = partition_race_rows(args.adapters or args.store.parent / "adapters", domains, truth, signals,
                                        args.partition_seed, list(range(2, n)), spec, max_length, left,
                                        progress=lambda line: print(line, file=sys.stderr, flush=True), memo=memo)

@@ -123,13 +123,8 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=0.1,
                     help="--partition-race: each G's race may spend this share of the test sweep's tokens less the "
                          "signals' validation tokens")
-    ap.add_argument("--races", type=int, default=1,
-                    help="--partition-race: how many races share that ledger equally (1: `advise --groups G`; a "
-                         "recipe's `advise:` stage races N·|sizes| + |groups| times on one budget)")
     ap.add_argument("--json-out", type=Path, default=None)
     args = ap.parse_args()
-    if args.races < 1:
-        ap.error(f"--races must be at least 1, got {args.races}")
     for path, split in ((args.store, "test"), (args.validation_store, "validation")):
         with Store.read(path) as store:
             got = store.meta.eval_config.get("split")
@@ -214,15 +209,14 @@ def main() -> None:
                                        "per_target": per_target}
     if args.partition_race:
         counts = [int(x) for x in args.partition_race.split(",") if x.strip()]
-        left = max(0, int(args.budget * exhaustive) - seed_tokens) // args.races  # `api.race_share`
+        left = max(0, int(args.budget * exhaustive) - seed_tokens)
         seed = get_strategy(args.partition_seed).scores(signals).score
         races = replay_partition_races(args.validation_store, domains, test, seed, counts, left,
                                        RaceSpec(examples=args.race_examples).check(), args.mixer)
         print(f"\n## Racing {args.partition_seed}'s top partitions, replayed on the validation store\n\n"
               f"each G's race may spend {left:,} tokens and {args.race_examples} examples per domain "
-              f"({args.budget:g} × {exhaustive:,} − the signals' {seed_tokens:,}"
-              + (f", shared by {args.races} races" if args.races > 1 else "")
-              + "); points below the test optimum; the race's tokens in % of the sweep\n")
+              f"({args.budget:g} × {exhaustive:,} − the signals' {seed_tokens:,}); points below the test optimum; "
+              "the race's tokens in % of the sweep\n")
         print("| race | " + " | ".join(f"G={g}" for g in gs) + " | mean | max | cost per G (%) |")
         print("|---|" + "---:|" * (len(gs) + 3))
         for name, cells in races.items():
